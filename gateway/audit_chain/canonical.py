@@ -1,0 +1,95 @@
+"""Canonical JSON for audit events, following RFC 8785 (JCS) for the subset we allow.
+
+Allowed values: objects with string keys, arrays (lists), strings, booleans, null and integers
+in the I-JSON safe range ±(2**53 - 1). Floats are refused outright — including NaN and the
+infinities — because JCS prints numbers as ECMAScript doubles and a hash must never depend on
+float formatting; amounts and durations are integers (yen, milliseconds). Strings containing
+lone surrogates are refused (I-JSON requires valid Unicode). Timestamps are plain strings;
+callers format them with `rfc3339_utc`.
+
+Within that subset the output is byte-for-byte what RFC 8785 prescribes:
+- object members sorted by the UTF-16 code units of their names (JCS §3.2.3; this differs from
+  Python's code-point order only for characters outside the BMP against U+E000..U+FFFF);
+- no insignificant whitespace; UTF-8 output; non-ASCII characters emitted as themselves;
+- strings escaped as ECMAScript JSON.stringify does (JCS §3.2.2.2): `\\"`, `\\\\`, the short
+  forms `\\b \\t \\n \\f \\r`, other controls below U+0020 as `\\u00hh` in lowercase hex,
+  everything else literal (Python's encoder with ensure_ascii=False does exactly this);
+- integers in plain decimal, which is what ECMAScript prints for safe integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+# What `json.loads` gives back for our subset; events are stored in this shape.
+JsonValue: TypeAlias = "bool | int | str | list[JsonValue] | dict[str, JsonValue] | None"
+
+
+class CanonicalizationError(ValueError):
+    """The value is outside the JSON subset an audit event may contain."""
+
+
+def canonical_bytes(value: Mapping[str, object]) -> bytes:
+    """Encode an event (a JSON object) canonically, as UTF-8 bytes ready for hashing."""
+    if not isinstance(value, Mapping):
+        raise CanonicalizationError("an audit event must be a JSON object")
+    parts: list[str] = []
+    _encode(value, parts, "$")
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CanonicalizationError("strings must be valid Unicode (no lone surrogates)") from exc
+
+
+def canonical_json(value: Mapping[str, object]) -> str:
+    return canonical_bytes(value).decode("utf-8")
+
+
+def rfc3339_utc(moment: datetime) -> str:
+    """`2026-04-01T09:30:00.123456Z`: fixed width in UTC, so equal instants give equal strings."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must carry a UTC offset")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utf16_key(name: str) -> bytes:
+    # Big-endian UTF-16 bytes compare in the same order as the code-unit sequences.
+    return name.encode("utf-16-be", errors="surrogatepass")
+
+
+def _encode(value: object, out: list[str], path: str) -> None:
+    # bool before int: True is an int in Python but a literal in JSON.
+    if value is None or isinstance(value, bool | str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise CanonicalizationError(f"{path}: integer outside ±(2**53 - 1)")
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        raise CanonicalizationError(f"{path}: floats (and NaN, ±Infinity) are not allowed")
+    elif isinstance(value, list):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out, f"{path}[{index}]")
+        out.append("]")
+    elif isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise CanonicalizationError(f"{path}: object keys must be strings")
+        out.append("{")
+        for index, key in enumerate(sorted(value, key=_utf16_key)):
+            if index:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(value[key], out, f"{path}.{key}")
+        out.append("}")
+    else:
+        raise CanonicalizationError(f"{path}: {type(value).__name__} is not a JSON value")
