@@ -1,0 +1,34 @@
+"""Request-scoped dependencies: the unit-of-work session and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.clock import Clock
+from services.kit.db import Database
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The only place that commits: before the response is sent, or rolls back on error."""
+    async with get_db(request).session(write=request.method not in _READ_METHODS) as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -1,0 +1,58 @@
+"""Alembic, driven from code: the kit's history first, then the service's own.
+
+Each history keeps its own version table, so the kit tables evolve once for every service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+KIT_MIGRATIONS = Path(__file__).parent / "migrations"
+KIT_VERSION_TABLE = "kit_alembic_version"
+
+
+def _config(script_location: Path, version_table: str, connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = version_table
+    return config
+
+
+def run_env(context: EnvironmentContext) -> None:
+    """The body of every `env.py`: migrate on the connection handed over by `upgrade`."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations with `cityhall migrate` or services.kit.migrate.upgrade")
+    context.configure(
+        connection=connection,
+        version_table=context.config.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _upgrade_all(connection: Connection, histories: list[tuple[Path, str]]) -> None:
+    for script_location, version_table in histories:
+        command.upgrade(_config(script_location, version_table, connection), "head")
+
+
+async def upgrade(engine: AsyncEngine, service_migrations: Path) -> None:
+    """Bring the kit tables and the service's tables to head, in one transaction."""
+    histories = [(KIT_MIGRATIONS, KIT_VERSION_TABLE), (service_migrations, "alembic_version")]
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "sqlite":
+        options["cityhall_sqlite_begin"] = "IMMEDIATE"
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**options)
+        async with conn.begin():
+            await conn.run_sync(_upgrade_all, histories)

@@ -1,0 +1,123 @@
+"""Operational endpoints every service has: health, readiness, metrics, simulation controls."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from services.kit.auth import Principal, Public, authenticated, mark_auth
+from services.kit.errors import Forbidden, NotFound, UnprocessableContent
+from services.kit.metrics import CONTENT_TYPE_LATEST
+from services.kit.settings import ServiceSettings
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+
+
+class Readiness(BaseModel):
+    status: str
+    service: str
+    checks: dict[str, str]
+
+
+class ClockState(BaseModel):
+    now: datetime
+    offset_seconds: float
+
+
+class ClockMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    advance_seconds: float | None = Field(None, ge=0, le=10 * 365 * 86400)
+    travel_to: datetime | None = None
+
+
+class TickResult(BaseModel):
+    jobs: list[dict[str, Any]]
+    outbox_delivered: int
+
+
+@mark_auth("simulation")
+async def simulation_operator(
+    request: Request, principal: Annotated[Principal, Depends(authenticated)]
+) -> Principal:
+    """An admin, or a service client (the gateway) holding the `sim` scope."""
+    settings: ServiceSettings = request.app.state.settings
+    if not settings.simulation:
+        raise NotFound("simulation endpoints are off outside simulation mode")
+    if not (principal.has_role("admin") or principal.has_scope("sim")):
+        raise Forbidden("simulation controls need the admin role or the sim scope")
+    return principal
+
+
+SimulationOperator = Annotated[Principal, Depends(simulation_operator)]
+
+
+def _clock_state(request: Request) -> ClockState:
+    clock = request.app.state.clock
+    return ClockState(now=clock.now(), offset_seconds=clock.offset.total_seconds())
+
+
+def ops_router(settings: ServiceSettings) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+    name = settings.service_name
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz(_: Public) -> Health:
+        return Health(status="ok", service=name)
+
+    @router.get("/readyz", response_model=Readiness)
+    async def readyz(request: Request, _: Public) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            await request.app.state.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"failing: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        body = Readiness(status="ok" if ok else "failing", service=name, checks=checks)
+        return Response(
+            body.model_dump_json(), status_code=200 if ok else 503, media_type="application/json"
+        )
+
+    @router.get("/metrics", response_class=Response, include_in_schema=False)
+    async def metrics(request: Request, _: Public) -> Response:
+        return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/sim/clock", response_model=ClockState, tags=["simulation"])
+    async def read_clock(request: Request, _: SimulationOperator) -> ClockState:
+        return _clock_state(request)
+
+    @router.post("/sim/clock", response_model=ClockState, tags=["simulation"])
+    async def move_clock(request: Request, move: ClockMove, _: SimulationOperator) -> ClockState:
+        clock = request.app.state.clock
+        if (move.advance_seconds is None) == (move.travel_to is None):
+            raise UnprocessableContent(
+                "give exactly one of advance_seconds or travel_to", field="advance_seconds"
+            )
+        try:
+            if move.travel_to is not None:
+                clock.travel_to(move.travel_to)
+            else:
+                clock.advance(timedelta(seconds=move.advance_seconds or 0))
+        except ValueError as exc:
+            raise UnprocessableContent(str(exc), field="travel_to") from exc
+        return _clock_state(request)
+
+    @router.post("/sim/tick", response_model=TickResult, tags=["simulation"])
+    async def tick(request: Request, _: SimulationOperator, force: bool = False) -> TickResult:
+        runtime = request.app.state.runtime
+        runs = await runtime.scheduler.run_due(force=force)
+        delivered = await runtime.relay.run_once()
+        return TickResult(
+            jobs=[{"name": r.name, "ok": r.ok, "error": r.error} for r in runs],
+            outbox_delivered=delivered,
+        )
+
+    return router

@@ -1,0 +1,246 @@
+"""The transactional outbox: audit shipping, webhooks and notifications all go through it.
+
+`enqueue()` adds a row in the caller's transaction, so a message exists exactly when the
+change it describes was committed. The relay claims due rows with a lease (`FOR UPDATE SKIP
+LOCKED` on PostgreSQL; SQLite serialises writers with `BEGIN IMMEDIATE`), delivers them,
+and retries with backoff until `max_attempts`, then dead-letters. A relay that dies mid-batch
+leaves its lease to expire and the rows are delivered again: at-least-once, and consumers
+dedupe by message id (`services.kit.inbox`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.clock import Clock
+from services.kit.db import Database
+from services.kit.ids import new_id
+from services.kit.tables import OutboxMessage
+from services.kit.tasks import cancel_and_wait
+
+log = logging.getLogger("cityhall.outbox")
+
+DEFAULT_BACKOFF: tuple[timedelta, ...] = tuple(
+    timedelta(seconds=s) for s in (1, 5, 30, 120, 600, 1800, 3600)
+)
+WEBHOOK_BACKOFF: tuple[timedelta, ...] = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=2),
+)
+
+
+class RetryLater(Exception):
+    """A temporary failure: try again after the backoff (or `after`, when given)."""
+
+    def __init__(self, reason: str, *, after: timedelta | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class Undeliverable(Exception):
+    """A permanent failure: dead-letter the message now."""
+
+
+class OutboxHandler(Protocol):
+    """Delivers a batch of one topic's messages; returns one outcome per message, in order:
+    None for delivered, or a RetryLater / Undeliverable instance."""
+
+    async def __call__(
+        self, messages: Sequence[OutboxMessage]
+    ) -> Sequence[RetryLater | Undeliverable | None]: ...
+
+
+def per_message(
+    deliver: Callable[[OutboxMessage], Awaitable[None]],
+) -> OutboxHandler:
+    """Adapts a one-message delivery function (raising RetryLater / Undeliverable)."""
+
+    async def handler(
+        messages: Sequence[OutboxMessage],
+    ) -> Sequence[RetryLater | Undeliverable | None]:
+        async def one(message: OutboxMessage) -> RetryLater | Undeliverable | None:
+            try:
+                await deliver(message)
+            except (RetryLater, Undeliverable) as outcome:
+                return outcome
+            except Exception as exc:
+                log.warning("delivery of %s failed: %r", message.id, exc)
+                return RetryLater(f"{type(exc).__name__}: {exc}")
+            return None
+
+        return await asyncio.gather(*(one(m) for m in messages))
+
+    return handler
+
+
+async def enqueue(
+    session: AsyncSession,
+    topic: str,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    destination: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
+    deliver_at: datetime | None = None,
+    max_attempts: int | None = None,
+) -> str:
+    """Adds a message in the caller's transaction; returns its id (the consumer's dedupe key)."""
+    message = OutboxMessage(
+        id=message_id or new_id("msg"),
+        topic=topic,
+        destination=destination,
+        payload=dict(payload),
+        headers=dict(headers or {}),
+        status="pending",
+        attempts=0,
+        max_attempts=max_attempts or 0,
+        next_attempt_at=deliver_at or now,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    return message.id
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPolicy:
+    backoff: tuple[timedelta, ...] = DEFAULT_BACKOFF
+    max_attempts: int | None = None  # None: the relay's default
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        handlers: Mapping[str, OutboxHandler],
+        *,
+        policies: Mapping[str, TopicPolicy] | None = None,
+        batch_size: int = 100,
+        max_attempts: int = 8,
+        lease: timedelta = timedelta(seconds=60),
+        idle_poll: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.policies = dict(policies or {})
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def policy(self, topic: str) -> TopicPolicy:
+        return self.policies.get(topic, TopicPolicy())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            query = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+                .where(OutboxMessage.next_attempt_at <= now)  # type: ignore[arg-type]
+                .where(
+                    or_(
+                        OutboxMessage.claimed_until.is_(None),  # type: ignore[union-attr]
+                        OutboxMessage.claimed_until <= now,  # type: ignore[arg-type,operator]
+                    )
+                )
+                .where(OutboxMessage.topic.in_(self.handlers))  # type: ignore[attr-defined]
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            messages = list((await session.scalars(query)).all())
+            for message in messages:
+                message.claimed_until = now + self.lease
+                message.attempts += 1
+            return messages
+
+    async def _settle(
+        self,
+        messages: Sequence[OutboxMessage],
+        outcomes: Sequence[RetryLater | Undeliverable | None],
+    ) -> int:
+        now = self.clock.now()
+        delivered = 0
+        async with self.db.session() as session:
+            for message, outcome in zip(messages, outcomes, strict=True):
+                values: dict[str, Any] = {"claimed_until": None}
+                if outcome is None:
+                    values |= {"status": "delivered", "delivered_at": now, "last_error": None}
+                    delivered += 1
+                else:
+                    policy = self.policy(message.topic)
+                    limit = message.max_attempts or policy.max_attempts or self.max_attempts
+                    values["last_error"] = str(outcome)[:2000]
+                    if isinstance(outcome, Undeliverable) or message.attempts >= limit:
+                        values["status"] = "dead"
+                        log.warning("outbox message %s dead-lettered: %s", message.id, outcome)
+                    else:
+                        delay = (
+                            outcome.after
+                            or policy.backoff[min(message.attempts - 1, len(policy.backoff) - 1)]
+                        )
+                        values["next_attempt_at"] = now + delay
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message.id)  # type: ignore[arg-type]
+                    .values(**values)
+                )
+        return delivered
+
+    async def run_once(self) -> int:
+        """Claims and delivers every due message; returns how many were delivered."""
+        total = 0
+        while True:
+            messages = await self._claim()
+            if not messages:
+                return total
+            by_topic: dict[str, list[OutboxMessage]] = {}
+            for message in messages:
+                by_topic.setdefault(message.topic, []).append(message)
+            for topic, batch in by_topic.items():
+                try:
+                    outcomes = list(await self.handlers[topic](batch))
+                except Exception as exc:
+                    log.exception("outbox handler for %s failed", topic)
+                    outcomes = [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
+                total += await self._settle(batch, outcomes)
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("outbox relay pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="cityhall-outbox-relay")
+
+    async def stop(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -1,0 +1,74 @@
+"""Settings shared by every service. Each service subclasses with its own env prefix.
+
+No settings object is built at import time: apps take one in `create_app(settings)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_MARK = "dev-insecure"  # noqa: S105 - a marker, not a secret
+
+
+def dev_secret(name: str) -> SecretStr:
+    return SecretStr(f"{DEV_SECRET_MARK}-{name}-change-me")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITYHALL_", extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    simulation: bool = Field(True, description="enables /sim/* and test clocks")
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+    var_dir: Path = Path("./var")
+    database_url: str = Field("", description="default: sqlite+aiosqlite:///<var_dir>/<service>.db")
+    db_pool_size: int = Field(10, ge=1, le=200)
+    migrate_on_start: bool = True
+
+    gateway_url: str = "http://127.0.0.1:8000"
+    jwks_url: str = Field("", description="default: <gateway_url>/.well-known/jwks.json")
+    jwt_issuer: str = "cityhall"
+    jwt_audience: str = "cityhall"
+    client_id: str = Field("", description="this service's client id at the gateway")
+    client_secret: SecretStr = Field(default_factory=lambda: dev_secret("client"))
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    mail_from: str = "no-reply@city.example.jp"
+
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    outbox_max_attempts: int = Field(8, ge=1, le=100)
+    outbox_batch_size: int = Field(100, ge=1, le=1000)
+    log_access: bool = True
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Self:
+        if not self.database_url:
+            path = self.var_dir / f"{self.service_name}.db"
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        if not self.jwks_url:
+            object.__setattr__(self, "jwks_url", f"{self.gateway_url}/.well-known/jwks.json")
+        if not self.client_id:
+            object.__setattr__(self, "client_id", f"svc-{self.service_name}")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.simulation:
+            raise ValueError("simulation mode must be off in production")
+        for name, value in self:
+            if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
+                raise ValueError(f"{name} still holds a development secret")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+GENESIS_COPY = "x"
