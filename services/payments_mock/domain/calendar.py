@@ -62,7 +62,7 @@ _WEEKDAYS_JA = "月火水木金土日"
 
 
 def format_deadline_ja(moment: datetime) -> str:
-    """How a slip prints a deadline, e.g. 2026年4月30日(木) 23:59."""
+    """How a slip prints a deadline, e.g. 2026年4月30日（木）23:59."""
     jst = moment.astimezone(JST)
     weekday = _WEEKDAYS_JA[jst.weekday()]
-    return f"{jst.year}年{jst.month}月{jst.day}日({weekday}) {jst:%H:%M}"
+    return f"{jst.year}年{jst.month}月{jst.day}日（{weekday}）{jst:%H:%M}"

@@ -93,4 +93,4 @@ def test_expiry_needs_an_aware_datetime() -> None:
 
 def test_deadline_text_in_japanese() -> None:
     moment = datetime(2026, 4, 30, 14, 59, 59, tzinfo=UTC)
-    assert format_deadline_ja(moment) == "2026年4月30日(木) 23:59"
+    assert format_deadline_ja(moment) == "2026年4月30日（木）23:59"
