@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Sequence
 
 from services.kit.errors import UnprocessableContent
 
@@ -25,7 +26,7 @@ def derive_digits(secret: bytes, purpose: str, subject: str, length: int) -> str
     return str(int.from_bytes(mac, "big") % 10**length).zfill(length)
 
 
-def normalize_digits(raw: str, *, field: str, lengths: tuple[int, ...]) -> str:
+def normalize_digits(raw: str, *, field: str, lengths: Sequence[int]) -> str:
     """Digits as people type them (full-width, spaces, hyphens) reduced to ASCII digits.
 
     Raises UnprocessableContent naming `field` when anything else remains or the length is not
@@ -35,7 +36,10 @@ def normalize_digits(raw: str, *, field: str, lengths: tuple[int, ...]) -> str:
     if not cleaned.isascii() or not cleaned.isdigit():
         raise UnprocessableContent(f"{field} must contain only digits", field=field)
     if len(cleaned) not in lengths:
-        expected = " or ".join(str(n) for n in lengths)
+        if isinstance(lengths, range):
+            expected = f"{lengths.start} to {lengths.stop - 1}"
+        else:
+            expected = " or ".join(str(n) for n in lengths)
         raise UnprocessableContent(
             f"{field} must be {expected} digits, got {len(cleaned)}", field=field
         )
