@@ -64,9 +64,16 @@ class ServiceSpec:
     outbox_handlers: HandlerFactory | None = None
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
-    key_source: KeySource | None = None
-    http_transport: httpx.AsyncBaseTransport | None = None
-    background: bool = True
+    options: RuntimeOptions = field(default_factory=lambda: RuntimeOptions())
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    """What tests and the single-process launcher change about a service's surroundings."""
+
+    key_source: KeySource | None = None  # default: the gateway's JWKS over HTTP
+    http_transport: httpx.AsyncBaseTransport | None = None  # e.g. ASGITransport to the gateway
+    background: bool = True  # run the outbox relay and the scheduler as background tasks
 
 
 def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
@@ -78,14 +85,16 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
         if settings.migrate_on_start:
             await upgrade(db.engine, spec.migrations)
         clock = Clock()
-        http = build_client(transport=spec.http_transport, user_agent=f"cityhall-{spec.name}")
+        http = build_client(
+            transport=spec.options.http_transport, user_agent=f"cityhall-{spec.name}"
+        )
         service_token = ServiceTokenProvider(
             http,
             token_url=f"{settings.gateway_url}/auth/token",
             client_id=settings.client_id,
             client_secret=settings.client_secret.get_secret_value(),
         )
-        keys = spec.key_source or RemoteJWKS(settings.jwks_url, http)
+        keys = spec.options.key_source or RemoteJWKS(settings.jwks_url, http)
         verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
         runtime = ServiceRuntime(
             settings=settings,
@@ -118,7 +127,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
         app.state.settings = settings
         for hook in spec.on_startup:
             await hook(app, runtime)
-        if spec.background:
+        if spec.options.background:
             runtime.relay.start()
             runtime.scheduler.start()
         log.info("%s ready on %s", spec.name, settings.database_url.split("@")[-1])

@@ -1,0 +1,14 @@
+"""Settings; each field is also read from the environment with this service's prefix."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYMENTS_MOCK_", extra="ignore", frozen=True)
+
+    service_name: str = "payments_mock"
+    port: int = 8004
