@@ -14,6 +14,14 @@ Number formats and steps follow what payers are shown today (Stripe's and KOMOJU
 Codes are derived from the payment id with an HMAC, so the same payment always shows the same
 numbers. FamilyMart's 第1番号 is the biller's company code, the same for every payment of this
 provider. A chain refuses amounts above 300,000 yen (the stores' limit since April 2008).
+
+Sources: Stripe API `next_action.konbini_display_details.stores.*` (payment_code and
+confirmation_number per store); https://mrsgreenapple.com/faq/detail/24 (Loppi: 14-digit
+customer number + 4-digit confirmation number; multi-copy machine: 5-digit first number +
+12-digit second number); https://www.sbpayment.jp/support/how_to_pay/cvs_wellnet/ (Seven-Eleven
+払込票番号 told at the register); https://fitnessshop.live/en/pages/payment_method_seicomart
+(online payment number typed on the register touch panel);
+https://payment.rakuten-card.co.jp/cvs_help/lawson.html (30万円 limit, 30-minute slip).
 """
 
 from __future__ import annotations
