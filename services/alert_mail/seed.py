@@ -1,0 +1,42 @@
+"""Demo data: alert categories and districts of the city data file (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.alert_mail.models import Category, District
+
+
+async def _upsert(
+    session: AsyncSession,
+    model: type[SQLModel],
+    items: list[Mapping[str, Any]],
+    fields: tuple[str, ...],
+) -> int:
+    for position, item in enumerate(items):
+        values = {f: item[f] for f in fields} | {"position": position}
+        row = await session.get(model, item["code"])
+        if row is None:
+            session.add(model(code=item["code"], **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+    await session.flush()
+    return len(items)
+
+
+async def seed(session: AsyncSession, city: Mapping[str, Any]) -> int:
+    count = await _upsert(
+        session,
+        Category,
+        list(city.get("alert_categories", ())),
+        ("name_ja", "name_en", "department"),
+    )
+    count += await _upsert(
+        session, District, list(city.get("districts", ())), ("name_ja", "name_en")
+    )
+    return count
