@@ -38,10 +38,15 @@ def canonical_bytes(value: Mapping[str, object]) -> bytes:
     """Encode an event (a JSON object) canonically, as UTF-8 bytes ready for hashing."""
     if not isinstance(value, Mapping):
         raise CanonicalizationError("an audit event must be a JSON object")
-    parts: list[str] = []
-    _encode(value, parts, "$")
     try:
-        return "".join(parts).encode("utf-8")
+        ordered = _normalise(value)
+    except _Invalid as exc:
+        raise CanonicalizationError(f"${''.join(reversed(exc.where))}: {exc.problem}") from None
+    # Keys are already in UTF-16 order and dicts keep insertion order, so the C encoder can do
+    # the printing; its escaping with ensure_ascii=False is the one JCS asks for.
+    text = json.dumps(ordered, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise CanonicalizationError("strings must be valid Unicode (no lone surrogates)") from exc
 
@@ -62,34 +67,42 @@ def _utf16_key(name: str) -> bytes:
     return name.encode("utf-16-be", errors="surrogatepass")
 
 
-def _encode(value: object, out: list[str], path: str) -> None:
+class _Invalid(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.where: list[str] = []  # innermost first; the path is only built on failure
+
+
+def _normalise(value: object) -> JsonValue:
+    """Check the value is in our subset and return it with every object's keys in JCS order."""
     # bool before int: True is an int in Python but a literal in JSON.
     if value is None or isinstance(value, bool | str):
-        out.append(json.dumps(value, ensure_ascii=False))
-    elif isinstance(value, int):
+        return value
+    if isinstance(value, int):
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise CanonicalizationError(f"{path}: integer outside ±(2**53 - 1)")
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        raise CanonicalizationError(f"{path}: floats (and NaN, ±Infinity) are not allowed")
-    elif isinstance(value, list):
-        out.append("[")
+            raise _Invalid("integer outside ±(2**53 - 1)")
+        return int(value)
+    if isinstance(value, float):
+        raise _Invalid("floats (and NaN, ±Infinity) are not allowed")
+    if isinstance(value, list):
+        items: list[JsonValue] = []
         for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _encode(item, out, f"{path}[{index}]")
-        out.append("]")
-    elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise CanonicalizationError(f"{path}: object keys must be strings")
-        out.append("{")
-        for index, key in enumerate(sorted(value, key=_utf16_key)):
-            if index:
-                out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
-            out.append(":")
-            _encode(value[key], out, f"{path}.{key}")
-        out.append("}")
-    else:
-        raise CanonicalizationError(f"{path}: {type(value).__name__} is not a JSON value")
+            try:
+                items.append(_normalise(item))
+            except _Invalid as exc:
+                exc.where.append(f"[{index}]")
+                raise
+        return items
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise _Invalid("object keys must be strings")
+        members: dict[str, JsonValue] = {}
+        for key in sorted(value, key=_utf16_key):
+            try:
+                members[key] = _normalise(value[key])
+            except _Invalid as exc:
+                exc.where.append(f".{key}")
+                raise
+        return members
+    raise _Invalid(f"{type(value).__name__} is not a JSON value")

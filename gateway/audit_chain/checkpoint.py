@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,8 @@ from gateway.audit_chain.canonical import canonical_bytes
 from gateway.audit_chain.chain import is_hex_digest
 
 CHECKPOINT_PAYLOAD_TYPE = "cityhall.audit.checkpoint.v1"
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})")
 
 
 class CheckpointInvalid(Exception):
@@ -81,10 +84,10 @@ def b64url_decode(text: str) -> bytes:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("timestamp must carry a UTC offset")
-    return moment
+    # fromisoformat alone takes many ISO 8601 spellings; RFC 3339 is one with a required offset.
+    if not isinstance(text, str) or _RFC3339.fullmatch(text) is None:
+        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text!r}")
+    return datetime.fromisoformat(text)
 
 
 def checkpoint_payload(

@@ -88,6 +88,8 @@ def test_checkpoints_cannot_go_back_in_seq_or_time() -> None:
         (-1, HEAD, "2026-04-01T09:00:00Z"),
         (1, "xyz", "2026-04-01T09:00:00Z"),
         (1, HEAD, "2026-04-01T09:00:00"),
+        (1, HEAD, "2026-04-01 09:00:00+00:00"),
+        (1, HEAD, "20260401T090000Z"),
     ],
 )
 def test_signing_refuses_malformed_input(head_seq: int, head_hash: str, issued_at: str) -> None:
