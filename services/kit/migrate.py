@@ -46,9 +46,18 @@ def _upgrade_all(connection: Connection, histories: list[tuple[Path, str]]) -> N
         command.upgrade(_config(script_location, version_table, connection), "head")
 
 
-async def upgrade(engine: AsyncEngine, service_migrations: Path) -> None:
-    """Bring the kit tables and the service's tables to head, in one transaction."""
-    histories = [(KIT_MIGRATIONS, KIT_VERSION_TABLE), (service_migrations, "alembic_version")]
+async def upgrade(
+    engine: AsyncEngine,
+    service_migrations: Path,
+    *,
+    include_kit: bool = True,
+    version_table: str = "alembic_version",
+) -> None:
+    """Bring the kit tables (unless `include_kit=False`, as for the gateway, which has no
+    outbox) and the app's own tables to head, in one transaction."""
+    histories = [(service_migrations, version_table)]
+    if include_kit:
+        histories.insert(0, (KIT_MIGRATIONS, KIT_VERSION_TABLE))
     options: dict[str, Any] = {}
     if engine.dialect.name == "sqlite":
         options["cityhall_sqlite_begin"] = "IMMEDIATE"
