@@ -17,6 +17,7 @@ from services.kit.metrics import Metrics
 from services.kit.problems import PROBLEM_JSON, problem_body
 
 access_log = logging.getLogger("cityhall.access")
+error_log = logging.getLogger("cityhall.errors")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -40,7 +41,6 @@ async def send_problem(send: Send, status: int, detail: str, request_id: str, **
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
             ],
         }
     )
@@ -80,10 +80,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status_holder = [500]
+        response_started = [False]
         raw_id = request_id.encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                response_started[0] = True
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", raw_id))
@@ -108,7 +110,20 @@ class RequestContextMiddleware:
                     max_bytes=self.max_body_bytes,
                 )
                 return
-            await self.app(scope, self._limited(receive), send_with_id)
+            try:
+                await self.app(scope, self._limited(receive), send_with_id)
+            except Exception:
+                # Answer here rather than in Starlette's outermost error middleware, so the
+                # 500 still carries the request id; the details go to the log only.
+                error_log.exception("unhandled error in request %s", request_id)
+                if response_started[0]:
+                    raise
+                await send_problem(
+                    send_with_id,
+                    500,
+                    "an unexpected error occurred; quote the instance id",
+                    request_id,
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

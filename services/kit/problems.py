@@ -122,8 +122,10 @@ async def _request_validation(_request: Request, exc: Exception) -> JSONResponse
     return problem_response(422, detail=f"invalid input: {fields}", extensions={"errors": errors})
 
 
-async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, AppError):  # e.g. the body limit tripped while parsing JSON
+        return await _app_error(request, exc.__cause__)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else None
     default_title = _HTTP_TITLES.get(status, ("error", "Error"))[1]
@@ -141,7 +143,18 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _operational_error(_request: Request, exc: Exception) -> JSONResponse:
+_UNAVAILABLE_HINTS = ("database is locked", "could not connect", "connection", "timeout")
+
+
+def _database_unavailable(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    return exc.connection_invalidated or any(hint in message for hint in _UNAVAILABLE_HINTS)
+
+
+async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    if not _database_unavailable(exc):
+        return await _unexpected(request, exc)
     log.warning("database unavailable: %s", exc)
     return problem_response(
         503,
@@ -161,4 +174,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _operational_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Other exceptions are answered by RequestContextMiddleware, which knows the request id.
