@@ -3,6 +3,7 @@ real signed tokens."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +23,11 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture(scope="session")
 def tokens() -> TokenFactory:
     return TokenFactory()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CITYHALL_REQUIRE_POSTGRES") == "1" and not postgres_server_url():
+        raise pytest.UsageError(f"CITYHALL_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
