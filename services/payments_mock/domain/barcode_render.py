@@ -9,8 +9,8 @@ added on each side as GS1-128 requires.
 
 from __future__ import annotations
 
-from barcode import Gs1_128  # type: ignore[import-untyped]
-from barcode.writer import SVGWriter  # type: ignore[import-untyped]
+from barcode import Gs1_128
+from barcode.writer import SVGWriter
 
 from services.payments_mock.domain.gs1_barcode import KonbiniBarcode, parse
 
