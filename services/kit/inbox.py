@@ -22,5 +22,6 @@ async def first_delivery(
         .values(message_id=message_id, source=source, received_at=now)
         .on_conflict_do_nothing(index_elements=["message_id"])
     )
-    result = await session.execute(statement)
+    # On the session's connection (its transaction): sqlmodel deprecates Session.execute.
+    result = await (await session.connection()).execute(statement)
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from services.kit.clock import Clock
 from services.kit.db import Database
@@ -79,10 +80,10 @@ class Scheduler:
                     return True
                 if not force and row.next_run_at > now:
                     return False
-                result = await session.execute(
+                result = await session.exec(
                     update(JobState)
-                    .where(JobState.name == job.name)  # type: ignore[arg-type]
-                    .where(JobState.next_run_at == row.next_run_at)  # type: ignore[arg-type]
+                    .where(col(JobState.name) == job.name)
+                    .where(col(JobState.next_run_at) == row.next_run_at)
                     .values(next_run_at=now + job.every, last_run_at=now)
                 )
                 return bool(getattr(result, "rowcount", 0) == 1)
@@ -91,10 +92,8 @@ class Scheduler:
 
     async def _record_error(self, job: Job, error: str | None) -> None:
         async with self.db.session() as session:
-            await session.execute(
-                update(JobState)
-                .where(JobState.name == job.name)  # type: ignore[arg-type]
-                .values(last_error=error)
+            await session.exec(
+                update(JobState).where(col(JobState.name) == job.name).values(last_error=error)
             )
 
     async def run_due(self, *, force: bool = False) -> list[JobRun]:
@@ -112,6 +111,7 @@ class Scheduler:
                     await self._record_error(job, error)
                     runs.append(JobRun(job.name, ok=False, error=error))
                 else:
+                    await self._record_error(job, None)  # a success clears the last failure
                     runs.append(JobRun(job.name, ok=True))
         return runs
 

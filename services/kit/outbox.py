@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
 
 from services.kit.clock import Clock
 from services.kit.db import Database
@@ -28,6 +31,10 @@ from services.kit.tables import OutboxMessage
 from services.kit.tasks import cancel_and_wait
 
 log = logging.getLogger("cityhall.outbox")
+
+# Set while the relay commits its own claim/settle transactions: `Database.on_commit` wakes the
+# relay after every commit, and a relay woken by its own (empty) claim would spin forever.
+_relay_commit: ContextVar[bool] = ContextVar("cityhall_outbox_relay_commit", default=False)
 
 DEFAULT_BACKOFF: tuple[timedelta, ...] = tuple(
     timedelta(seconds=s) for s in (1, 5, 30, 120, 600, 1800, 3600)
@@ -149,28 +156,41 @@ class OutboxRelay:
         return self.policies.get(topic, TopicPolicy())
 
     def wake(self) -> None:
-        self._wake.set()
+        """Ask for a pass now (called after commits that may have enqueued messages)."""
+        if not _relay_commit.get():
+            self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[ModelSession]:
+        token = _relay_commit.set(True)
+        try:
+            async with self.db.session() as session:
+                yield session
+        finally:
+            _relay_commit.reset(token)
 
     async def _claim(self) -> list[OutboxMessage]:
-        now = self.clock.now()
-        async with self.db.session() as session:
+        async with self._session() as session:
+            # Read the time once the (SQLite) write lock is held, so a wait for the lock
+            # never shortens the lease.
+            now = self.clock.now()
             query = (
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
-                .where(OutboxMessage.next_attempt_at <= now)  # type: ignore[arg-type]
+                .where(col(OutboxMessage.status) == "pending")
+                .where(col(OutboxMessage.next_attempt_at) <= now)
                 .where(
                     or_(
-                        OutboxMessage.claimed_until.is_(None),  # type: ignore[union-attr]
-                        OutboxMessage.claimed_until <= now,  # type: ignore[arg-type,operator]
+                        col(OutboxMessage.claimed_until).is_(None),
+                        col(OutboxMessage.claimed_until) <= now,
                     )
                 )
-                .where(OutboxMessage.topic.in_(self.handlers))  # type: ignore[attr-defined]
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # type: ignore[arg-type]
+                .where(col(OutboxMessage.topic).in_(list(self.handlers)))
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
                 .limit(self.batch_size)
             )
             if not self.db.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
-            messages = list((await session.scalars(query)).all())
+            messages = list((await session.exec(query)).all())
             for message in messages:
                 message.claimed_until = now + self.lease
                 message.attempts += 1
@@ -181,15 +201,23 @@ class OutboxRelay:
         messages: Sequence[OutboxMessage],
         outcomes: Sequence[RetryLater | Undeliverable | None],
     ) -> int:
-        now = self.clock.now()
         delivered = 0
-        async with self.db.session() as session:
+        async with self._session() as session:
+            now = self.clock.now()
             for message, outcome in zip(messages, outcomes, strict=True):
                 values: dict[str, Any] = {"claimed_until": None}
+                statement = (
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == message.id)
+                    .where(col(OutboxMessage.status) == "pending")
+                )
                 if outcome is None:
                     values |= {"status": "delivered", "delivered_at": now, "last_error": None}
-                    delivered += 1
                 else:
+                    # Only the claim that is still current may reschedule or dead-letter: if
+                    # our lease ran out and another relay re-claimed the row (bumping
+                    # `attempts`), its outcome wins and ours is dropped.
+                    statement = statement.where(col(OutboxMessage.attempts) == message.attempts)
                     policy = self.policy(message.topic)
                     limit = message.max_attempts or policy.max_attempts or self.max_attempts
                     values["last_error"] = str(outcome)[:2000]
@@ -199,14 +227,13 @@ class OutboxRelay:
                     else:
                         delay = (
                             outcome.after
-                            or policy.backoff[min(message.attempts - 1, len(policy.backoff) - 1)]
+                            if outcome.after is not None
+                            else policy.backoff[min(message.attempts - 1, len(policy.backoff) - 1)]
                         )
                         values["next_attempt_at"] = now + delay
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == message.id)  # type: ignore[arg-type]
-                    .values(**values)
-                )
+                result = await session.exec(statement.values(**values))
+                if outcome is None and getattr(result, "rowcount", 0) == 1:
+                    delivered += 1
         return delivered
 
     async def run_once(self) -> int:
@@ -222,6 +249,10 @@ class OutboxRelay:
             for topic, batch in by_topic.items():
                 try:
                     outcomes = list(await self.handlers[topic](batch))
+                    if len(outcomes) != len(batch):
+                        raise RuntimeError(
+                            f"handler returned {len(outcomes)} outcomes for {len(batch)} messages"
+                        )
                 except Exception as exc:
                     log.exception("outbox handler for %s failed", topic)
                     outcomes = [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
