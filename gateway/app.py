@@ -1,0 +1,152 @@
+"""`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
+
+Request path: ProxyMiddleware (routed prefixes go to their service) → RequestContextMiddleware
+(request id, access log, body limit; only for the gateway's own routes) → FastAPI routes.
+The lifespan opens the database (and migrates it), loads or creates the signing keys, and
+opens the one pooled aiohttp session every proxied request shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from gateway.keys import KeyStore
+from gateway.proxy import ProxyMiddleware
+from gateway.routes import api_docs, audit_ingest, oauth, operations, simulation
+from gateway.routing import RouteTable
+from gateway.runtime import GatewayRuntime
+from gateway.settings import GatewaySettings
+from gateway.upstreams import SKIP_AUTO_HEADERS, AsgiUpstream, HttpUpstream, Upstream
+from services.kit.auth import TokenVerifier
+from services.kit.db import Database
+from services.kit.metrics import Metrics
+from services.kit.middleware import RequestContextMiddleware
+from services.kit.migrate import upgrade
+from services.kit.openapi import PROBLEM_RESPONSES
+from services.kit.problems import install_problem_handlers
+
+log = logging.getLogger("cityhall.gateway")
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=settings.upstream_pool_limit,
+        limit_per_host=settings.upstream_pool_limit_per_host,
+        keepalive_timeout=settings.upstream_keepalive_seconds,
+        ttl_dns_cache=300,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        # Per-phase limits are applied by the upstreams themselves (event streams idle).
+        timeout=aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=settings.upstream_connect_timeout_seconds
+        ),
+        auto_decompress=False,  # bodies pass through exactly as the service encoded them
+        cookie_jar=aiohttp.DummyCookieJar(),  # one session for every user: keep no cookies
+        skip_auto_headers=SKIP_AUTO_HEADERS,
+        trust_env=False,
+    )
+
+
+def _lifespan(
+    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp]
+) -> Callable[[FastAPI], Any]:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        session: aiohttp.ClientSession | None = None
+        try:
+            if settings.migrate_on_start:
+                await upgrade(db.engine, MIGRATIONS, include_kit=False)
+            keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
+            session = _http_session(settings)
+            upstreams: dict[str, Upstream] = {}
+            for name, base_url in settings.upstreams.items():
+                if name in upstream_apps:
+                    upstreams[name] = AsgiUpstream(name, upstream_apps[name])
+                else:
+                    upstreams[name] = HttpUpstream(
+                        name,
+                        base_url,
+                        session,
+                        response_timeout=settings.upstream_timeout_seconds,
+                        read_timeout=settings.upstream_read_timeout_seconds,
+                    )
+            runtime.db = db
+            runtime.keystore = keystore
+            runtime.session = session
+            runtime.upstreams = upstreams
+            runtime.openapi.clear()
+            runtime.verifier = TokenVerifier(
+                keystore, issuer=settings.issuer, audience=settings.audience
+            )
+            app.state.db = db
+            app.state.clock = runtime.clock
+            app.state.verifier = runtime.verifier
+            log.info("gateway ready; routes to %s", ", ".join(sorted(upstreams)))
+            yield
+        finally:
+            runtime.verifier = None
+            runtime.upstreams = {}
+            if session is not None:
+                await session.close()
+            await db.dispose()
+
+    return lifespan
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    upstream_apps: Mapping[str, ASGIApp] | None = None,
+) -> FastAPI:
+    """The gateway. `upstream_apps` (single-process mode) maps a service name to its ASGI
+    app, called in-process instead of over HTTP; the caller runs those apps' lifespans."""
+    settings = settings or GatewaySettings()
+    metrics = Metrics("gateway")
+    runtime = GatewayRuntime(settings=settings, routes=RouteTable(settings.routes), metrics=metrics)
+    app = FastAPI(
+        title="cityhall gateway",
+        description="The single front door of the cityhall suite: tokens, routing, audit.",
+        version="0.1.0",
+        lifespan=_lifespan(runtime, dict(upstream_apps or {})),
+        responses=PROBLEM_RESPONSES,
+        openapi_url=None,  # /openapi.json is the merged document (routes/api_docs.py)
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.service_name = "gateway"
+    install_problem_handlers(app)
+    for router in (
+        operations.router,
+        oauth.router,
+        audit_ingest.router,
+        simulation.router,
+        api_docs.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service="gateway",
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        log_access=settings.log_access,
+    )
+    app.add_middleware(ProxyMiddleware, runtime=runtime)
+    return app

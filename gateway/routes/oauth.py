@@ -1,0 +1,134 @@
+"""The OAuth2 token endpoint (client_credentials, RFC 6749 §4.4), the JWKS and discovery."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
+
+from gateway.client_auth import authenticate_client, client_credentials
+from gateway.deps import RuntimeDep
+from gateway.oauth_errors import InvalidRequest, InvalidScope, UnsupportedGrantType
+from gateway.tokens import issue_access_token
+from services.kit.auth import Public
+
+MAX_FORM_BYTES = 8192
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+router = APIRouter(tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 scheme name
+    expires_in: int
+    scope: str
+
+
+async def _form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise InvalidRequest("send the parameters as application/x-www-form-urlencoded")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InvalidRequest(f"the form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("the form is not valid UTF-8 urlencoded data") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:  # RFC 6749 §3.2: parameters must not repeat
+            raise InvalidRequest(f"parameter {key} is repeated")
+        if "\x00" in value:
+            raise InvalidRequest(f"parameter {key} contains a NUL byte")
+        form[key] = value
+    return form
+
+
+_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string", "description": "space-separated scopes"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string", "format": "password"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Obtain an access token (OAuth2 client_credentials)",
+    openapi_extra=_FORM_SCHEMA,
+)
+async def token(request: Request, runtime: RuntimeDep, _: Public) -> JSONResponse:
+    settings = runtime.settings
+    form = await _form(request)
+    credentials = client_credentials(request.headers.get("authorization"), form)
+    client = authenticate_client(credentials, settings.service_clients)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    if grant_type != "client_credentials":
+        raise UnsupportedGrantType(f"grant_type {grant_type} is not supported")
+    allowed = set(client.scopes)
+    requested = set(form["scope"].split()) if form.get("scope", "").strip() else allowed
+    if not requested <= allowed:
+        unknown = " ".join(sorted(requested - allowed))
+        raise InvalidScope(f"the client may not request: {unknown}")
+    ttl = settings.access_token_ttl_seconds
+    access_token = issue_access_token(
+        runtime.require_keystore(),
+        sub=credentials.client_id,
+        kind="service",
+        scopes=requested,
+        ttl=ttl,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        now=datetime.now(UTC),
+    )
+    body = TokenResponse(
+        access_token=access_token, expires_in=ttl, scope=" ".join(sorted(requested))
+    )
+    return JSONResponse(body.model_dump(), headers=_NO_STORE)
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")
+async def jwks(runtime: RuntimeDep, _: Public) -> JSONResponse:
+    return JSONResponse(
+        runtime.require_keystore().jwks(), headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+@router.get("/.well-known/openid-configuration", summary="Authorization server metadata")
+async def openid_configuration(request: Request, runtime: RuntimeDep, _: Public) -> dict[str, Any]:
+    settings = runtime.settings
+    base = str(request.base_url).rstrip("/")
+    scopes = sorted({s for c in settings.service_clients.values() for s in c.scopes})
+    return {
+        "issuer": settings.issuer,
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "token_endpoint": f"{base}/auth/token",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "scopes_supported": scopes,
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+    }

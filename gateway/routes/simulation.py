@@ -1,0 +1,111 @@
+"""`/sim/*` (simulation mode, admin): move every service's clock at once, run due jobs now.
+
+The gateway calls each service's own `/sim/*` with a service token it mints for itself
+(scope `sim`). The answer lists what each service said; if any failed, it is a 502 problem
+that still carries every service's answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from gateway.deps import RuntimeDep
+from gateway.internal_calls import CallOutcome, call_every_service, call_service
+from gateway.runtime import GatewayRuntime
+from services.kit.auth import Admin, Principal, mark_auth
+from services.kit.errors import BadGateway, NotFound, UnprocessableContent
+from services.kit.ops import ClockMove
+
+router = APIRouter(prefix="/sim", tags=["simulation"])
+
+
+@mark_auth("simulation")
+async def simulation_admin(runtime: RuntimeDep, principal: Admin) -> Principal:
+    if not runtime.settings.simulation:
+        raise NotFound("simulation endpoints are off outside simulation mode")
+    return principal
+
+
+SimulationAdmin = Annotated[Principal, Depends(simulation_admin)]
+
+
+class GatewayClock(BaseModel):
+    now: datetime
+    offset_seconds: float
+
+
+class ClockReport(BaseModel):
+    gateway: GatewayClock
+    services: dict[str, dict[str, Any]]
+
+
+class TickReport(BaseModel):
+    services: dict[str, dict[str, Any]]
+
+
+def _answer(outcomes: list[CallOutcome]) -> dict[str, dict[str, Any]]:
+    services = {o.service: o.report() for o in outcomes}
+    if not all(o.ok for o in outcomes):
+        failed = sorted(o.service for o in outcomes if not o.ok)
+        raise BadGateway(f"not every service applied it: {', '.join(failed)}", services=services)
+    return services
+
+
+def _move_own_clock(runtime: GatewayRuntime, move: ClockMove) -> None:
+    if (move.advance_seconds is None) == (move.travel_to is None):
+        raise UnprocessableContent(
+            "give exactly one of advance_seconds or travel_to", field="advance_seconds"
+        )
+    try:
+        if move.travel_to is not None:
+            runtime.clock.travel_to(move.travel_to)
+        else:
+            runtime.clock.advance(timedelta(seconds=move.advance_seconds or 0))
+    except ValueError as exc:
+        raise UnprocessableContent(str(exc), field="travel_to") from exc
+
+
+@router.post("/clock", response_model=ClockReport, summary="Move every service's clock")
+async def move_clocks(move: ClockMove, runtime: RuntimeDep, _: SimulationAdmin) -> ClockReport:
+    _move_own_clock(runtime, move)
+    outcomes = await call_every_service(
+        runtime,
+        "POST",
+        "/sim/clock",
+        time_limit=runtime.settings.sim_timeout_seconds,
+        token=runtime.service_token(),
+        payload=move.model_dump(mode="json", exclude_none=True),
+    )
+    services = _answer(outcomes)
+    clock = GatewayClock(
+        now=runtime.clock.now(), offset_seconds=runtime.clock.offset.total_seconds()
+    )
+    return ClockReport(gateway=clock, services=services)
+
+
+@router.post("/tick", response_model=TickReport, summary="Run every service's due jobs now")
+async def tick(
+    runtime: RuntimeDep,
+    _: SimulationAdmin,
+    force: Annotated[bool, Query(description="run every job, due or not")] = False,
+) -> TickReport:
+    # One service after the other, in settings order: a message one service's outbox
+    # delivers during its tick is then processed by a later service in the same tick.
+    token = runtime.service_token()
+    path = f"/sim/tick?force={'true' if force else 'false'}"
+    outcomes = [
+        await call_service(
+            runtime,
+            name,
+            "POST",
+            path,
+            time_limit=runtime.settings.sim_timeout_seconds,
+            token=token,
+        )
+        for name in runtime.upstreams
+    ]
+    return TickReport(services=_answer(outcomes))

@@ -1,0 +1,160 @@
+"""Gateway settings; each field is also read from the environment with the `GATEWAY_` prefix.
+
+Routing is data: `routes` maps a path prefix to a service name and `upstreams` maps a service
+name to its base URL, so adding a service is a settings change (`GATEWAY_ROUTES` and
+`GATEWAY_UPSTREAMS` take JSON objects). No settings object is built at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit.settings import DEV_SECRET_MARK, dev_secret
+
+SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
+
+
+class ServiceClientConfig(BaseModel):
+    """One OAuth2 client (client_credentials) and the scopes it may be granted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret: SecretStr
+    scopes: list[str] = Field(default_factory=list)
+
+
+def default_upstreams() -> dict[str, str]:
+    return {name: f"http://127.0.0.1:{8001 + i}" for i, name in enumerate(SERVICE_NAMES)}
+
+
+def default_routes() -> dict[str, str]:
+    table = {
+        "e_application": ("/v1/procedures", "/v1/applications"),
+        "facility_booking": ("/v1/facilities", "/v1/reservations", "/v1/lotteries"),
+        "alert_mail": (
+            "/v1/subscriptions",
+            "/v1/alerts",
+            "/v1/notifications",
+            "/v1/feeds",
+            "/v1/categories",
+            "/v1/districts",
+            "/v1/stream",
+        ),
+        "payments_mock": (
+            "/v1/payments",
+            "/v1/payment-methods",
+            "/v1/webhook-endpoints",
+            "/v1/simulate",
+            "/v1/settlements",
+        ),
+    }
+    return {prefix: service for service, prefixes in table.items() for prefix in prefixes}
+
+
+# What each service needs from the others, besides shipping its audit events.
+_SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
+    "e_application": ("payments:write", "payments:read", "notifications:send"),
+    "facility_booking": ("payments:write", "payments:read", "notifications:send"),
+    "alert_mail": (),
+    "payments_mock": (),
+}
+
+
+def default_service_clients() -> dict[str, ServiceClientConfig]:
+    """One client per service; the secret equals the services' default `client_secret`."""
+    return {
+        f"svc-{name}": ServiceClientConfig(
+            secret=dev_secret("client"), scopes=["audit:write", *_SERVICE_SCOPES[name]]
+        )
+        for name in SERVICE_NAMES
+    }
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    simulation: bool = Field(True, description="enables /sim/* and the gateway's test clock")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    var_dir: Path = Path("./var")
+    database_url: str = Field("", description="default: sqlite+aiosqlite:///<var_dir>/gateway.db")
+    db_pool_size: int = Field(10, ge=1, le=200)
+    migrate_on_start: bool = True
+    signing_keys_path: Path | None = Field(
+        None, description="default: <var_dir>/gateway/signing-keys.json"
+    )
+
+    issuer: str = "cityhall"
+    audience: str = "cityhall"
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
+
+    upstreams: dict[str, str] = Field(default_factory=default_upstreams)
+    routes: dict[str, str] = Field(default_factory=default_routes)
+    service_clients: dict[str, ServiceClientConfig] = Field(default_factory=default_service_clients)
+    service_identity: str = Field("svc-gateway", description="sub of the gateway's own tokens")
+    service_identity_scopes: list[str] = Field(default_factory=lambda: ["sim"])
+
+    upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    upstream_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="until the upstream's response headers arrive"
+    )
+    upstream_read_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600, description="longest silence inside a body (not for event streams)"
+    )
+    upstream_pool_limit: int = Field(256, ge=1, le=10_000)
+    upstream_pool_limit_per_host: int = Field(128, ge=1, le=10_000)
+    upstream_keepalive_seconds: float = Field(
+        4.0, gt=0, le=600, description="below the upstream servers' own (uvicorn: 5 s)"
+    )
+    readiness_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    openapi_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    sim_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    trust_forwarded_headers: bool = Field(
+        False, description="append to incoming X-Forwarded-* (only behind a trusted proxy)"
+    )
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="for the gateway's own routes")
+    log_access: bool = True
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Self:
+        if not self.database_url:
+            path = self.var_dir / "gateway.db"
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        if self.signing_keys_path is None:
+            path = self.var_dir / "gateway" / "signing-keys.json"
+            object.__setattr__(self, "signing_keys_path", path)
+        return self
+
+    @model_validator(mode="after")
+    def _routes_name_known_upstreams(self) -> Self:
+        for prefix, service in self.routes.items():
+            if not prefix.startswith("/") or prefix != prefix.rstrip("/") or "//" in prefix:
+                raise ValueError(f"route prefix {prefix!r} must start with / and not end with /")
+            if service not in self.upstreams:
+                raise ValueError(f"route {prefix} names {service!r}, which has no upstream URL")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.simulation:
+            raise ValueError("simulation mode must be off in production")
+        for name, value in self:
+            if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
+                raise ValueError(f"{name} still holds a development secret")
+        for client_id, client in self.service_clients.items():
+            if DEV_SECRET_MARK in client.secret.get_secret_value():
+                raise ValueError(f"service client {client_id} still holds a development secret")
+        return self
+
+    @property
+    def keys_path(self) -> Path:
+        assert self.signing_keys_path is not None  # filled by the validator
+        return self.signing_keys_path
