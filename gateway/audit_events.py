@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.tables import AuditEventRecord
 
@@ -75,7 +75,9 @@ async def store_events(
     received_at: datetime,
 ) -> AuditIngestResult:
     """Inserts the events not seen before, in batch order; counts the rest as duplicates."""
-    dialect = session.get_bind().dialect.name
+    # On the session's connection (its transaction): sqlmodel deprecates Session.execute.
+    connection = await session.connection()
+    dialect = connection.dialect.name
     accepted = 0
     for event in events:
         values = {
@@ -98,6 +100,6 @@ async def store_events(
         else:
             statement = sqlite_insert(AuditEventRecord).values(**values)
         statement = statement.on_conflict_do_nothing(index_elements=["event_id"])
-        result = await session.execute(statement)
+        result = await connection.execute(statement)
         accepted += int(getattr(result, "rowcount", 0) == 1)
     return AuditIngestResult(accepted=accepted, duplicates=len(events) - accepted)
