@@ -1,0 +1,123 @@
+"""Settings, database pragmas, the simulation clock and outbound HTTP context."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import text
+
+from services.kit.clock import Clock
+from services.kit.context import request_id_var, traceparent_var
+from services.kit.db import Database
+from services.kit.http import build_client
+from services.kit.settings import ServiceSettings
+from services.payments_mock.settings import Settings as PaymentsSettings
+
+
+def test_defaults_put_sqlite_under_var_dir() -> None:
+    settings = PaymentsSettings(var_dir=Path("/tmp/cityhall-var"))
+    assert settings.database_url == "sqlite+aiosqlite:////tmp/cityhall-var/payments_mock.db"
+    assert settings.client_id == "svc-payments_mock"
+    assert settings.jwks_url == "http://127.0.0.1:8000/.well-known/jwks.json"
+
+
+def test_env_prefix_is_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYMENTS_MOCK_PORT", "9104")
+    monkeypatch.setenv("E_APPLICATION_PORT", "9101")
+    assert PaymentsSettings().port == 9104
+
+
+def test_production_refuses_development_secrets_and_simulation() -> None:
+    with pytest.raises(ValidationError, match="simulation"):
+        ServiceSettings(environment="production")
+    with pytest.raises(ValidationError, match="client_secret"):
+        ServiceSettings(environment="production", simulation=False)
+    ok = ServiceSettings(
+        environment="production", simulation=False, client_secret=SecretStr("s3cr3t-from-vault")
+    )
+    assert ok.environment == "production"
+
+
+def test_secrets_do_not_print() -> None:
+    assert "dev-insecure" not in repr(ServiceSettings())
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    try:
+        async with db.session(write=False) as session:
+            mode = (await session.exec(text("PRAGMA journal_mode"))).one()  # type: ignore[call-overload]
+            fks = (await session.exec(text("PRAGMA foreign_keys"))).one()  # type: ignore[call-overload]
+            busy = (await session.exec(text("PRAGMA busy_timeout"))).one()  # type: ignore[call-overload]
+        assert (mode[0], fks[0]) == ("wal", 1)
+        assert busy[0] >= 5000
+    finally:
+        await db.dispose()
+
+
+SELECT_SQLITE = "SELECT n FROM counter WHERE id = 1"
+SELECT_FOR_UPDATE = "SELECT n FROM counter WHERE id = 1 FOR UPDATE"
+
+
+async def test_concurrent_read_modify_write_never_loses_an_update(db_url: str) -> None:
+    """Write sessions take the lock up front (BEGIN IMMEDIATE on SQLite), so 40 concurrent
+    increments of one counter all land."""
+    db = Database(db_url)
+    try:
+        async with db.session() as session:
+            await session.exec(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))  # type: ignore[call-overload]
+            await session.exec(text("INSERT INTO counter VALUES (1, 0)"))  # type: ignore[call-overload]
+
+        async def increment() -> None:
+            async with db.session() as session:
+                query = SELECT_SQLITE if db.is_sqlite else SELECT_FOR_UPDATE
+                row = (await session.exec(text(query))).one()  # type: ignore[call-overload]
+                await asyncio.sleep(0)
+                await session.exec(
+                    text("UPDATE counter SET n = :n WHERE id = 1").bindparams(n=row[0] + 1)
+                )  # type: ignore[call-overload]
+
+        await asyncio.gather(*(increment() for _ in range(40)))
+        async with db.session(write=False) as session:
+            assert (await session.exec(text("SELECT n FROM counter"))).one()[0] == 40  # type: ignore[call-overload]
+    finally:
+        await db.dispose()
+
+
+def test_clock_moves_only_forward() -> None:
+    clock = Clock()
+    before = clock.now()
+    clock.advance(timedelta(days=3))
+    assert clock.now() - before >= timedelta(days=3)
+    with pytest.raises(ValueError, match="forward"):
+        clock.advance(timedelta(seconds=-1))
+    target = datetime(2030, 1, 1, tzinfo=UTC)
+    clock.travel_to(target)
+    assert abs((clock.now() - target).total_seconds()) < 1
+    with pytest.raises(ValueError, match="forward"):
+        clock.travel_to(datetime(2029, 1, 1, tzinfo=UTC))
+    assert clock.now_jst().utcoffset() == timedelta(hours=9)
+
+
+async def test_outbound_calls_carry_request_id_and_trace() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    client = build_client(transport=httpx.MockTransport(handler))
+    request_id_var.set("req-42")
+    traceparent_var.set("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    await client.get("http://upstream.test/x")
+    await client.aclose()
+    [request] = seen
+    assert request.headers["x-request-id"] == "req-42"
+    _version, trace_id, span_id, _flags = request.headers["traceparent"].split("-")
+    assert trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert span_id != "b7ad6b7169203331"
