@@ -26,9 +26,9 @@ from services.kit.auth import (
 )
 from services.kit.errors import Unauthorized
 from services.kit.settings import ServiceSettings
-from services.payments_mock.app import MIGRATIONS
 from tests.support.apps import running
 from tests.support.tokens import AUDIENCE, ISSUER, TokenFactory
+from tests.unit.kit.kitdb import EMPTY_MIGRATIONS as MIGRATIONS
 
 
 def _verifier(tokens: TokenFactory) -> TokenVerifier:
