@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from deploy.mailsink import MailSink, create_mailbox_app
+from gateway.app import create_app as gateway_app
+from gateway.settings import GatewaySettings
 from services.kit.app import RuntimeOptions
 from services.kit.auth import is_auth_dependency
 from tests.support.services import SERVICES
@@ -45,16 +48,12 @@ def all_apps() -> dict[str, Any]:
     apps: dict[str, Any] = {
         name: build("sqlite+aiosqlite:///:memory:", options) for name, build in SERVICES.items()
     }
-    try:
-        from gateway.app import create_app as gateway_app
-        from gateway.settings import GatewaySettings
-    except ImportError:  # pragma: no cover - the gateway is always present once built
-        return apps
     apps["gateway"] = gateway_app(GatewaySettings(database_url="sqlite+aiosqlite:///:memory:"))
+    apps["mailbox"] = create_mailbox_app(MailSink(port=0))
     return apps
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES) + ["gateway"])
+@pytest.mark.parametrize("name", [*sorted(SERVICES), "gateway", "mailbox"])
 def test_every_route_declares_auth_or_public(name: str) -> None:
     apps = all_apps()
     assert name in apps, f"{name} app cannot be built"
