@@ -237,3 +237,18 @@ async def test_client_disconnect_ends_an_idle_event_stream(
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(app(scope, receive, send), 5)  # type: ignore[arg-type]
     assert bodies == [b"data: one\n\n"]
+
+
+async def test_chunked_request_body_streams_upstream(
+    make_gateway: GatewayFactory, upstream: Upstream
+) -> None:
+    async def body() -> Any:
+        for part in (b"first,", b"second,", b"third"):
+            yield part
+
+    async with make_gateway(**routes_to(upstream.url)) as gw:
+        response = await gw.client.put("/v1/echo/upload", content=body())
+    seen = response.json()
+    assert seen["body"] == "first,second,third"
+    assert header(seen, "transfer-encoding") == ["chunked"]
+    assert header(seen, "content-length") == []
