@@ -78,7 +78,10 @@ def upstream_request_headers(
     """What goes upstream: the client's end-to-end headers (Authorization included, the
     services verify the token themselves), our request id, and X-Forwarded-*."""
     incoming = list(headers)
-    out = strip_hop_by_hop(incoming, drop=_REQUEST_DROP)
+    # RFC 7239 `Forwarded` from an untrusted client would let it pose as another address.
+    out = strip_hop_by_hop(
+        incoming, drop=_REQUEST_DROP if trust_forwarded else _REQUEST_DROP | {b"forwarded"}
+    )
     host = header_value(incoming, b"host")
     forwarded_for = client_host.encode() if client_host else b"unknown"
     proto = scheme.encode()

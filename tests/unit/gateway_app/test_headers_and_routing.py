@@ -25,7 +25,12 @@ def test_hop_by_hop_and_connection_named_headers_are_dropped() -> None:
 
 def test_upstream_headers_replace_the_request_id_and_forwarding_headers() -> None:
     out = upstream_request_headers(
-        [(b"host", b"city.example"), (b"x-request-id", b"old"), (b"x-forwarded-for", b"6.6.6.6")],
+        [
+            (b"host", b"city.example"),
+            (b"x-request-id", b"old"),
+            (b"x-forwarded-for", b"6.6.6.6"),
+            (b"forwarded", b"for=6.6.6.6"),
+        ],
         request_id="new",
         client_host="192.0.2.1",
         scheme="https",
