@@ -4,21 +4,12 @@ tables, migrated through the real kit Alembic history."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from services.kit.clock import Clock
 from services.kit.db import Database
-from services.kit.migrate import upgrade
-
-EMPTY_MIGRATIONS = Path(__file__).parent / "empty_migrations"
-
-
-async def kit_database(url: str) -> Database:
-    db = Database(url)
-    await upgrade(db.engine, EMPTY_MIGRATIONS)
-    return db
+from tests.unit.kit.kitdb import kit_database
 
 
 @pytest.fixture

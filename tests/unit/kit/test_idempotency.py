@@ -35,7 +35,7 @@ from services.kit.settings import ServiceSettings
 from services.kit.tables import IdempotencyRecord
 from tests.support.apps import running
 from tests.support.tokens import TokenFactory
-from tests.unit.kit.conftest import EMPTY_MIGRATIONS
+from tests.unit.kit.kitdb import EMPTY_MIGRATIONS
 
 metadata = MetaData()
 widgets = Table(
