@@ -1,0 +1,187 @@
+"""`cityhall up` as a real subprocess: free ports, a throw-away var dir, and a process group
+that is killed whatever happens, so a failing test never leaves servers behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+READY_WITHIN_SECONDS = 90.0  # six Python processes importing FastAPI on a small CI box
+STOP_WITHIN_SECONDS = 30.0
+SERVICE_PORT_ENV = {
+    "e_application": "E_APPLICATION_PORT",
+    "facility_booking": "FACILITY_BOOKING_PORT",
+    "alert_mail": "ALERT_MAIL_PORT",
+    "payments_mock": "PAYMENTS_MOCK_PORT",
+}
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports the kernel just handed out (bound together so none repeats)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    gateway: int
+    services: dict[str, int]
+    smtp: int
+    mailbox: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        ports = free_ports(3 + len(SERVICE_PORT_ENV))
+        services = dict(zip(SERVICE_PORT_ENV, ports[3:], strict=True))
+        return cls(gateway=ports[0], services=services, smtp=ports[1], mailbox=ports[2])
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "GATEWAY_PORT": str(self.gateway),
+            "CITYHALL_SMTP_PORT": str(self.smtp),
+            "CITYHALL_MAILBOX_PORT": str(self.mailbox),
+        }
+        env.update({SERVICE_PORT_ENV[n]: str(p) for n, p in self.services.items()})
+        return env
+
+
+@dataclass(slots=True)
+class RunningStack:
+    process: asyncio.subprocess.Process
+    ports: Ports
+    var_dir: Path
+    log_path: Path
+    child_pids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.mailbox}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def pid_file(self) -> dict[str, object]:
+        document: dict[str, object] = json.loads((self.var_dir / "cityhall-up.json").read_text())
+        return document
+
+    async def wait_ready(self, within: float = READY_WITHIN_SECONDS) -> float:
+        """Until the gateway's /readyz (which checks every upstream) answers 200."""
+        started = time.monotonic()
+        deadline = started + within
+        last = "no answer"
+        async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+            while time.monotonic() < deadline:
+                if self.process.returncode is not None:
+                    pytest.fail(f"cityhall up exited with {self.process.returncode}:\n{self.log()}")
+                try:
+                    answer = await client.get(f"{self.gateway_url}/readyz")
+                    if answer.status_code == 200:
+                        return time.monotonic() - started
+                    last = f"{answer.status_code} {answer.text}"
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                await asyncio.sleep(0.25)
+        pytest.fail(f"not ready within {within:.0f} s (last: {last}):\n{self.log()}")
+
+    async def interrupt(self, within: float = STOP_WITHIN_SECONDS) -> int:
+        """SIGINT to the launcher only (as a terminal's Ctrl-C would), then wait for it."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return await asyncio.wait_for(self.process.wait(), within)
+        except TimeoutError:
+            pytest.fail(f"cityhall up did not stop within {within:.0f} s:\n{self.log()}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a recycled pid owned by someone else
+        return True
+    return True
+
+
+def _kill_everything(stack: RunningStack) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(stack.process.pid, signal.SIGKILL)
+    for pid in stack.child_pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+Launch = Callable[[Sequence[str]], Awaitable[RunningStack]]
+
+
+@pytest.fixture
+async def launch(tmp_path: Path) -> AsyncIterator[Launch]:
+    """`await launch(["--single-process"])` starts `python -m deploy.cli up ...`."""
+    started: list[RunningStack] = []
+
+    async def start(extra: Sequence[str] = ()) -> RunningStack:
+        ports = Ports.pick()
+        var_dir = tmp_path / f"var{len(started)}"
+        log_path = tmp_path / f"cityhall-up-{len(started)}.log"
+        env = {
+            **os.environ,
+            **ports.env(),
+            "CITYHALL_STARTUP_TIMEOUT_SECONDS": str(READY_WITHIN_SECONDS),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "deploy.cli",
+                "up",
+                "--var-dir",
+                str(var_dir),
+                *extra,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # its own process group: killpg reaches every child
+            )
+        stack = RunningStack(process, ports, var_dir, log_path)
+        started.append(stack)
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in started:
+            if stack.process.returncode is None:
+                _kill_everything(stack)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stack.process.wait(), 10)
+            else:  # children of a launcher that died without stopping them
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(stack.process.pid, signal.SIGKILL)

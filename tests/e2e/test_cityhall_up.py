@@ -1,0 +1,119 @@
+"""`cityhall up` starts the whole suite as real processes (or in one process), serves real
+data through the gateway, delivers mail to its SMTP sink, and stops without leaving any
+process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+
+from tests.e2e.conftest import Launch, RunningStack, alive
+
+pytestmark = pytest.mark.e2e
+
+SUBJECT = "【デモ市】避難所開設のお知らせ"
+APPS = {"gateway", "e_application", "facility_booking", "alert_mail", "payments_mock", "mailsink"}
+
+
+async def _all_procedures(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(20):
+        params: dict[str, Any] = {"limit": 10} | ({"cursor": cursor} if cursor else {})
+        answer = await client.get("/v1/procedures", params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    pytest.fail("procedures never ran out of pages")
+
+
+async def _check_each_service_through_the_gateway(stack: RunningStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10, trust_env=False) as client:
+        procedures = await _all_procedures(client)
+        assert len(procedures) >= 30
+        assert len({p["code"] for p in procedures}) == len(procedures)  # pages do not overlap
+        assert "粗大ごみ収集申込" in {p["name_ja"] for p in procedures}
+
+        facilities = (await client.get("/v1/facilities")).json()["items"]
+        assert {"中央公民館", "総合体育館"} <= {f["name_ja"] for f in facilities}
+
+        categories = (await client.get("/v1/categories")).json()
+        assert "災害情報" in {c["name_ja"] for c in categories}
+
+        methods = (await client.get("/v1/payment-methods")).json()
+        assert {"コンビニ払い", "ペイジー", "クレジットカード"} <= {m["name_ja"] for m in methods}
+
+
+async def _deliver_and_read_back_mail(stack: RunningStack) -> None:
+    message = EmailMessage()
+    message["From"] = "デモ市役所 <no-reply@city.demo.example.jp>"
+    message["To"] = "e2e-taro@example.jp"
+    message["Subject"] = SUBJECT
+    message.set_content("中央公民館を避難所として開設しました。")
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=stack.ports.smtp, timeout=10)
+    async with httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False) as client:
+        listing = (await client.get("/api/messages", params={"to": "e2e-taro@example.jp"})).json()
+        assert [m["subject"] for m in listing["messages"]] == [SUBJECT]
+        detail = (await client.get(f"/api/messages/{listing['messages'][0]['id']}")).json()
+        assert "避難所として開設しました" in detail["text"]
+        assert SUBJECT in (await client.get("/")).text
+
+
+async def _stop_and_check_nothing_is_left(stack: RunningStack, pids: list[int]) -> float:
+    started = time.monotonic()
+    code = await stack.interrupt()
+    stopped_in = time.monotonic() - started
+    assert code == 0, stack.log()
+    for _ in range(20):  # reaped by the launcher before it exited; allow the kernel a moment
+        if not any(alive(pid) for pid in pids):
+            break
+        await asyncio.sleep(0.1)
+    assert [pid for pid in pids if alive(pid)] == [], stack.log()
+    assert not (stack.var_dir / "cityhall-up.json").exists()
+    return stopped_in
+
+
+async def test_cityhall_up_runs_every_app_as_its_own_process(launch: Launch) -> None:
+    stack = await launch([])
+    ready_in = await stack.wait_ready()
+
+    recorded = stack.pid_file()
+    children: dict[str, int] = recorded["children"]  # type: ignore[assignment]
+    stack.child_pids = dict(children)
+    assert set(children) == APPS
+    assert len(set(children.values())) == len(APPS)
+    assert stack.process.pid not in children.values()
+    assert all(alive(pid) for pid in children.values())
+    log = stack.log()
+    assert f"http://127.0.0.1:{stack.ports.gateway}/docs" in log  # the URL table
+    assert f"smtp://127.0.0.1:{stack.ports.smtp}" in log
+
+    await _check_each_service_through_the_gateway(stack)
+    await _deliver_and_read_back_mail(stack)
+    stopped_in = await _stop_and_check_nothing_is_left(stack, list(children.values()))
+    print(f"processes: ready in {ready_in:.1f} s, stopped in {stopped_in:.1f} s")
+
+
+async def test_cityhall_up_single_process(launch: Launch) -> None:
+    stack = await launch(["--single-process"])
+    ready_in = await stack.wait_ready()
+    assert stack.pid_file()["children"] == {}
+
+    await _check_each_service_through_the_gateway(stack)
+    await _deliver_and_read_back_mail(stack)
+    # Each service still listens on its own port too.
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+        for name, port in stack.ports.services.items():
+            answer = await client.get(f"http://127.0.0.1:{port}/readyz")
+            assert answer.json()["service"] == name
+    stopped_in = await _stop_and_check_nothing_is_left(stack, [stack.process.pid])
+    print(f"single process: ready in {ready_in:.1f} s, stopped in {stopped_in:.1f} s")
