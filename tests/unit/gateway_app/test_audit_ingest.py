@@ -49,8 +49,11 @@ async def stored_ids(gw: Gateway) -> list[str]:
         return [row.event_id for row in rows]
 
 
-async def test_redelivered_events_are_accepted_and_ignored(make_gateway: GatewayFactory) -> None:
-    async with make_gateway() as gw:
+async def test_redelivered_events_are_accepted_and_ignored(
+    make_gateway: GatewayFactory, db_url: str
+) -> None:
+    """On SQLite, and on PostgreSQL when CITYHALL_TEST_POSTGRES_URL is set."""
+    async with make_gateway(database_url=db_url) as gw:
         headers = service_headers(gw)
         first = await gw.client.post(
             "/internal/audit/events",
