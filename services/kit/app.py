@@ -24,7 +24,7 @@ from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.ops import ops_router
-from services.kit.outbox import OutboxHandler, OutboxRelay
+from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy
 from services.kit.problems import install_problem_handlers
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
@@ -62,6 +62,7 @@ class ServiceSpec:
     version: str = "0.1.0"
     jobs: Sequence[Job] = ()
     outbox_handlers: HandlerFactory | None = None
+    outbox_policies: Mapping[str, TopicPolicy] = field(default_factory=dict)  # per-topic backoff
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
     options: RuntimeOptions = field(default_factory=lambda: RuntimeOptions())
@@ -115,6 +116,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             db,
             clock,
             handlers,
+            policies=spec.outbox_policies,
             batch_size=settings.outbox_batch_size,
             max_attempts=settings.outbox_max_attempts,
         )

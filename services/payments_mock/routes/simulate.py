@@ -1,0 +1,134 @@
+"""Simulated payers and time, for tests and demos; every route refuses outside simulation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+
+from services.kit.auth import Principal
+from services.kit.clock import Clock
+from services.kit.deps import ClockDep, SessionDep
+from services.kit.errors import NotFound, UnprocessableContent
+from services.payments_mock import payments_service as service
+from services.payments_mock.deps import PaymentId, SettingsDep, Simulator, is_operator
+from services.payments_mock.models import Payment
+from services.payments_mock.schemas import (
+    KonbiniPayCreate,
+    LatePaymentCreate,
+    PayEasyPayCreate,
+    PaymentRead,
+)
+
+router = APIRouter(prefix="/v1/simulate", tags=["simulation"])
+
+
+async def _payment_for(session: SessionDep, payment_id: str, principal: Principal) -> Payment:
+    if is_operator(principal):
+        payment = await session.get(Payment, payment_id, with_for_update=True)
+        if payment is None:
+            raise NotFound(f"no payment {payment_id}")
+        return payment
+    return await service.get_owned(session, payment_id, principal.sub, for_update=True)
+
+
+@router.post("/konbini/payments", response_model=PaymentRead)
+async def pay_at_konbini(
+    body: KonbiniPayCreate,
+    principal: Simulator,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> PaymentRead:
+    """A payer pays at `chain`, by the scanned barcode or by payment code (+ confirmation
+    number). `paid_at` (default now) before the deadline of an already expired payment makes
+    a late payment."""
+    if (body.barcode is None) == (body.payment_code is None):
+        raise UnprocessableContent("give barcode or payment_code", field="barcode")
+    code = body.barcode if body.barcode is not None else body.payment_code
+    assert code is not None
+    now = clock.now()
+    payment = await service.find_konbini(session, body.chain, code, body.confirmation_number)
+    if body.paid_at is not None and body.paid_at.tzinfo is None:
+        raise UnprocessableContent("paid_at needs a UTC offset", field="paid_at")
+    await service.pay_at_register(
+        session,
+        settings,
+        payment,
+        paid_at=body.paid_at or now,
+        via=body.chain,
+        actor=principal,
+        now=now,
+    )
+    return await service.read(session, settings, payment)
+
+
+@router.post("/payeasy/payments", response_model=PaymentRead)
+async def pay_by_payeasy(
+    body: PayEasyPayCreate,
+    principal: Simulator,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> PaymentRead:
+    """A payer keys 収納機関番号, お客様番号 and 確認番号 in at an ATM or in net banking."""
+    now = clock.now()
+    payment = await service.find_payeasy(
+        session,
+        settings,
+        body.institution_number,
+        body.customer_number,
+        body.confirmation_number,
+    )
+    await service.pay_at_register(
+        session, settings, payment, paid_at=now, via=body.channel, actor=principal, now=now
+    )
+    return await service.read(session, settings, payment)
+
+
+@router.post("/payments/{payment_id}/late-payment", response_model=PaymentRead)
+async def late_payment(
+    payment_id: PaymentId,
+    principal: Simulator,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    body: LatePaymentCreate | None = None,
+) -> PaymentRead:
+    """An expired konbini payment whose payer paid at the register just before the deadline:
+    the store's notice arrives now (paid, `late: true`, listed in the discrepancies)."""
+    body = body or LatePaymentCreate()
+    payment = await _payment_for(session, payment_id, principal)
+    await service.late_payment(
+        session,
+        settings,
+        payment,
+        chain=body.chain,
+        minutes_before_expiry=body.minutes_before_expiry,
+        actor=principal,
+        now=clock.now(),
+    )
+    return await service.read(session, settings, payment)
+
+
+def _move_past(clock: Clock, payment: Payment) -> None:
+    target = payment.expires_at + timedelta(seconds=1)
+    if clock.now() < target:
+        clock.travel_to(target)
+
+
+@router.post("/payments/{payment_id}/expire", response_model=PaymentRead)
+async def force_expiry(
+    payment_id: PaymentId,
+    principal: Simulator,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> PaymentRead:
+    """Moves the service's simulation clock just past the payment's deadline (never back)
+    and expires it now, as the expiry sweep would."""
+    payment = await _payment_for(session, payment_id, principal)
+    service.check_expirable(payment)
+    _move_past(clock, payment)
+    await service.expire_payment(session, settings, payment, now=clock.now())
+    return await service.read(session, settings, payment)

@@ -1,0 +1,502 @@
+"""Webhook endpoints and deliveries (Standard Webhooks), sent through the kit outbox.
+
+An event is fanned out in the transaction that made it: one `WebhookDelivery` row per
+subscribed endpoint plus one outbox message, so a committed event is always delivered (at least
+once) and a rolled-back one never. The relay retries with `WEBHOOK_POLICY` (1 min, 5 min, 1 h,
+1 d, 2 d, then failed); `WebhookSender` logs every attempt. Signatures follow Standard Webhooks:
+`webhook-id` (the event id, the receiver's dedupe key), `webhook-timestamp` (wall-clock seconds,
+so receivers can check freshness even while the service runs on a simulated clock) and
+`webhook-signature` (`v1,<base64 HMAC-SHA256>`; during a rotation's grace period the old secret
+signs too, space-separated).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from standardwebhooks.webhooks import Webhook
+
+from services.kit import audit
+from services.kit.auth import Principal
+from services.kit.clock import Clock
+from services.kit.db import Database
+from services.kit.errors import NotFound, UnprocessableContent
+from services.kit.ids import new_id
+from services.kit.outbox import (
+    WEBHOOK_BACKOFF,
+    OutboxHandler,
+    RetryLater,
+    TopicPolicy,
+    Undeliverable,
+    enqueue,
+    per_message,
+)
+from services.kit.tables import OutboxMessage
+from services.payments_mock.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from services.payments_mock.schemas import (
+    WebhookAttemptRead,
+    WebhookDeliveryRead,
+    WebhookEndpointCreate,
+    WebhookEndpointRead,
+    WebhookEndpointUpdate,
+)
+from services.payments_mock.settings import Settings
+
+log = logging.getLogger("cityhall.payments_mock.webhooks")
+
+SERVICE = "payments_mock"
+WEBHOOK_TOPIC = "payments.webhook"
+MAX_ATTEMPTS = len(WEBHOOK_BACKOFF) + 1  # the first try, then one per backoff step
+WEBHOOK_POLICY = TopicPolicy(backoff=WEBHOOK_BACKOFF, max_attempts=MAX_ATTEMPTS)
+PING = "ping"
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def check_url(url: str, settings: Settings) -> str:
+    """http(s) to loopback or a configured host only: the mock must not be an open proxy."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        raise UnprocessableContent("url is not a valid URL", field="url") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise UnprocessableContent("url must be an http or https URL with a host", field="url")
+    if parts.username or parts.password:
+        raise UnprocessableContent("url must not carry credentials", field="url")
+    if port == 0:
+        raise UnprocessableContent("url has an invalid port", field="url")
+    allowed = host in _LOOPBACK_NAMES or host in {h.lower() for h in settings.webhook_allowed_hosts}
+    if not allowed:
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = False
+    if not allowed:
+        raise UnprocessableContent(
+            f"callback host {host} is not allowed: use loopback or a host listed in"
+            " PAYMENTS_MOCK_WEBHOOK_ALLOWED_HOSTS",
+            field="url",
+        )
+    return url
+
+
+def endpoint_read(endpoint: WebhookEndpoint) -> WebhookEndpointRead:
+    return WebhookEndpointRead.model_validate(endpoint, from_attributes=True)
+
+
+async def get_endpoint(session: AsyncSession, endpoint_id: str, owner: str) -> WebhookEndpoint:
+    endpoint = await session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.owner != owner or endpoint.status == "deleted":
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+    return endpoint
+
+
+async def list_endpoints(
+    session: AsyncSession, owner: str, *, limit: int, after: str | None
+) -> tuple[list[WebhookEndpoint], bool]:
+    query = select(WebhookEndpoint).where(
+        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != "deleted"
+    )
+    if after is not None:
+        query = query.where(col(WebhookEndpoint.id) > after)
+    rows = list(
+        (await session.exec(query.order_by(col(WebhookEndpoint.id)).limit(limit + 1))).all()
+    )
+    return rows[:limit], len(rows) > limit
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    target: str,
+    now: datetime,
+    changes: dict[str, Any],
+) -> None:
+    await audit.record(session, actor, action, target, service=SERVICE, now=now, changes=changes)
+
+
+async def create_endpoint(
+    session: AsyncSession,
+    settings: Settings,
+    body: WebhookEndpointCreate,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint(
+        id=new_id("we"),
+        owner=actor.sub,
+        url=check_url(body.url, settings),
+        event_types=list(dict.fromkeys(body.event_types)),
+        description=body.description,
+        status="enabled",
+        secret=new_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    await session.flush()
+    event_id = new_id("evt")
+    await _deliver(
+        session,
+        endpoint,
+        event_id=event_id,
+        event_type=PING,
+        body=_event_body(event_id, PING, {"endpoint_id": endpoint.id}, now),
+        now=now,
+    )
+    await _audit(
+        session,
+        actor,
+        "webhook_endpoint.created",
+        endpoint.id,
+        now,
+        {"url": endpoint.url, "event_types": endpoint.event_types},
+    )
+    return endpoint
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    settings: Settings,
+    endpoint: WebhookEndpoint,
+    body: WebhookEndpointUpdate,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> WebhookEndpoint:
+    changes: dict[str, Any] = {}
+    if body.url is not None:
+        changes["url"] = [endpoint.url, check_url(body.url, settings)]
+        endpoint.url = body.url
+    if body.event_types is not None:
+        types: list[str] = list(dict.fromkeys(body.event_types))
+        changes["event_types"] = [endpoint.event_types, types]
+        endpoint.event_types = types
+    if body.description is not None:
+        changes["description"] = [endpoint.description, body.description]
+        endpoint.description = body.description
+    if body.enabled is not None:
+        status = "enabled" if body.enabled else "disabled"
+        changes["status"] = [endpoint.status, status]
+        endpoint.status = status
+    endpoint.updated_at = now
+    session.add(endpoint)
+    await session.flush()
+    await _audit(session, actor, "webhook_endpoint.updated", endpoint.id, now, changes)
+    return endpoint
+
+
+async def delete_endpoint(
+    session: AsyncSession, endpoint: WebhookEndpoint, *, actor: Principal, now: datetime
+) -> None:
+    """Soft delete: the delivery log stays for audits; nothing is sent any more."""
+    endpoint.status = "deleted"
+    endpoint.updated_at = now
+    session.add(endpoint)
+    await session.flush()
+    await _audit(session, actor, "webhook_endpoint.deleted", endpoint.id, now, {})
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    settings: Settings,
+    endpoint: WebhookEndpoint,
+    *,
+    grace_hours: int | None,
+    actor: Principal,
+    now: datetime,
+) -> WebhookEndpoint:
+    hours = settings.webhook_secret_grace_hours if grace_hours is None else grace_hours
+    endpoint.previous_secret = endpoint.secret if hours > 0 else None
+    endpoint.previous_secret_expires_at = now + timedelta(hours=hours) if hours > 0 else None
+    endpoint.secret = new_secret()
+    endpoint.updated_at = now
+    session.add(endpoint)
+    await session.flush()
+    await _audit(
+        session, actor, "webhook_endpoint.secret_rotated", endpoint.id, now, {"grace_hours": hours}
+    )
+    return endpoint
+
+
+# --- deliveries ----------------------------------------------------------------------------
+
+
+def _event_body(
+    event_id: str, event_type: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {"id": event_id, "type": event_type, "timestamp": now.isoformat(), "data": data}
+
+
+async def _deliver(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    *,
+    event_id: str,
+    event_type: str,
+    body: dict[str, Any],
+    now: datetime,
+) -> WebhookDelivery:
+    delivery = WebhookDelivery(
+        id=new_id("whd"),
+        endpoint_id=endpoint.id,
+        event_id=event_id,
+        event_type=event_type,
+        payload=body,
+        status="pending",
+        attempts=0,
+        created_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    await enqueue(
+        session,
+        WEBHOOK_TOPIC,
+        {"delivery_id": delivery.id},
+        now=now,
+        destination=endpoint.url,
+        max_attempts=MAX_ATTEMPTS,
+    )
+    return delivery
+
+
+async def fan_out(
+    session: AsyncSession,
+    *,
+    owner: str,
+    event_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> int:
+    """One delivery per enabled endpoint of `owner` subscribed to `event_type`."""
+    endpoints = (
+        await session.exec(
+            select(WebhookEndpoint).where(
+                col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) == "enabled"
+            )
+        )
+    ).all()
+    body = _event_body(event_id, event_type, data, now)
+    count = 0
+    for endpoint in endpoints:
+        if event_type in endpoint.event_types:
+            await _deliver(
+                session, endpoint, event_id=event_id, event_type=event_type, body=body, now=now
+            )
+            count += 1
+    return count
+
+
+async def attempts_of(
+    session: AsyncSession, delivery_ids: Sequence[str]
+) -> dict[str, list[WebhookAttemptRead]]:
+    if not delivery_ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(WebhookAttempt)
+            .where(col(WebhookAttempt.delivery_id).in_(list(delivery_ids)))
+            .order_by(col(WebhookAttempt.delivery_id), col(WebhookAttempt.number))
+        )
+    ).all()
+    result: dict[str, list[WebhookAttemptRead]] = {d: [] for d in delivery_ids}
+    for row in rows:
+        result[row.delivery_id].append(WebhookAttemptRead.model_validate(row, from_attributes=True))
+    return result
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    endpoint_id: str,
+    *,
+    status: str | None,
+    event_type: str | None,
+    limit: int,
+    after: str | None,
+) -> tuple[list[WebhookDeliveryRead], bool]:
+    query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint_id)
+    if status is not None:
+        query = query.where(col(WebhookDelivery.status) == status)
+    if event_type is not None:
+        query = query.where(col(WebhookDelivery.event_type) == event_type)
+    if after is not None:
+        query = query.where(col(WebhookDelivery.id) > after)
+    rows = list(
+        (await session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1))).all()
+    )
+    rows = rows[: limit + 1]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    attempts = await attempts_of(session, [r.id for r in rows])
+    items = [
+        WebhookDeliveryRead.model_validate(r, from_attributes=True).model_copy(
+            update={"attempt_log": attempts.get(r.id, [])}
+        )
+        for r in rows
+    ]
+    return items, more
+
+
+async def get_delivery(
+    session: AsyncSession, endpoint_id: str, delivery_id: str
+) -> WebhookDelivery:
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.endpoint_id != endpoint_id:
+        raise NotFound(f"no delivery {delivery_id} for endpoint {endpoint_id}")
+    return delivery
+
+
+async def delivery_read(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDeliveryRead:
+    attempts = await attempts_of(session, [delivery.id])
+    return WebhookDeliveryRead.model_validate(delivery, from_attributes=True).model_copy(
+        update={"attempt_log": attempts[delivery.id]}
+    )
+
+
+async def redeliver(
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> WebhookDelivery:
+    """Sends the same event (same `webhook-id`) again, with a fresh retry schedule."""
+    if endpoint.status != "enabled":
+        raise UnprocessableContent("enable the endpoint before redelivering", field="enabled")
+    delivery.status = "pending"
+    session.add(delivery)
+    await session.flush()
+    await enqueue(
+        session,
+        WEBHOOK_TOPIC,
+        {"delivery_id": delivery.id},
+        now=now,
+        destination=endpoint.url,
+        max_attempts=MAX_ATTEMPTS,
+    )
+    await _audit(
+        session, actor, "webhook_delivery.redelivered", delivery.id, now, {"endpoint": endpoint.id}
+    )
+    return delivery
+
+
+def signature(
+    endpoint: WebhookEndpoint, msg_id: str, sent_at: datetime, body: str, now: datetime
+) -> str:
+    signatures = [Webhook(endpoint.secret).sign(msg_id, sent_at, body)]
+    grace = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and grace is not None and grace > now:
+        signatures.append(Webhook(endpoint.previous_secret).sign(msg_id, sent_at, body))
+    return " ".join(signatures)
+
+
+class WebhookSender:
+    """The outbox handler of `WEBHOOK_TOPIC`: signs, POSTs, and logs every attempt."""
+
+    def __init__(
+        self, db: Database, clock: Clock, http: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.http = http
+        self.timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=3.0)
+
+    def handler(self) -> OutboxHandler:
+        return per_message(self.deliver)
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        delivery_id = str(message.payload.get("delivery_id", ""))
+        now = self.clock.now()
+        async with self.db.session(write=False) as session:
+            delivery = await session.get(WebhookDelivery, delivery_id)
+            endpoint = (
+                await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
+            )
+        if delivery is None or endpoint is None:
+            raise Undeliverable(f"delivery {delivery_id} no longer exists")
+        if endpoint.status != "enabled":
+            await self._record(delivery, None, 0.0, f"endpoint is {endpoint.status}", final=True)
+            raise Undeliverable(f"endpoint {endpoint.id} is {endpoint.status}")
+        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
+        # The wall clock, not the simulated one: receivers check freshness against theirs.
+        sent_at = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": delivery.event_id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signature(endpoint, delivery.event_id, sent_at, body, now),
+        }
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = await self.http.post(
+                endpoint.url, content=body.encode(), headers=headers, timeout=self.timeout
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"endpoint answered {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        latency_ms = (time.perf_counter() - started) * 1000
+        final = error is not None and message.attempts >= (message.max_attempts or MAX_ATTEMPTS)
+        await self._record(delivery, status, latency_ms, error, final=final)
+        if error is not None:
+            raise RetryLater(error)
+
+    async def _record(
+        self,
+        delivery: WebhookDelivery,
+        status: int | None,
+        latency_ms: float,
+        error: str | None,
+        *,
+        final: bool,
+    ) -> None:
+        now = self.clock.now()
+        async with self.db.session() as session:
+            row = await session.get(WebhookDelivery, delivery.id, with_for_update=True)
+            if row is None:
+                return
+            row.attempts += 1
+            session.add(
+                WebhookAttempt(
+                    id=new_id("wha"),
+                    delivery_id=row.id,
+                    number=row.attempts,
+                    attempted_at=now,
+                    status_code=status,
+                    latency_ms=round(latency_ms, 3),
+                    error=error,
+                    succeeded=error is None,
+                )
+            )
+            row.last_status_code = status
+            row.last_error = error
+            if error is None:
+                row.status = "succeeded"
+                row.delivered_at = now
+            elif final:
+                row.status = "failed"
+            session.add(row)

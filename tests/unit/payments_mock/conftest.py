@@ -1,0 +1,108 @@
+"""Fixtures for payments_mock's API tests: the real app on SQLite (and PostgreSQL when
+configured), real signed tokens, and a harness that moves the simulation clock and ticks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.kit.app import RuntimeOptions, ServiceRuntime
+from services.payments_mock.app import create_app
+from services.payments_mock.settings import Settings
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
+
+CLIENT = "svc-e_application"
+OTHER = "svc-facility_booking"
+ALL_SCOPES = ("payments:read", "payments:write", "webhooks:manage")
+
+
+@dataclass
+class Payments:
+    app: FastAPI
+    client: httpx.AsyncClient
+    tokens: TokenFactory
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime: ServiceRuntime = self.app.state.runtime
+        return runtime
+
+    def auth(self, sub: str = CLIENT, scopes: tuple[str, ...] = ALL_SCOPES) -> dict[str, str]:
+        return self.tokens.service(sub, *scopes)
+
+    async def create(
+        self, sub: str = CLIENT, key: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"amount": 4500, "method": "konbini", "description": "住民票の写し"}
+        body.update(fields)
+        headers = self.auth(sub)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        response = await self.client.post("/v1/payments", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def get(self, payment_id: str, sub: str = CLIENT) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/payments/{payment_id}", headers=self.auth(sub))
+        assert response.status_code == 200, response.text
+        payment: dict[str, Any] = response.json()
+        return payment
+
+    async def pay_konbini(
+        self, payment: dict[str, Any], chain: str = "lawson", **extra: Any
+    ) -> httpx.Response:
+        store = next(s for s in payment["konbini"]["stores"] if s["chain"] == chain)
+        body = {
+            "chain": chain,
+            "payment_code": store["payment_code"],
+            "confirmation_number": store["confirmation_number"],
+            **extra,
+        }
+        return await self.client.post(
+            "/v1/simulate/konbini/payments", json=body, headers=self.auth()
+        )
+
+    async def advance(self, delta: timedelta) -> None:
+        response = await self.client.post(
+            "/sim/clock",
+            json={"advance_seconds": delta.total_seconds()},
+            headers=self.tokens.admin(),
+        )
+        assert response.status_code == 200, response.text
+
+    async def tick(self, *, force: bool = False) -> dict[str, Any]:
+        response = await self.client.post(
+            "/sim/tick", params={"force": str(force).lower()}, headers=self.tokens.admin()
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def events(self, payment_id: str) -> list[str]:
+        response = await self.client.get(
+            f"/v1/payments/{payment_id}/events", headers=self.auth()
+        )
+        assert response.status_code == 200, response.text
+        return [e["type"] for e in response.json()["items"]]
+
+
+def make_app(db_url: str, tokens: TokenFactory, **settings: Any) -> FastAPI:
+    return create_app(
+        Settings(database_url=db_url, environment="test", log_access=False, **settings),
+        RuntimeOptions(key_source=tokens.key_source(), background=False),
+    )
+
+
+@pytest.fixture
+async def payments(db_url: str, tokens: TokenFactory) -> AsyncIterator[Payments]:
+    app = make_app(db_url, tokens)
+    async with running(app) as client:
+        yield Payments(app, client, tokens)
