@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
+import importlib.util
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,32 +22,23 @@ from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from deploy.stack import SEED_STATE_FILE, Stack
-from gateway.app import MIGRATIONS as GATEWAY_MIGRATIONS
-from services.alert_mail.app import MIGRATIONS as ALERT_MAIL_MIGRATIONS
-from services.alert_mail.seed import seed as seed_alert_mail
-from services.e_application.app import MIGRATIONS as E_APPLICATION_MIGRATIONS
-from services.e_application.seed import seed as seed_e_application
-from services.facility_booking.app import MIGRATIONS as FACILITY_BOOKING_MIGRATIONS
-from services.facility_booking.seed import seed as seed_facility_booking
 from services.kit.db import Database
 from services.kit.migrate import upgrade
-from services.payments_mock.app import MIGRATIONS as PAYMENTS_MOCK_MIGRATIONS
-from services.payments_mock.seed import seed as seed_payments_mock
 
 Seeder = Callable[[AsyncSession, Mapping[str, Any]], Awaitable[int]]
 
-MIGRATIONS: dict[str, Path] = {
-    "e_application": E_APPLICATION_MIGRATIONS,
-    "facility_booking": FACILITY_BOOKING_MIGRATIONS,
-    "alert_mail": ALERT_MAIL_MIGRATIONS,
-    "payments_mock": PAYMENTS_MOCK_MIGRATIONS,
-}
-SEEDERS: dict[str, Seeder] = {
-    "e_application": seed_e_application,
-    "facility_booking": seed_facility_booking,
-    "alert_mail": seed_alert_mail,
-    "payments_mock": seed_payments_mock,
-}
+
+def migrations_of(package: str) -> Path:
+    """`<package>/migrations`, found without importing the app (routes take long to import)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise LookupError(f"package {package} is not installed")
+    return Path(spec.origin).parent / "migrations"
+
+
+def seeder_of(service: str) -> Seeder:
+    seeder: Seeder = importlib.import_module(f"services.{service}.seed").seed
+    return seeder
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +54,7 @@ def _safe_url(url: str) -> str:
 async def migrate_service(name: str, database_url: str) -> None:
     db = Database(database_url, pool_size=2)
     try:
-        await upgrade(db.engine, MIGRATIONS[name])
+        await upgrade(db.engine, migrations_of(f"services.{name}"))
     finally:
         await db.dispose()
 
@@ -69,7 +62,7 @@ async def migrate_service(name: str, database_url: str) -> None:
 async def migrate_gateway(database_url: str) -> None:
     db = Database(database_url, pool_size=2)
     try:
-        await upgrade(db.engine, GATEWAY_MIGRATIONS, include_kit=False)
+        await upgrade(db.engine, migrations_of("gateway"), include_kit=False)
     finally:
         await db.dispose()
 
@@ -90,9 +83,9 @@ async def migrate_all(stack: Stack) -> list[str]:
 async def _seed_one(name: str, database_url: str, city: Mapping[str, Any]) -> int:
     db = Database(database_url, pool_size=2)
     try:
-        await upgrade(db.engine, MIGRATIONS[name])
+        await upgrade(db.engine, migrations_of(f"services.{name}"))
         async with db.session() as session:
-            return await SEEDERS[name](session, city)
+            return await seeder_of(name)(session, city)
     finally:
         await db.dispose()
 
