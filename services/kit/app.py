@@ -18,18 +18,22 @@ from services.kit.auth import KeySource, RemoteJWKS, TokenVerifier
 from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.http import build_client
+from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.ops import ops_router
+from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy
 from services.kit.problems import install_problem_handlers
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
 
 log = logging.getLogger("cityhall.app")
+
+KIT_JOBS = (IDEMPOTENCY_PURGE, OUTBOX_PURGE)
 
 
 @dataclass(slots=True)
@@ -121,7 +125,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             max_attempts=settings.outbox_max_attempts,
         )
         db.on_commit(lambda _session: runtime.relay.wake())
-        runtime.scheduler = Scheduler(db, clock, spec.jobs, state=app.state)
+        runtime.scheduler = Scheduler(db, clock, [*KIT_JOBS, *spec.jobs], state=app.state)
         app.state.runtime = runtime
         app.state.db = db
         app.state.clock = clock

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-_BEGIN_MODE = "cityhall_sqlite_begin"
+SQLITE_BEGIN_OPTION = "cityhall_sqlite_begin"
+IMMEDIATE: dict[str, str] = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}  # execution options of a writer
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -35,7 +36,7 @@ def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -77,7 +78,7 @@ class Database:
         """Commit on success, roll back on error. Writes take the SQLite lock up front."""
         async with self._sessions() as session:
             if write and self.is_sqlite:
-                await session.connection(execution_options={_BEGIN_MODE: "IMMEDIATE"})
+                await session.connection(execution_options=IMMEDIATE)
             try:
                 yield session
                 await session.commit()

@@ -75,7 +75,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
 from services.kit.clock import Clock
-from services.kit.db import Database
+from services.kit.db import IMMEDIATE, Database
 from services.kit.deps import SessionDep
 from services.kit.errors import Conflict, UnprocessableContent
 from services.kit.jobs import Job, JobContext
@@ -273,7 +273,7 @@ class IdempotencySlot:
     async def _begin_in_request_session(self) -> Response | None:
         # SQLite: the request's transaction already holds the write lock (BEGIN IMMEDIATE).
         if not self.session.in_transaction():
-            await self.session.connection(execution_options={"cityhall_sqlite_begin": "IMMEDIATE"})
+            await self.session.connection(execution_options=IMMEDIATE)
         while True:
             outcome = await self._try_claim(self.session, self.clock.now())
             if outcome is _Claim.VANISHED:

@@ -14,6 +14,8 @@ from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.kit.db import IMMEDIATE
+
 KIT_MIGRATIONS = Path(__file__).parent / "migrations"
 KIT_VERSION_TABLE = "kit_alembic_version"
 
@@ -43,7 +45,7 @@ def run_env(context: EnvironmentContext) -> None:
 
 def _upgrade_all(connection: Connection, histories: list[tuple[Path, str]]) -> None:
     for script_location, version_table in histories:
-        command.upgrade(_config(script_location, version_table, connection), "head")
+        command.upgrade(_config(script_location, version_table, connection), "heads")
 
 
 async def upgrade(
@@ -60,7 +62,7 @@ async def upgrade(
         histories.insert(0, (KIT_MIGRATIONS, KIT_VERSION_TABLE))
     options: dict[str, Any] = {}
     if engine.dialect.name == "sqlite":
-        options["cityhall_sqlite_begin"] = "IMMEDIATE"
+        options.update(IMMEDIATE)
     async with engine.connect() as conn:
         conn = await conn.execution_options(**options)
         async with conn.begin():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
 from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.ids import new_id
+from services.kit.jobs import Job, JobContext
 from services.kit.tables import OutboxMessage
 from services.kit.tasks import cancel_and_wait
 
@@ -275,3 +276,24 @@ class OutboxRelay:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
+
+
+DELIVERED_RETENTION = timedelta(days=7)
+
+
+async def purge_delivered(db: Database, now: datetime) -> int:
+    """Deletes delivered messages older than the retention; dead letters stay for inspection."""
+    async with db.session() as session:
+        result = await session.exec(
+            delete(OutboxMessage)
+            .where(OutboxMessage.status == "delivered")  # type: ignore[arg-type]
+            .where(OutboxMessage.created_at < now - DELIVERED_RETENTION)  # type: ignore[arg-type]
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _purge_job(context: JobContext) -> None:
+    await purge_delivered(context.db, context.clock.now())
+
+
+PURGE_JOB = Job(name="kit.outbox.purge", every=timedelta(hours=1), run=_purge_job)

@@ -26,11 +26,12 @@ def _refuse_nul(value: Any) -> Any:
 
 class WriteModel(BaseModel):
     """Base of request bodies: unknown fields are refused, and so are NUL bytes in any string
-    (nested ones included); the 422 names the field."""
+    (in lists and dicts too; nested WriteModels check their own fields); the 422 names the
+    field."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="before")
+    @field_validator("*", mode="after")
     @classmethod
     def _no_nul_bytes(cls, value: Any) -> Any:
         return _refuse_nul(value)

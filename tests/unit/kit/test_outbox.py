@@ -14,6 +14,7 @@ from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.outbox import (
     DEFAULT_BACKOFF,
+    DELIVERED_RETENTION,
     WEBHOOK_BACKOFF,
     OutboxRelay,
     RetryLater,
@@ -21,6 +22,7 @@ from services.kit.outbox import (
     Undeliverable,
     enqueue,
     per_message,
+    purge_delivered,
 )
 from services.kit.tables import OutboxMessage
 
@@ -322,3 +324,18 @@ async def test_the_background_relay_is_woken_by_commits_and_does_not_spin(
     finally:
         await relay.stop()
     await relay.stop()  # stopping twice is harmless
+
+
+async def test_purge_keeps_recent_and_dead_messages(db: Database, clock: Clock) -> None:
+    recorder = Recorder(failures=[None, Undeliverable("gone")])
+    [old_ok, old_dead] = await add(db, clock, 2)
+    relay = OutboxRelay(db, clock, {"t": per_message(recorder)})
+    await relay.run_once()
+    clock.advance(DELIVERED_RETENTION + timedelta(minutes=1))
+    [recent] = await add(db, clock, 1)
+    await relay.run_once()
+    assert await purge_delivered(db, clock.now()) == 1
+    async with db.session(write=False) as session:
+        assert await session.get(OutboxMessage, old_ok) is None
+        assert (await row(db, old_dead)).status == "dead"
+        assert (await row(db, recent)).status == "delivered"
