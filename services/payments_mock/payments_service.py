@@ -338,6 +338,8 @@ def expiry(body: PaymentCreate, now: datetime) -> datetime:
     if body.expires_at is None:
         return calendar.expiry_for(now, body.expires_after_days or DEFAULT_EXPIRY_DAYS)
     raw = body.expires_at
+    if isinstance(raw, datetime) and raw.tzinfo is None and raw.time() == time(0):
+        raw = raw.date()  # a plain YYYY-MM-DD (pydantic reads it as a naive midnight)
     if isinstance(raw, datetime):
         if raw.tzinfo is None:
             raise UnprocessableContent("expires_at needs a UTC offset", field="expires_at")

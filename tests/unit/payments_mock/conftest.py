@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from fastapi import FastAPI
+from standardwebhooks.webhooks import Webhook
 
 from services.kit.app import RuntimeOptions, ServiceRuntime
 from services.payments_mock.app import create_app
@@ -87,9 +89,7 @@ class Payments:
         return result
 
     async def events(self, payment_id: str) -> list[str]:
-        response = await self.client.get(
-            f"/v1/payments/{payment_id}/events", headers=self.auth()
-        )
+        response = await self.client.get(f"/v1/payments/{payment_id}/events", headers=self.auth())
         assert response.status_code == 200, response.text
         return [e["type"] for e in response.json()["items"]]
 
@@ -106,3 +106,64 @@ async def payments(db_url: str, tokens: TokenFactory) -> AsyncIterator[Payments]
     app = make_app(db_url, tokens)
     async with running(app) as client:
         yield Payments(app, client, tokens)
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    accepted: bool
+
+
+class Receiver:
+    """A real HTTP server (aiohttp, on loopback) that webhooks are sent to. `down` makes it
+    answer 503; `verify(secret)` checks every request with the standardwebhooks library."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.down = False
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append(Received(dict(request.headers), body, accepted=not self.down))
+        if self.down:
+            return web.Response(status=503, text="down for maintenance")
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hooks", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}/hooks"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def verified(self, secret: str) -> list[dict[str, Any]]:
+        """Every request accepted (2xx) so far, verified; each event once (by webhook-id)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for received in self.requests:
+            if not received.accepted:
+                continue
+            event: dict[str, Any] = Webhook(secret).verify(received.body, received.headers)
+            seen.setdefault(received.headers["webhook-id"], event)
+        return list(seen.values())
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    server = Receiver()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
