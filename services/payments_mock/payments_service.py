@@ -71,6 +71,13 @@ def voucher_token_valid(settings: Settings, payment_id: str, token: str) -> bool
     return hmac.compare_digest(voucher_token(settings, payment_id), token)
 
 
+def check_era(value: date | datetime | None, field: str) -> None:
+    """Dates from 2000 to 2099 only (the barcode's YYMMDD), which also keeps time-zone
+    arithmetic away from datetime's limits."""
+    if value is not None and not 2000 <= value.year <= 2099:
+        raise UnprocessableContent(f"{field} must fall in the years 2000-2099", field=field)
+
+
 def at_notice_hour(day: date) -> datetime:
     return datetime.combine(day, NOTICE_HOUR, tzinfo=JST)
 
@@ -338,6 +345,7 @@ def expiry(body: PaymentCreate, now: datetime) -> datetime:
     if body.expires_at is None:
         return calendar.expiry_for(now, body.expires_after_days or DEFAULT_EXPIRY_DAYS)
     raw = body.expires_at
+    check_era(raw, "expires_at")
     if isinstance(raw, datetime) and raw.tzinfo is None and raw.time() == time(0):
         raw = raw.date()  # a plain YYYY-MM-DD (pydantic reads it as a naive midnight)
     if isinstance(raw, datetime):
@@ -540,6 +548,7 @@ async def pay_at_register(
 ) -> Payment:
     """A payer paid at `paid_at`; the notice reaches us `now`. Before the deadline but
     arriving after the payment expired, it is a late payment (still paid)."""
+    check_era(paid_at, "paid_at")
     if paid_at > now:
         raise UnprocessableContent("paid_at cannot be in the future", field="paid_at")
     if paid_at < payment.created_at:

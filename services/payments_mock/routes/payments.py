@@ -80,6 +80,7 @@ async def list_payments(
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise UnprocessableContent(f"{name} needs a UTC offset", field=name)
+        service.check_era(value, name)
     after = decode_cursor(cursor)
     if after is not None and not isinstance(after, str):
         raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from services.kit.deps import SessionDep
 from services.payments_mock import settlements_service as service
 from services.payments_mock.deps import Reader
+from services.payments_mock.payments_service import check_era
 from services.payments_mock.schemas import DiscrepancyReport, SettlementReport
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
@@ -31,6 +32,7 @@ async def settlement(
     """What was paid (速報, by the register time) and settled (確報) that JST day, by channel
     and chain (or Pay-easy channel, card brand), with refunds and totals. CSV with
     `format=csv` or `Accept: text/csv`."""
+    check_era(day, "date")
     report = await service.settlement(session, principal.sub, day)
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")

@@ -284,6 +284,8 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"expires_after_days": 0}, "expires_after_days"),
     ({"expires_after_days": 3, "expires_at": "2030-01-01"}, "expires_at"),
     ({"expires_at": "2000-01-01"}, "expires_at"),
+    ({"expires_at": "9999-12-31T23:59:59-12:00"}, "expires_at"),
+    ({"expires_at": "0001-01-01T00:00:00+14:00"}, "expires_at"),
     ({"card": {"number": "4242424242424242"}}, "card"),
     ({"method": "card", "card": {"number": "4242424242424241"}}, "card.number"),
     ({"method": "card"}, "card"),
@@ -313,6 +315,8 @@ async def test_bad_input_is_a_problem_naming_the_field(
         ("/v1/payments/pay_%00", {}),
         ("/v1/payments/not-an-id", {}),
         ("/v1/settlements", {"date": "2026-02-30"}),
+        ("/v1/settlements", {"date": "0001-01-01"}),
+        ("/v1/payments", {"created_from": "9999-12-31T23:59:59-23:00"}),
     ],
 )
 async def test_bad_queries_are_problems_never_500(
