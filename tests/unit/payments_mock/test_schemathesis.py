@@ -16,7 +16,8 @@ schemathesis = pytest.importorskip(
     reason="schemathesis is not installed: uv add --dev 'schemathesis>=4.3'",
 )
 
-from hypothesis import HealthCheck, settings  # noqa: E402  (after the importorskip)
+hypothesis = pytest.importorskip("hypothesis")  # comes with schemathesis
+
 from starlette.testclient import TestClient  # noqa: E402
 
 from tests.support.tokens import TokenFactory  # noqa: E402
@@ -39,7 +40,9 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
 
 
 @schema.parametrize()  # type: ignore[untyped-decorator]
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@hypothesis.settings(  # type: ignore[untyped-decorator]
+    max_examples=30, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
 def test_no_generated_request_causes_a_server_error(case: Any, app_client: TestClient) -> None:
     headers = {
         **TOKENS.service("svc-schemathesis", *ALL_SCOPES, "sim"),
