@@ -19,6 +19,8 @@ import aiohttp
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from gateway.idp import routes as idp_routes
+from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import api_docs, audit_ingest, oauth, operations, simulation
@@ -60,7 +62,7 @@ def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def _lifespan(
-    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp]
+    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp], idp: IdentityProvider
 ) -> Callable[[FastAPI], Any]:
     settings = runtime.settings
 
@@ -72,6 +74,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
+            await idp.start(db)
             session = _http_session(settings)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
@@ -91,7 +94,10 @@ def _lifespan(
             runtime.upstreams = upstreams
             runtime.openapi.clear()
             runtime.verifier = TokenVerifier(
-                keystore, issuer=settings.issuer, audience=settings.audience
+                keystore,
+                issuer=settings.issuer,
+                audience=settings.audience,
+                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -101,6 +107,7 @@ def _lifespan(
         finally:
             runtime.verifier = None
             runtime.upstreams = {}
+            await idp.stop()
             if session is not None:
                 await session.close()
             await db.dispose()
@@ -118,11 +125,12 @@ def create_app(
     settings = settings or GatewaySettings()
     metrics = Metrics("gateway")
     runtime = GatewayRuntime(settings=settings, routes=RouteTable(settings.routes), metrics=metrics)
+    idp = IdentityProvider(settings, runtime)
     app = FastAPI(
         title="cityhall gateway",
         description="The single front door of the cityhall suite: tokens, routing, audit.",
         version="0.1.0",
-        lifespan=_lifespan(runtime, dict(upstream_apps or {})),
+        lifespan=_lifespan(runtime, dict(upstream_apps or {}), idp),
         responses=PROBLEM_RESPONSES,
         openapi_url=None,  # /openapi.json is the merged document (routes/api_docs.py)
         docs_url=None,
@@ -132,10 +140,12 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.service_name = "gateway"
+    app.state.idp = idp
     install_problem_handlers(app)
     for router in (
         operations.router,
         oauth.router,
+        idp_routes.router,
         audit_ingest.router,
         simulation.router,
         api_docs.router,

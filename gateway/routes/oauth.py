@@ -1,4 +1,5 @@
-"""The OAuth2 token endpoint (client_credentials, RFC 6749 §4.4), the JWKS and discovery."""
+"""The OAuth2 token endpoint (client_credentials, RFC 6749 §4.4; the user grants password and
+refresh_token are handed to gateway.idp.grants), the JWKS and discovery."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from starlette.responses import JSONResponse
 
 from gateway.client_auth import authenticate_client, client_credentials
 from gateway.deps import RuntimeDep
+from gateway.idp.deps import IdpDep, client_ip
+from gateway.idp.errors import UnauthorizedClient
+from gateway.idp.grants import USER_GRANTS, user_grant
 from gateway.oauth_errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from gateway.tokens import issue_access_token
 from services.kit.auth import Public
@@ -59,7 +63,14 @@ _FORM_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "required": ["grant_type"],
                     "properties": {
-                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "grant_type": {
+                            "type": "string",
+                            "enum": ["client_credentials", "password", "refresh_token"],
+                        },
+                        "username": {"type": "string", "description": "e-mail address"},
+                        "password": {"type": "string", "format": "password"},
+                        "totp": {"type": "string", "description": "staff: one-time code"},
+                        "refresh_token": {"type": "string"},
                         "scope": {"type": "string", "description": "space-separated scopes"},
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string", "format": "password"},
@@ -74,12 +85,21 @@ _FORM_SCHEMA: dict[str, Any] = {
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
-    summary="Obtain an access token (OAuth2 client_credentials)",
+    summary="Obtain an access token (client_credentials, password, refresh_token)",
     openapi_extra=_FORM_SCHEMA,
 )
-async def token(request: Request, runtime: RuntimeDep, _: Public) -> JSONResponse:
+async def token(request: Request, runtime: RuntimeDep, idp: IdpDep, _: Public) -> JSONResponse:
     settings = runtime.settings
     form = await _form(request)
+    grant = form.get("grant_type", "")
+    if grant in USER_GRANTS:  # public clients (the portal) need no client authentication
+        if request.headers.get("authorization") or "client_secret" in form:
+            authenticate_client(
+                client_credentials(request.headers.get("authorization"), form),
+                settings.service_clients,
+            )
+            raise UnauthorizedClient(f"service clients may not use grant_type {grant}")
+        return await user_grant(idp, grant, form, client_ip(request))
     credentials = client_credentials(request.headers.get("authorization"), form)
     client = authenticate_client(credentials, settings.service_clients)
     grant_type = form.get("grant_type")
@@ -125,7 +145,10 @@ async def openid_configuration(request: Request, runtime: RuntimeDep, _: Public)
         "issuer": settings.issuer,
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "token_endpoint": f"{base}/auth/token",
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "revocation_endpoint": f"{base}/auth/revoke",
+        "userinfo_endpoint": f"{base}/auth/me",
+        "acr_values_supported": ["email", "password", "jpki"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "scopes_supported": scopes,

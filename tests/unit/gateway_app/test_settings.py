@@ -45,8 +45,11 @@ def test_production_refuses_development_client_secrets() -> None:
     with pytest.raises(ValidationError, match="development secret"):
         GatewaySettings(environment="production", simulation=False)
     clients = {"svc-x": ServiceClientConfig(secret=SecretStr("s3cret-from-vault"))}
+    idp_secret = SecretStr("idp-secret-from-vault")
+    with pytest.raises(ValidationError, match="idp_secret still holds a development secret"):
+        GatewaySettings(environment="production", simulation=False, service_clients=clients)
     production = GatewaySettings(
-        environment="production", simulation=False, service_clients=clients
+        environment="production", simulation=False, service_clients=clients, idp_secret=idp_secret
     )
     assert production.service_clients["svc-x"].scopes == []
     with pytest.raises(ValidationError, match="simulation"):

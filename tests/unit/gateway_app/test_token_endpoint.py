@@ -107,7 +107,8 @@ async def test_bad_client_credentials_are_a_401_problem(
 @pytest.mark.parametrize(
     ("form", "status", "error"),
     [
-        ("grant_type=password", 400, "unsupported_grant_type"),
+        ("grant_type=authorization_code", 400, "unsupported_grant_type"),
+        ("grant_type=password&username=a@b.jp&password=x", 400, "unauthorized_client"),
         ("scope=audit:write", 400, "invalid_request"),
         ("grant_type=client_credentials&scope=sim", 400, "invalid_scope"),
         ("grant_type=client_credentials&grant_type=client_credentials", 400, "invalid_request"),
@@ -145,7 +146,12 @@ async def test_discovery_document(make_gateway: GatewayFactory) -> None:
     assert document["issuer"] == "cityhall"
     assert document["jwks_uri"] == "http://gateway.test/.well-known/jwks.json"
     assert document["token_endpoint"] == "http://gateway.test/auth/token"
-    assert document["grant_types_supported"] == ["client_credentials"]
+    assert document["grant_types_supported"] == [
+        "client_credentials",
+        "password",
+        "refresh_token",
+    ]
+    assert document["revocation_endpoint"] == "http://gateway.test/auth/revoke"
 
 
 async def test_signing_keys_persist_privately_and_survive_restart(

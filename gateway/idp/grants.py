@@ -1,0 +1,38 @@
+"""The user grants of the token endpoint (RFC 6749 §4.3 password, §6 refresh_token). The
+endpoint itself (with client_credentials) is `gateway.routes.oauth.token`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import JSONResponse
+
+from gateway.idp.service import IdentityProvider
+from gateway.oauth_errors import InvalidRequest
+
+USER_GRANTS = frozenset({"password", "refresh_token"})
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise InvalidRequest(f"{name} is required")
+    if len(value) > 1024:
+        raise InvalidRequest(f"{name} is too long")
+    return value
+
+
+async def user_grant(
+    idp: IdentityProvider, grant_type: str, form: Mapping[str, str], ip: str | None
+) -> JSONResponse:
+    if grant_type == "password":
+        tokens = await idp.password_grant(
+            username=_required(form, "username"),
+            password=_required(form, "password"),
+            totp=form.get("totp") or None,
+            ip=ip,
+        )
+    else:
+        tokens = await idp.refresh_grant(_required(form, "refresh_token"))
+    return JSONResponse(tokens.body(), headers=NO_STORE)
