@@ -4,6 +4,7 @@
     cityhall migrate | seed
     cityhall token --kind staff --sub stf_1 --role admin
     cityhall clock [show | advance SECONDS | travel-to ISO8601]
+    cityhall jpki issue-card --name NAME --out FILE
 
 Every app keeps its own environment prefix (`GATEWAY_PORT`, `PAYMENTS_MOCK_PORT`, ...); the
 launcher's own settings use `CITYHALL_` (`CITYHALL_VAR_DIR`, `CITYHALL_SMTP_PORT`,
@@ -24,6 +25,8 @@ import httpx
 import typer
 from pydantic import ValidationError
 
+from deploy.audit_cli import audit_app
+from deploy.jpki_cmd import jpki_app
 from deploy.launcher import LaunchError, check_ports_free, run_processes, run_single_process
 from deploy.provision import migrate_all, seed_all
 from deploy.serve import configure_logging, run_main
@@ -38,6 +41,8 @@ app = typer.Typer(
 )
 clock_app = typer.Typer(help="Read or move the simulation clock of every service at once.")
 app.add_typer(clock_app, name="clock")
+app.add_typer(jpki_app, name="jpki")
+app.add_typer(audit_app, name="audit")
 
 VarDir = Annotated[
     Path | None,

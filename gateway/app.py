@@ -1,6 +1,7 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: ProxyMiddleware (routed prefixes go to their service) → RequestContextMiddleware
+Request path: AccessAuditMiddleware (queues an access record) → ProxyMiddleware (routed
+prefixes go to their service) → RequestContextMiddleware
 (request id, access log, body limit; only for the gateway's own routes) → FastAPI routes.
 The lifespan opens the database (and migrates it), loads or creates the signing keys, and
 opens the one pooled aiohttp session every proxied request shares.
@@ -19,11 +20,11 @@ import aiohttp
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from gateway.idp import routes as idp_routes
-from gateway.idp.service import IdentityProvider
+from gateway.audit_log.access import AccessAuditMiddleware
+from gateway.audit_log.store import AuditLog
 from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
-from gateway.routes import api_docs, audit_ingest, oauth, operations, simulation
+from gateway.routes import api_docs, audit, audit_ingest, oauth, operations, simulation
 from gateway.routing import RouteTable
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
@@ -62,7 +63,7 @@ def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def _lifespan(
-    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp], idp: IdentityProvider
+    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp]
 ) -> Callable[[FastAPI], Any]:
     settings = runtime.settings
 
@@ -70,11 +71,11 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         session: aiohttp.ClientSession | None = None
+        audit_log: AuditLog = app.state.audit_log
         try:
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
-            await idp.start(db)
             session = _http_session(settings)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
@@ -88,16 +89,14 @@ def _lifespan(
                         response_timeout=settings.upstream_timeout_seconds,
                         read_timeout=settings.upstream_read_timeout_seconds,
                     )
+            await audit_log.start(db)
             runtime.db = db
             runtime.keystore = keystore
             runtime.session = session
             runtime.upstreams = upstreams
             runtime.openapi.clear()
             runtime.verifier = TokenVerifier(
-                keystore,
-                issuer=settings.issuer,
-                audience=settings.audience,
-                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
+                keystore, issuer=settings.issuer, audience=settings.audience
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -107,7 +106,7 @@ def _lifespan(
         finally:
             runtime.verifier = None
             runtime.upstreams = {}
-            await idp.stop()
+            await audit_log.stop()  # writes the queued access records, signs the head
             if session is not None:
                 await session.close()
             await db.dispose()
@@ -125,12 +124,11 @@ def create_app(
     settings = settings or GatewaySettings()
     metrics = Metrics("gateway")
     runtime = GatewayRuntime(settings=settings, routes=RouteTable(settings.routes), metrics=metrics)
-    idp = IdentityProvider(settings, runtime)
     app = FastAPI(
         title="cityhall gateway",
         description="The single front door of the cityhall suite: tokens, routing, audit.",
         version="0.1.0",
-        lifespan=_lifespan(runtime, dict(upstream_apps or {}), idp),
+        lifespan=_lifespan(runtime, dict(upstream_apps or {})),
         responses=PROBLEM_RESPONSES,
         openapi_url=None,  # /openapi.json is the merged document (routes/api_docs.py)
         docs_url=None,
@@ -140,13 +138,15 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.service_name = "gateway"
-    app.state.idp = idp
+    app.state.audit_log = audit_log = AuditLog(
+        settings.audit, default_key_path=settings.var_dir / "gateway" / "audit-key.json"
+    )
     install_problem_handlers(app)
     for router in (
         operations.router,
         oauth.router,
-        idp_routes.router,
         audit_ingest.router,
+        audit.router,
         simulation.router,
         api_docs.router,
     ):
@@ -159,4 +159,5 @@ def create_app(
         log_access=settings.log_access,
     )
     app.add_middleware(ProxyMiddleware, runtime=runtime)
+    app.add_middleware(AccessAuditMiddleware, runtime=runtime, audit=audit_log)  # outermost
     return app

@@ -1,7 +1,7 @@
 """Ingestion of the audit events services ship (services.kit.audit.AuditShipper).
 
-Delivery is at-least-once, so the store dedupes by event id: a redelivered event is
-accepted and ignored. Events are only ever inserted, never updated.
+Delivery is at-least-once, so the log dedupes by event id: a redelivered event is
+accepted and ignored. Events are appended to the hash chain (gateway.audit_log), never updated.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.tables import AuditEventRecord
+from gateway.audit_log.events import domain_entry
+from gateway.audit_log.store import AuditLog
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_CHANGES_BYTES = 16_384
@@ -68,38 +66,30 @@ class AuditIngestResult(BaseModel):
 
 
 async def store_events(
-    session: AsyncSession,
+    audit: AuditLog,
     events: list[AuditEventIn],
     *,
     shipped_by: str,
     received_at: datetime,
 ) -> AuditIngestResult:
-    """Inserts the events not seen before, in batch order; counts the rest as duplicates."""
-    # On the session's connection (its transaction): sqlmodel deprecates Session.execute.
-    connection = await session.connection()
-    dialect = connection.dialect.name
-    accepted = 0
-    for event in events:
-        values = {
-            "event_id": event.id,
-            "service": event.service,
-            "shipped_by": shipped_by,
-            "occurred_at": event.occurred_at,
-            "received_at": received_at,
-            "actor": event.actor,
-            "actor_kind": event.actor_kind,
-            "roles": list(event.roles),
-            "action": event.action,
-            "target": event.target,
-            "changes": event.changes,
-            "request_id": event.request_id,
-        }
-        statement: Any
-        if dialect == "postgresql":
-            statement = pg_insert(AuditEventRecord).values(**values)
-        else:
-            statement = sqlite_insert(AuditEventRecord).values(**values)
-        statement = statement.on_conflict_do_nothing(index_elements=["event_id"])
-        result = await connection.execute(statement)
-        accepted += int(getattr(result, "rowcount", 0) == 1)
+    """Chains the events not seen before, in batch order; counts the rest as duplicates.
+    Committed before this returns, so the shipping outbox keeps an event until it is here."""
+    entries = [
+        domain_entry(
+            event_id=event.id,
+            service=event.service,
+            shipped_by=shipped_by,
+            occurred_at=event.occurred_at,
+            recorded_at=received_at,
+            actor=event.actor,
+            actor_kind=event.actor_kind,
+            roles=event.roles,
+            action=event.action,
+            target=event.target,
+            changes=event.changes,
+            request_id=event.request_id,
+        )
+        for event in events
+    ]
+    accepted = await audit.append(entries, dedupe=True)
     return AuditIngestResult(accepted=accepted, duplicates=len(events) - accepted)

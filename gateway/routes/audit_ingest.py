@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from gateway.audit_events import AuditEventBatch, AuditIngestResult, store_events
 from gateway.deps import RuntimeDep
+from gateway.routes.audit import audit_log
 from services.kit.audit import AUDIT_INGEST_PATH
 from services.kit.auth import Principal, service_client
-from services.kit.deps import SessionDep
 from services.kit.errors import UnprocessableContent
 
 router = APIRouter(tags=["audit"])
@@ -29,7 +29,7 @@ def speaks_for(principal: Principal) -> str:
 )
 async def ingest_audit_events(
     batch: AuditEventBatch,
-    session: SessionDep,
+    request: Request,
     runtime: RuntimeDep,
     principal: Annotated[Principal, service_client(scope="audit:write")],
 ) -> AuditIngestResult:
@@ -44,5 +44,5 @@ async def ingest_audit_events(
             "events name a service other than the one shipping them", errors=foreign
         )
     return await store_events(
-        session, batch.events, shipped_by=principal.sub, received_at=runtime.clock.now()
+        audit_log(request), batch.events, shipped_by=principal.sub, received_at=runtime.clock.now()
     )
