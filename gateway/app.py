@@ -22,6 +22,8 @@ from starlette.types import ASGIApp
 
 from gateway.audit_log.access import AccessAuditMiddleware
 from gateway.audit_log.store import AuditLog
+from gateway.idp import routes as idp_routes
+from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
 from gateway.routes import api_docs, audit, audit_ingest, oauth, operations, simulation
@@ -63,7 +65,7 @@ def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def _lifespan(
-    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp]
+    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp], idp: IdentityProvider
 ) -> Callable[[FastAPI], Any]:
     settings = runtime.settings
 
@@ -76,6 +78,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
+            await idp.start(db)
             session = _http_session(settings)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
@@ -96,7 +99,10 @@ def _lifespan(
             runtime.upstreams = upstreams
             runtime.openapi.clear()
             runtime.verifier = TokenVerifier(
-                keystore, issuer=settings.issuer, audience=settings.audience
+                keystore,
+                issuer=settings.issuer,
+                audience=settings.audience,
+                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -107,6 +113,7 @@ def _lifespan(
             runtime.verifier = None
             runtime.upstreams = {}
             await audit_log.stop()  # writes the queued access records, signs the head
+            await idp.stop()
             if session is not None:
                 await session.close()
             await db.dispose()
@@ -124,11 +131,12 @@ def create_app(
     settings = settings or GatewaySettings()
     metrics = Metrics("gateway")
     runtime = GatewayRuntime(settings=settings, routes=RouteTable(settings.routes), metrics=metrics)
+    idp = IdentityProvider(settings, runtime)
     app = FastAPI(
         title="cityhall gateway",
         description="The single front door of the cityhall suite: tokens, routing, audit.",
         version="0.1.0",
-        lifespan=_lifespan(runtime, dict(upstream_apps or {})),
+        lifespan=_lifespan(runtime, dict(upstream_apps or {}), idp),
         responses=PROBLEM_RESPONSES,
         openapi_url=None,  # /openapi.json is the merged document (routes/api_docs.py)
         docs_url=None,
@@ -141,10 +149,12 @@ def create_app(
     app.state.audit_log = audit_log = AuditLog(
         settings.audit, default_key_path=settings.var_dir / "gateway" / "audit-key.json"
     )
+    app.state.idp = idp
     install_problem_handlers(app)
     for router in (
         operations.router,
         oauth.router,
+        idp_routes.router,
         audit_ingest.router,
         audit.router,
         simulation.router,

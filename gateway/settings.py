@@ -120,6 +120,27 @@ class GatewaySettings(BaseSettings):
         False, description="append to incoming X-Forwarded-* (only behind a trusted proxy)"
     )
 
+    # Identity provider (gateway/idp): mail, signed links, password hashing, login limits.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(1025, ge=1, le=65535)
+    mail_from: str = "no-reply@city.example.jp"
+    public_url: str = Field("", description="base of links in mail; default http://host:port")
+    idp_secret: SecretStr = Field(
+        default_factory=lambda: dev_secret("idp"),
+        description="signs e-mail links and encrypts TOTP secrets",
+    )
+    password_hash_time_cost: int = Field(2, ge=1, le=10, description="argon2id t (OWASP: 2)")
+    password_hash_memory_kib: int = Field(
+        19_456, ge=8, le=1_048_576, description="argon2id m in KiB (OWASP: 19 MiB); tests lower it"
+    )
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
+    email_link_ttl_seconds: int = Field(86_400, ge=60)
+    login_failures_per_account: int = Field(5, ge=1, description="within the window, then 429")
+    login_failures_per_ip: int = Field(20, ge=1, description="within the window, then 429")
+    login_failure_window_seconds: int = Field(900, ge=1)
+    jpki_dir: Path | None = Field(None, description="mock JPKI CA; default <var_dir>/gateway/jpki")
+    jpki_nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
+
     max_body_bytes: int = Field(1_048_576, ge=1024, description="for the gateway's own routes")
     log_access: bool = True
 
@@ -131,6 +152,10 @@ class GatewaySettings(BaseSettings):
         if self.signing_keys_path is None:
             path = self.var_dir / "gateway" / "signing-keys.json"
             object.__setattr__(self, "signing_keys_path", path)
+        if self.jpki_dir is None:
+            object.__setattr__(self, "jpki_dir", self.var_dir / "gateway" / "jpki")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         return self
 
     @model_validator(mode="after")
@@ -160,3 +185,8 @@ class GatewaySettings(BaseSettings):
     def keys_path(self) -> Path:
         assert self.signing_keys_path is not None  # filled by the validator
         return self.signing_keys_path
+
+    @property
+    def jpki_path(self) -> Path:
+        assert self.jpki_dir is not None  # filled by the validator
+        return self.jpki_dir
