@@ -25,6 +25,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
+from deploy.audit_cli import audit_app
 from deploy.jpki_cmd import jpki_app
 from deploy.launcher import LaunchError, check_ports_free, run_processes, run_single_process
 from deploy.provision import migrate_all, seed_all
@@ -41,6 +42,7 @@ app = typer.Typer(
 clock_app = typer.Typer(help="Read or move the simulation clock of every service at once.")
 app.add_typer(clock_app, name="clock")
 app.add_typer(jpki_app, name="jpki")
+app.add_typer(audit_app, name="audit")
 
 VarDir = Annotated[
     Path | None,
