@@ -6,7 +6,6 @@ Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,12 +13,7 @@ from alembic import op
 from services.kit.sqltypes import JSONType, UTCDateTime
 
 revision: str = "gateway_0003_idp"
-# The audit chain's revision is being written alongside this one; until it is committed this
-# revision follows gateway_0001 directly. Replace with the fixed value once both are in.
-_AUDIT_CHAIN = "gateway_0002_audit_chain"
-down_revision: str | None = (
-    _AUDIT_CHAIN if Path(__file__).with_name(f"{_AUDIT_CHAIN}.py").exists() else "gateway_0001"
-)
+down_revision: str | None = "gateway_0002_audit_chain"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
