@@ -5,6 +5,8 @@ process behind."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from email.message import EmailMessage
 from typing import Any
@@ -13,7 +15,7 @@ import aiosmtplib
 import httpx
 import pytest
 
-from tests.e2e.conftest import Launch, RunningStack, alive
+from tests.e2e.conftest import STOP_WITHIN_SECONDS, Launch, RunningStack, alive
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +119,21 @@ async def test_cityhall_up_single_process(launch: Launch) -> None:
             assert answer.json()["service"] == name
     stopped_in = await _stop_and_check_nothing_is_left(stack, [stack.process.pid])
     print(f"single process: ready in {ready_in:.1f} s, stopped in {stopped_in:.1f} s")
+
+
+async def test_a_child_that_dies_is_named_and_the_others_are_stopped(launch: Launch) -> None:
+    stack = await launch(["--no-seed"])
+    await stack.wait_ready()
+    children: dict[str, int] = stack.pid_file()["children"]  # type: ignore[assignment]
+    stack.child_pids = dict(children)
+
+    os.kill(children["alert_mail"], signal.SIGKILL)
+    code = await asyncio.wait_for(stack.process.wait(), STOP_WITHIN_SECONDS)
+
+    assert code == 1
+    assert "alert_mail was killed by SIGKILL; stopping the others" in stack.log()
+    for _ in range(20):
+        if not any(alive(pid) for pid in children.values()):
+            break
+        await asyncio.sleep(0.1)
+    assert [name for name, pid in children.items() if alive(pid)] == [], stack.log()
