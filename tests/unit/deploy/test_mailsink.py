@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from deploy.mailsink import MailSink, create_mailbox_app
+from tests.unit.apps.test_route_auth import api_routes, undeclared_routes
 
 SUBJECT = "【デモ市】避難指示（緊急）のお知らせ"
 
@@ -137,3 +138,9 @@ def test_the_sink_runs_on_its_own_thread_for_synchronous_callers() -> None:
         assert sink.for_recipient("sync@example.jp")[0].subject == SUBJECT
     finally:
         sink.stop()
+
+
+def test_every_mailbox_route_is_declared_public() -> None:
+    app = create_mailbox_app(MailSink("127.0.0.1", 0))
+    assert len(api_routes(app)) >= 8
+    assert undeclared_routes(app) == []
