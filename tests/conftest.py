@@ -15,7 +15,7 @@ from tests.support.tokens import TokenFactory
 
 @pytest.fixture(params=backends())
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: SQLite, and PostgreSQL too when CITYHALL_TEST_POSTGRES_URL is set."""
+    """A fresh, empty database: SQLite, and PostgreSQL too when configured."""
     async with database_url(request.param, tmp_path) as url:
         yield url
 

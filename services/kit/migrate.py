@@ -5,6 +5,8 @@ Each history keeps its own version table, so the kit tables evolve once for ever
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,21 @@ def _upgrade_all(connection: Connection, histories: list[tuple[Path, str]]) -> N
         command.upgrade(_config(script_location, version_table, connection), "heads")
 
 
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _migration_lock() -> asyncio.Lock:
+    """Alembic keeps the running migration in module globals: one upgrade at a time per loop
+    (several service lifespans may start together in one process)."""
+    loop = asyncio.get_running_loop()
+    lock = _locks.get(loop)
+    if lock is None:
+        lock = _locks[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade(
     engine: AsyncEngine,
     service_migrations: Path,
@@ -63,7 +80,7 @@ async def upgrade(
     options: dict[str, Any] = {}
     if engine.dialect.name == "sqlite":
         options.update(IMMEDIATE)
-    async with engine.connect() as conn:
+    async with _migration_lock(), engine.connect() as conn:
         conn = await conn.execution_options(**options)
         async with conn.begin():
             await conn.run_sync(_upgrade_all, histories)

@@ -40,8 +40,10 @@ async def postgres_database() -> AsyncIterator[str]:
     finally:
         await admin.close()
     try:
-        yield make_url(server).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(server)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         admin = await asyncpg.connect(_asyncpg_dsn(server, make_url(server).database or "postgres"))

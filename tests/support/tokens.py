@@ -67,7 +67,9 @@ class TokenFactory:
     def citizen(self, sub: str = "cit_test", acr: str = "password") -> dict[str, str]:
         return self.headers(sub, kind="citizen", acr=acr)
 
-    def staff(self, sub: str = "stf_test", *roles: str, department: str = "shimin") -> dict[str, str]:
+    def staff(
+        self, sub: str = "stf_test", *roles: str, department: str = "shimin"
+    ) -> dict[str, str]:
         return self.headers(sub, kind="staff", roles=roles or ("staff",), department=department)
 
     def admin(self) -> dict[str, str]:

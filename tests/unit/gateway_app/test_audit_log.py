@@ -217,9 +217,7 @@ async def test_no_body_token_or_password_is_ever_stored(
 
 async def tamper_edit(conn: Any) -> None:
     await conn.execute(
-        text(
-            "UPDATE gateway_audit_log SET event = replace(event, 'GET', 'PUT') WHERE seq = 2"
-        )
+        text("UPDATE gateway_audit_log SET event = replace(event, 'GET', 'PUT') WHERE seq = 2")
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from services.kit.clock import Clock
 from services.kit.context import request_id_var, traceparent_var
@@ -121,3 +121,23 @@ async def test_outbound_calls_carry_request_id_and_trace() -> None:
     _version, trace_id, span_id, _flags = request.headers["traceparent"].split("-")
     assert trace_id == "0af7651916cd43dd8448eb211c80319c"
     assert span_id != "b7ad6b7169203331"
+
+
+async def test_several_services_can_migrate_at_once_in_one_process(tmp_path: Path) -> None:
+    """Alembic keeps module-level state; the kit serialises upgrades within one event loop."""
+    from services.alert_mail.app import MIGRATIONS as ALERT_MAIL
+    from services.e_application.app import MIGRATIONS as E_APPLICATION
+    from services.facility_booking.app import MIGRATIONS as FACILITY_BOOKING
+    from services.kit.migrate import upgrade
+
+    histories = [E_APPLICATION, ALERT_MAIL, FACILITY_BOOKING]
+    dbs = [Database(f"sqlite+aiosqlite:///{tmp_path}/{i}.db") for i in range(len(histories))]
+    try:
+        await asyncio.gather(*(upgrade(db.engine, h) for db, h in zip(dbs, histories, strict=True)))
+        for db, table in zip(dbs, ["procedures", "categories", "facilities"], strict=True):
+            async with db.engine.connect() as conn:
+                names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            assert {table, "kit_outbox", "kit_idempotency"} <= set(names)
+    finally:
+        for db in dbs:
+            await db.dispose()
