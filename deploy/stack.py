@@ -174,7 +174,12 @@ def resolve_stack(
             smtp_port=launcher.smtp_port,
         )
     upstreams = {name: base_url(s.host, s.port) for name, s in services.items()}
-    gateway = GatewaySettings(**common, upstreams=upstreams)
+    gateway = GatewaySettings(
+        **common,
+        upstreams=upstreams,
+        smtp_host=connect_host(launcher.host),
+        smtp_port=launcher.smtp_port,
+    )
 
     apps: list[AppProcess] = []
     service_fields = (
@@ -193,7 +198,16 @@ def resolve_stack(
         prefix = SERVICES[name].env_prefix
         env = {f"{prefix}{f.upper()}": _dump(getattr(settings, f)) for f in service_fields}
         apps.append(AppProcess(name, "service", settings.host, settings.port, env))
-    gateway_fields = ("host", "port", "var_dir", "database_url", "upstreams", "simulation")
+    gateway_fields = (
+        "host",
+        "port",
+        "var_dir",
+        "database_url",
+        "upstreams",
+        "simulation",
+        "smtp_host",
+        "smtp_port",
+    )
     gateway_env = {f"GATEWAY_{f.upper()}": _dump(getattr(gateway, f)) for f in gateway_fields}
     gateway_env["GATEWAY_ENVIRONMENT"] = gateway.environment
     apps.insert(0, AppProcess(GATEWAY, "gateway", gateway.host, gateway.port, gateway_env))
