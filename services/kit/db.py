@@ -85,8 +85,9 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-            for callback in self._after_commit:
-                callback(session)
+            if write:  # a read session commits nothing worth reacting to
+                for callback in self._after_commit:
+                    callback(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -70,6 +70,11 @@ class Scheduler:
 
     async def _claim(self, job: Job, *, force: bool) -> bool:
         now = self.clock.now()
+        if not force:  # look without the write lock first: most polls find nothing due
+            async with self.db.session(write=False) as session:
+                seen = await session.get(JobState, job.name)
+                if seen is not None and seen.next_run_at > now:
+                    return False
         try:
             async with self.db.session() as session:
                 row = await session.get(JobState, job.name)

@@ -170,22 +170,36 @@ class OutboxRelay:
         finally:
             _relay_commit.reset(token)
 
+    def _due(self, now: datetime) -> Any:
+        return (
+            select(OutboxMessage)
+            .where(col(OutboxMessage.status) == "pending")
+            .where(col(OutboxMessage.next_attempt_at) <= now)
+            .where(
+                or_(
+                    col(OutboxMessage.claimed_until).is_(None),
+                    col(OutboxMessage.claimed_until) <= now,
+                )
+            )
+            .where(col(OutboxMessage.topic).in_(list(self.handlers)))
+        )
+
+    async def _anything_due(self) -> bool:
+        """A read without the write lock: most wake-ups find nothing, and on SQLite taking the
+        lock for nothing would queue the service's own writers behind the relay."""
+        async with self.db.session(write=False) as session:
+            found = await session.exec(self._due(self.clock.now()).limit(1))
+            return found.first() is not None
+
     async def _claim(self) -> list[OutboxMessage]:
+        if not await self._anything_due():
+            return []
         async with self._session() as session:
             # Read the time once the (SQLite) write lock is held, so a wait for the lock
             # never shortens the lease.
             now = self.clock.now()
             query = (
-                select(OutboxMessage)
-                .where(col(OutboxMessage.status) == "pending")
-                .where(col(OutboxMessage.next_attempt_at) <= now)
-                .where(
-                    or_(
-                        col(OutboxMessage.claimed_until).is_(None),
-                        col(OutboxMessage.claimed_until) <= now,
-                    )
-                )
-                .where(col(OutboxMessage.topic).in_(list(self.handlers)))
+                self._due(now)
                 .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
                 .limit(self.batch_size)
             )
