@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.audit_log.settings import AuditSettings
-from services.kit.settings import DEV_SECRET_MARK, dev_secret
+from services.kit.settings import DEV_SECRET_MARK, dev_secret, refuse_development_secrets
 
 SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
 
@@ -169,13 +169,9 @@ class GatewaySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Self:
+        refuse_development_secrets(self)
         if self.environment != "production":
             return self
-        if self.simulation:
-            raise ValueError("simulation mode must be off in production")
-        for name, value in self:
-            if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
-                raise ValueError(f"{name} still holds a development secret")
         for client_id, client in self.service_clients.items():
             if DEV_SECRET_MARK in client.secret.get_secret_value():
                 raise ValueError(f"service client {client_id} still holds a development secret")

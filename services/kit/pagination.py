@@ -9,6 +9,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy.orm import Mapped
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.kit.errors import UnprocessableContent
 
@@ -21,6 +24,7 @@ Cursor = Annotated[
 
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class Page(BaseModel, Generic[T]):
@@ -43,3 +47,23 @@ def decode_cursor(cursor: str | None) -> Any:
         raise UnprocessableContent(
             "cursor is not a value returned by this API", field="cursor"
         ) from exc
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: SelectOfScalar[M],
+    key: Mapped[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[M], str | None]:
+    """One page of `query` in ascending `key` order after `cursor`, and the next cursor."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(key > after)
+    rows = list((await session.exec(query.order_by(key).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    name = key.key  # type: ignore[attr-defined]
+    next_cursor = encode_cursor(getattr(rows[-1], name)) if more and rows else None
+    return rows, next_cursor

@@ -18,6 +18,17 @@ def dev_secret(name: str) -> SecretStr:
     return SecretStr(f"{DEV_SECRET_MARK}-{name}-change-me")
 
 
+def refuse_development_secrets(settings: BaseSettings) -> None:
+    """Production must run outside simulation mode and with no development secret."""
+    if getattr(settings, "environment", None) != "production":
+        return
+    if getattr(settings, "simulation", False):
+        raise ValueError("simulation mode must be off in production")
+    for name, value in settings:
+        if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
+            raise ValueError(f"{name} still holds a development secret")
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYHALL_", extra="ignore", frozen=True)
 
@@ -60,13 +71,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Self:
-        if self.environment != "production":
-            return self
-        if self.simulation:
-            raise ValueError("simulation mode must be off in production")
-        for name, value in self:
-            if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
-                raise ValueError(f"{name} still holds a development secret")
+        refuse_development_secrets(self)
         return self
 
     @property

@@ -12,7 +12,7 @@ from services.e_application.schemas import Assurance, ProcedureRead
 from services.kit.auth import Public
 from services.kit.deps import SessionDep
 from services.kit.errors import NotFound
-from services.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit, Page, keyset_page
 
 router = APIRouter(prefix="/v1/procedures", tags=["procedures"])
 
@@ -30,21 +30,15 @@ async def list_procedures(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[ProcedureRead]:
-    query = select(Procedure).where(col(Procedure.active)).order_by(col(Procedure.code))
+    query = select(Procedure).where(col(Procedure.active))
     if department is not None:
         query = query.where(Procedure.department == department)
     if assurance is not None:
         query = query.where(Procedure.assurance == assurance)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(col(Procedure.code) > str(after))
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[_read(p) for p in rows],
-        next_cursor=encode_cursor(rows[-1].code) if more and rows else None,
+    rows, next_cursor = await keyset_page(
+        session, query, col(Procedure.code), limit=limit, cursor=cursor
     )
+    return Page(items=[_read(p) for p in rows], next_cursor=next_cursor)
 
 
 @router.get("/{code}", response_model=ProcedureRead)

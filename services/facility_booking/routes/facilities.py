@@ -13,7 +13,7 @@ from services.facility_booking.schemas import FacilityRead, RoomRead
 from services.kit.auth import Public
 from services.kit.deps import SessionDep
 from services.kit.errors import NotFound
-from services.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit, Page, keyset_page
 
 router = APIRouter(prefix="/v1/facilities", tags=["facilities"])
 
@@ -42,22 +42,16 @@ async def list_facilities(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[FacilityRead]:
-    query = select(Facility).order_by(col(Facility.code))
+    query = select(Facility)
     if kind is not None:
         query = query.where(Facility.kind == kind)
     if district is not None:
         query = query.where(Facility.district == district)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(col(Facility.code) > str(after))
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    rooms = await _rooms_by_facility(session, [f.code for f in rows])
-    return Page(
-        items=[_read(f, rooms[f.code]) for f in rows],
-        next_cursor=encode_cursor(rows[-1].code) if more and rows else None,
+    rows, next_cursor = await keyset_page(
+        session, query, col(Facility.code), limit=limit, cursor=cursor
     )
+    rooms = await _rooms_by_facility(session, [f.code for f in rows])
+    return Page(items=[_read(f, rooms[f.code]) for f in rows], next_cursor=next_cursor)
 
 
 @router.get("/{code}", response_model=FacilityRead)
