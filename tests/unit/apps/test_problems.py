@@ -182,3 +182,12 @@ async def test_each_service_answers_problems_for_404_405_and_422(
         response = await client.get("/readyz")
         assert response.status_code == 200
         assert response.json()["checks"] == {"database": "ok"}
+
+
+async def test_metrics_count_requests_by_route_template(app_client: httpx.AsyncClient) -> None:
+    await app_client.post("/echo", json={"amount": 1, "name": "a"})
+    await app_client.post("/echo", json={"amount": "x"})
+    text = (await app_client.get("/metrics")).text
+    assert 'route="/echo",service="troublemaker",status="200"} 1.0' in text
+    assert 'route="/echo",service="troublemaker",status="422"} 1.0' in text
+    assert "http_request_duration_seconds_bucket" in text
