@@ -1,27 +1,17 @@
-"""schemathesis against payments_mock's own OpenAPI: no generated request causes a 5xx.
-
-Needs the dev dependency `schemathesis` (not in uv.lock yet): add it with
-`uv add --dev "schemathesis>=4.3"`. Without it this module is skipped.
-"""
+"""schemathesis against payments_mock's own OpenAPI: no generated request causes a 5xx."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
+import schemathesis
+from starlette.testclient import TestClient
 
-schemathesis = pytest.importorskip(
-    "schemathesis",
-    reason="schemathesis is not installed: uv add --dev 'schemathesis>=4.3'",
-)
-
-hypothesis = pytest.importorskip("hypothesis")  # comes with schemathesis
-
-from starlette.testclient import TestClient  # noqa: E402
-
-from tests.support.tokens import TokenFactory  # noqa: E402
-from tests.unit.payments_mock.conftest import ALL_SCOPES, make_app  # noqa: E402
+from tests.support.tokens import TokenFactory
+from tests.unit.payments_mock.conftest import ALL_SCOPES, make_app
 
 TOKENS = TokenFactory()
 schema = schemathesis.openapi.from_dict(make_app("sqlite+aiosqlite:///:memory:", TOKENS).openapi())
@@ -39,8 +29,8 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
         yield client
 
 
-@schema.parametrize()  # type: ignore[untyped-decorator]
-@hypothesis.settings(  # type: ignore[untyped-decorator]
+@schema.parametrize()
+@hypothesis.settings(
     max_examples=30, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
 )
 def test_no_generated_request_causes_a_server_error(case: Any, app_client: TestClient) -> None:
