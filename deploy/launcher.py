@@ -295,6 +295,46 @@ async def stop_children(children: Sequence[Child], *, grace: float, out: TextIO)
             await asyncio.wait_for(child.pump, 2)
 
 
+async def supervise(
+    stack: Stack,
+    stop: StopSignal,
+    died: asyncio.Future[str],
+    out: TextIO,
+    *,
+    pids: dict[str, int],
+    banner: str,
+) -> int:
+    """Waits until every app is healthy and prints the URLs, then until an app dies or a stop
+    signal arrives. Returns the exit code: 0 for a requested stop, 1 for a failure."""
+    stop_waiter = asyncio.create_task(stop.event.wait())
+    try:
+        startup = asyncio.create_task(
+            wait_until_healthy(
+                stack.apps, within=stack.launcher.startup_timeout_seconds, failed=died
+            )
+        )
+        done, _ = await first_of(startup, stop_waiter)
+        if startup not in done:
+            startup.cancel()
+            say(f"{stop.received} received during startup; stopping", out)
+            return 0
+        try:
+            startup.result()
+        except LaunchError as exc:
+            say(f"startup failed: {exc}; stopping the others", out)
+            return 1
+        out.write("\n" + url_table(stack, pids) + "\n\n")
+        say(f"{banner}; press Ctrl-C to stop", out)
+        done, _ = await first_of(died, stop_waiter)
+        if died in done:
+            say(f"{died.result()}; stopping the others", out)
+            return 1
+        say(f"{stop.received} received; stopping", out)
+        return 0
+    finally:
+        stop_waiter.cancel()
+
+
 async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -> int:
     stop = StopSignal()
     stop.install()
@@ -328,33 +368,11 @@ async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -
                 died.set_result(f"{child.app.name} {_describe_exit(code)}")
 
         watchers = [asyncio.create_task(watch(c)) for c in children]
-        stop_waiter = asyncio.create_task(stop.event.wait())
         try:
-            startup = asyncio.create_task(
-                wait_until_healthy(
-                    stack.apps, within=stack.launcher.startup_timeout_seconds, failed=died
-                )
+            return await supervise(
+                stack, stop, died, out, pids=pids, banner=f"up (var dir {stack.var_dir})"
             )
-            done, _ = await first_of(startup, stop_waiter)
-            if startup not in done:
-                startup.cancel()
-                say(f"{stop.received} received during startup; stopping", out)
-                return 0
-            try:
-                startup.result()
-            except LaunchError as exc:
-                say(f"startup failed: {exc}; stopping the others", out)
-                return 1
-            out.write("\n" + url_table(stack, pids) + "\n\n")
-            say(f"up (var dir {stack.var_dir}); press Ctrl-C to stop", out)
-            done, _ = await first_of(died, stop_waiter)
-            if died in done:
-                say(f"{died.result()}; stopping the others", out)
-                return 1
-            say(f"{stop.received} received; stopping", out)
-            return 0
         finally:
-            stop_waiter.cancel()
             for task in watchers:
                 task.cancel()
     finally:
@@ -433,31 +451,14 @@ async def run_single_process(stack: Stack, *, seed: bool, out: TextIO = sys.stdo
         for name, task in tasks.items():
             task.add_done_callback(lambda t, n=name: on_done(n, t))  # type: ignore[misc]
 
-        stop_waiter = asyncio.create_task(stop.event.wait())
-        try:
-            startup = asyncio.create_task(
-                wait_until_healthy(stack.apps, within=launcher.startup_timeout_seconds, failed=died)
-            )
-            done, _ = await first_of(startup, stop_waiter)
-            if startup not in done:
-                startup.cancel()
-                say(f"{stop.received} received during startup; stopping", out)
-                return 0
-            try:
-                startup.result()
-            except LaunchError as exc:
-                say(f"startup failed: {exc}; stopping", out)
-                return 1
-            out.write("\n" + url_table(stack, {n: os.getpid() for n in servers}) + "\n\n")
-            say(f"up in one process (var dir {stack.var_dir}); press Ctrl-C to stop", out)
-            done, _ = await first_of(died, stop_waiter)
-            if died in done:
-                say(f"{died.result()}; stopping the others", out)
-                return 1
-            say(f"{stop.received} received; stopping", out)
-            return 0
-        finally:
-            stop_waiter.cancel()
+        return await supervise(
+            stack,
+            stop,
+            died,
+            out,
+            pids={n: os.getpid() for n in servers},
+            banner=f"up in one process (var dir {stack.var_dir})",
+        )
     finally:
         await _stop_servers(servers, tasks, grace=stack.launcher.stop_timeout_seconds, out=out)
         if sink is not None:

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware (never BaseHTTPMiddleware): request id, access log, metrics, limits."""
+"""Pure-ASGI middleware (no Starlette HTTP-middleware base class): request id, access log,
+metrics, limits."""
 
 from __future__ import annotations
 
@@ -93,7 +94,11 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if b"\x00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b""):
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            if any(
+                b"\x00" in part or b"%00" in part
+                for part in (raw_path, scope.get("query_string", b""))
+            ):
                 await send_problem(
                     send_with_id, 400, "NUL bytes are not allowed in the URL", request_id
                 )

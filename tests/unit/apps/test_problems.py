@@ -157,6 +157,7 @@ async def test_oversized_streamed_body_is_refused(app_client: httpx.AsyncClient)
 
 async def test_nul_byte_in_query_is_refused(app_client: httpx.AsyncClient) -> None:
     assert_problem(await app_client.get("/nowhere?x=%00"), 400, "bad-request")
+    assert_problem(await app_client.get("/nowhere/a%00b"), 400, "bad-request")
 
 
 async def test_request_id_is_echoed_or_created(app_client: httpx.AsyncClient) -> None:

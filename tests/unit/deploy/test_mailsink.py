@@ -3,7 +3,7 @@ mailbox API, deleted, and chosen recipients are refused with the configured 4xx/
 
 from __future__ import annotations
 
-import smtplib
+import asyncio
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
@@ -133,8 +133,10 @@ def test_the_sink_runs_on_its_own_thread_for_synchronous_callers() -> None:
     sink = MailSink("127.0.0.1", 0)
     sink.start()
     try:
-        with smtplib.SMTP("127.0.0.1", sink.port, timeout=5) as smtp:
-            smtp.send_message(_message("sync@example.jp"))
+        # No event loop here: the sink's own thread serves a caller that blocks on the send.
+        asyncio.run(
+            aiosmtplib.send(_message("sync@example.jp"), hostname="127.0.0.1", port=sink.port)
+        )
         assert sink.for_recipient("sync@example.jp")[0].subject == SUBJECT
     finally:
         sink.stop()
