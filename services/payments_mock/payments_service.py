@@ -721,31 +721,30 @@ async def expire_payment(
     return payment
 
 
-async def expire_due(session: AsyncSession, settings: Settings, now: datetime) -> int:
+async def _due(
+    session: AsyncSession, state: PaymentState, deadline: Any, now: datetime
+) -> list[Payment]:
+    """A batch of payments in `state` whose `deadline` column has passed, locked for the sweep."""
     query = (
         select(Payment)
-        .where(col(Payment.status) == PaymentState.AWAITING_PAYMENT.value)
-        .where(col(Payment.expires_at) <= now)
-        .order_by(col(Payment.expires_at))
+        .where(col(Payment.status) == state.value)
+        .where(deadline <= now)
+        .order_by(deadline)
         .limit(500)
         .with_for_update(skip_locked=True)
     )
-    due = list((await session.exec(query)).all())
+    return list((await session.exec(query)).all())
+
+
+async def expire_due(session: AsyncSession, settings: Settings, now: datetime) -> int:
+    due = await _due(session, PaymentState.AWAITING_PAYMENT, col(Payment.expires_at), now)
     for payment in due:
         await expire_payment(session, settings, payment, now=now)
     return len(due)
 
 
 async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -> int:
-    query = (
-        select(Payment)
-        .where(col(Payment.status) == PaymentState.PAID.value)
-        .where(col(Payment.settles_at) <= now)
-        .order_by(col(Payment.settles_at))
-        .limit(500)
-        .with_for_update(skip_locked=True)
-    )
-    due = list((await session.exec(query)).all())
+    due = await _due(session, PaymentState.PAID, col(Payment.settles_at), now)
     for payment in due:
         payment.settled_at = now
         await transition(session, settings, payment, Transition.SETTLE, actor=None, now=now)
