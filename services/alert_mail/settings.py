@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import ServiceSettings, dev_secret
 
 
 class Settings(ServiceSettings):
@@ -12,3 +13,31 @@ class Settings(ServiceSettings):
 
     service_name: str = "alert_mail"
     port: int = 8003
+
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="where links in mails point (the gateway)"
+    )
+    mail_from: str = "デモ市 防災・防犯メール <alert@city.demo.example.jp>"
+    mail_domain: str = Field("city.demo.example.jp", description="right-hand side of Message-IDs")
+    link_secret: SecretStr = Field(
+        default_factory=lambda: dev_secret("alert-mail-links"),
+        description="signs confirmation, manage, unsubscribe and reply links",
+    )
+    confirmation_ttl_hours: int = Field(24, ge=1, le=24 * 14)
+    duplicate_window_minutes: int = Field(10, ge=0, le=24 * 60)
+
+    # Sending workers (in the service process by default; `cityhall worker alert_mail` runs more).
+    workers_in_process: int = Field(1, ge=0, le=64, description="0: only external workers send")
+    worker_batch_size: int = Field(500, ge=1, le=5000)
+    worker_concurrency: int = Field(16, ge=1, le=256, description="SMTP sends in flight")
+    smtp_pool_size: int = Field(16, ge=1, le=256, description="persistent SMTP connections")
+    lease_seconds: int = Field(60, ge=5, le=3600, description="a claimed batch's lease")
+    max_attempts: int = Field(6, ge=1, le=50, description="then technical-failure")
+    retry_backoff_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    hard_bounce_limit: int = Field(3, ge=1, le=100, description="permanent failures in a row")
+
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key: SecretStr | None = Field(
+        None, description="PEM (RSA) or base64 raw (ed25519) private key; signs when set"
+    )

@@ -1,4 +1,4 @@
-"""Tables of alert_mail."""
+"""Reference tables: categories and districts (seed data from the city file)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Getting mail out: the delivery queue, the sending workers and the renderers."""

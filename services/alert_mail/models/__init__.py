@@ -1,0 +1,22 @@
+"""Tables of alert_mail, one module per area."""
+
+from services.alert_mail.models.alerts import Alert, AlertEvent
+from services.alert_mail.models.deliveries import Delivery, OutgoingMessage
+from services.alert_mail.models.reference import Category, District
+from services.alert_mail.models.subscriptions import (
+    Subscription,
+    SubscriptionCategory,
+    SubscriptionDistrict,
+)
+
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "Category",
+    "Delivery",
+    "District",
+    "OutgoingMessage",
+    "Subscription",
+    "SubscriptionCategory",
+    "SubscriptionDistrict",
+]
