@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from services.alert_mail.models import Category, District
-from services.alert_mail.schemas import CategoryRead, DistrictRead
+from services.alert_mail.schemas.reference import CategoryRead, DistrictRead
 from services.kit.auth import Public
 from services.kit.deps import SessionDep
 

@@ -1,4 +1,4 @@
-"""Request and response models of alert_mail."""
+"""Reference lists: categories and districts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Request and response models of alert_mail, one module per area."""
