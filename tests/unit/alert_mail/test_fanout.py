@@ -90,14 +90,14 @@ async def test_fan_out_matches_category_and_district_and_confirmation(
         assert await fan_out(session, alert, NOW) == 4
         assert await fan_out(session, alert, NOW) == 4  # idempotent
     async with alert_mail.runtime.db.session(write=False) as session:
-        rows = (await session.exec(select(Delivery).order_by(col(Delivery.email)))).all()
-    assert [(d.subscription_id, d.language, d.status) for d in rows] == [
+        made = (await session.exec(select(Delivery).order_by(col(Delivery.email)))).all()
+    assert [(d.subscription_id, d.language, d.status) for d in made] == [
         ("sub_0001", "ja", "created"),
         ("sub_0002", "ja", "created"),
         ("sub_0007", "en", "created"),
         ("sub_0008", "ja-plain", "created"),
     ]
-    assert all(d.next_attempt_at == NOW and d.priority == 1 for d in rows)
+    assert all(d.next_attempt_at == NOW and d.priority == 1 for d in made)
 
 
 async def test_city_wide_alert_reaches_every_district(alert_mail: AlertMail) -> None:
