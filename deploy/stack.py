@@ -166,8 +166,13 @@ def resolve_stack(
     gateway_url = base_url(gateway_probe.host, gateway_probe.port)
     services: dict[str, ServiceSettings] = {}
     for name, kind in SERVICES.items():
+        # Links in mails (alert_mail's `public_url`) point at the gateway, the front door.
+        links: dict[str, Any] = (
+            {"public_url": gateway_url} if "public_url" in kind.settings.model_fields else {}
+        )
         services[name] = kind.settings(
             **common,
+            **links,
             gateway_url=gateway_url,
             jwks_url=f"{gateway_url}/.well-known/jwks.json",
             smtp_host=connect_host(launcher.host),
@@ -196,7 +201,8 @@ def resolve_stack(
     )
     for name, settings in services.items():
         prefix = SERVICES[name].env_prefix
-        env = {f"{prefix}{f.upper()}": _dump(getattr(settings, f)) for f in service_fields}
+        fields = service_fields + (("public_url",) if hasattr(settings, "public_url") else ())
+        env = {f"{prefix}{f.upper()}": _dump(getattr(settings, f)) for f in fields}
         apps.append(AppProcess(name, "service", settings.host, settings.port, env))
     gateway_fields = (
         "host",
