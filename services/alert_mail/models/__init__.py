@@ -2,6 +2,11 @@
 
 from services.alert_mail.models.alerts import Alert, AlertEvent
 from services.alert_mail.models.deliveries import Delivery, OutgoingMessage
+from services.alert_mail.models.notices import (
+    Notification,
+    NotificationTemplate,
+    NotificationTemplateVersion,
+)
 from services.alert_mail.models.reference import Category, District
 from services.alert_mail.models.subscriptions import (
     Subscription,
@@ -15,6 +20,9 @@ __all__ = [
     "Category",
     "Delivery",
     "District",
+    "Notification",
+    "NotificationTemplate",
+    "NotificationTemplateVersion",
     "OutgoingMessage",
     "Subscription",
     "SubscriptionCategory",
