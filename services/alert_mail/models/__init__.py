@@ -1,6 +1,13 @@
 """Tables of alert_mail, one module per area."""
 
 from services.alert_mail.models.alerts import Alert, AlertEvent
+from services.alert_mail.models.callups import (
+    Callup,
+    CallupRecipient,
+    CallupReply,
+    StaffGroup,
+    StaffGroupMember,
+)
 from services.alert_mail.models.deliveries import Delivery, OutgoingMessage
 from services.alert_mail.models.notices import (
     Notification,
@@ -17,6 +24,9 @@ from services.alert_mail.models.subscriptions import (
 __all__ = [
     "Alert",
     "AlertEvent",
+    "Callup",
+    "CallupRecipient",
+    "CallupReply",
     "Category",
     "Delivery",
     "District",
@@ -24,6 +34,8 @@ __all__ = [
     "NotificationTemplate",
     "NotificationTemplateVersion",
     "OutgoingMessage",
+    "StaffGroup",
+    "StaffGroupMember",
     "Subscription",
     "SubscriptionCategory",
     "SubscriptionDistrict",
