@@ -1,10 +1,11 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: AccessAuditMiddleware (queues an access record) → ProxyMiddleware (routed
-prefixes go to their service) → RequestContextMiddleware
-(request id, access log, body limit; only for the gateway's own routes) → FastAPI routes.
-The lifespan opens the database (and migrates it), loads or creates the signing keys, and
-opens the one pooled aiohttp session every proxied request shares.
+Request path: AccessAuditMiddleware (queues an access record) → RateLimitMiddleware (auth
+endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
+(routed prefixes go to their service) → RequestContextMiddleware (request id, access log,
+body limit; only for the gateway's own routes) → FastAPI routes. The lifespan opens the
+database (and migrates it), loads or creates the signing keys, opens the one pooled aiohttp
+session every proxied request shares and the rate limiter's buckets (memory or Redis).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from gateway.idp import routes as idp_routes
 from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
+from gateway.rate_limit.middleware import RateLimitMiddleware
+from gateway.rate_limit.setup import rate_limiter
 from gateway.routes import api_docs, audit, audit_ingest, oauth, operations, simulation
 from gateway.routing import RouteTable
 from gateway.runtime import GatewayRuntime
@@ -65,7 +68,10 @@ def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 
 def _lifespan(
-    runtime: GatewayRuntime, upstream_apps: Mapping[str, ASGIApp], idp: IdentityProvider
+    runtime: GatewayRuntime,
+    upstream_apps: Mapping[str, ASGIApp],
+    idp: IdentityProvider,
+    rate_limit_clock: Callable[[], float] | None,
 ) -> Callable[[FastAPI], Any]:
     settings = runtime.settings
 
@@ -74,6 +80,7 @@ def _lifespan(
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         session: aiohttp.ClientSession | None = None
         audit_log: AuditLog = app.state.audit_log
+        resources = AsyncExitStack()
         try:
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
@@ -93,6 +100,9 @@ def _lifespan(
                         read_timeout=settings.upstream_read_timeout_seconds,
                     )
             await audit_log.start(db)
+            runtime.rate_limiter = await resources.enter_async_context(
+                rate_limiter(settings, rate_limit_clock)
+            )
             runtime.db = db
             runtime.keystore = keystore
             runtime.session = session
@@ -112,6 +122,8 @@ def _lifespan(
         finally:
             runtime.verifier = None
             runtime.upstreams = {}
+            runtime.rate_limiter = None
+            await resources.aclose()
             await audit_log.stop()  # writes the queued access records, signs the head
             await idp.stop()
             if session is not None:
@@ -125,9 +137,11 @@ def create_app(
     settings: GatewaySettings | None = None,
     *,
     upstream_apps: Mapping[str, ASGIApp] | None = None,
+    rate_limit_clock: Callable[[], float] | None = None,
 ) -> FastAPI:
     """The gateway. `upstream_apps` (single-process mode) maps a service name to its ASGI
-    app, called in-process instead of over HTTP; the caller runs those apps' lifespans."""
+    app, called in-process instead of over HTTP; the caller runs those apps' lifespans.
+    `rate_limit_clock` (seconds) replaces the rate limiter's time source (tests)."""
     settings = settings or GatewaySettings()
     metrics = Metrics("gateway")
     runtime = GatewayRuntime(settings=settings, routes=RouteTable(settings.routes), metrics=metrics)
@@ -136,7 +150,7 @@ def create_app(
         title="cityhall gateway",
         description="The single front door of the cityhall suite: tokens, routing, audit.",
         version="0.1.0",
-        lifespan=_lifespan(runtime, dict(upstream_apps or {}), idp),
+        lifespan=_lifespan(runtime, dict(upstream_apps or {}), idp, rate_limit_clock),
         responses=PROBLEM_RESPONSES,
         openapi_url=None,  # /openapi.json is the merged document (routes/api_docs.py)
         docs_url=None,
@@ -169,5 +183,6 @@ def create_app(
         log_access=settings.log_access,
     )
     app.add_middleware(ProxyMiddleware, runtime=runtime)
+    app.add_middleware(RateLimitMiddleware, runtime=runtime)
     app.add_middleware(AccessAuditMiddleware, runtime=runtime, audit=audit_log)  # outermost
     return app

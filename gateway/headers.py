@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
+from typing import Any
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -65,6 +66,19 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
     if incoming is not None and _REQUEST_ID.match(incoming):
         return incoming.decode("ascii")
     return uuid.uuid4().hex
+
+
+def client_ip(scope: MutableMapping[str, Any], *, trust_forwarded: bool) -> str | None:
+    """The client's address: the peer, or the first `X-Forwarded-For` entry when the
+    gateway runs behind a trusted proxy."""
+    if trust_forwarded:
+        forwarded = header_value(scope["headers"], b"x-forwarded-for")
+        if forwarded:
+            first = forwarded.split(b",")[0].strip().decode("latin-1")
+            if first:
+                return first[:64]
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def upstream_request_headers(

@@ -2,50 +2,29 @@
 
 A request whose path falls under a routed prefix (longest prefix, segment boundary) goes to
 its service; every other request falls through to the gateway's own routes. A bearer token is
-verified here before anything is forwarded (a bad one never reaches a service); requests
-without a token pass through and the service decides. The service verifies the token again:
-Authorization is forwarded untouched.
+verified before anything is forwarded (a bad one never reaches a service), here unless the
+rate limiter did it already; requests without a token pass through and the service decides.
+The service verifies the token again: Authorization is forwarded untouched.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.asgi_problems import send_app_error
+from gateway.bearer import authenticate
 from gateway.headers import header_value, request_id_from, upstream_request_headers
-from gateway.routing import RouteMatch
+from gateway.routing import ROUTE_MATCH, RouteMatch
 from gateway.runtime import GatewayRuntime
 from gateway.upstreams import ProxyRequest
 from services.kit.context import request_id_var
-from services.kit.errors import AppError, ServiceUnavailable, Unauthorized
-from services.kit.problems import PROBLEM_JSON, problem_body
+from services.kit.errors import AppError
 
 access_log = logging.getLogger("cityhall.access")
 log = logging.getLogger("cityhall.gateway.proxy")
-
-
-async def send_app_error(send: Send, exc: AppError, request_id: str) -> None:
-    body = json.dumps(
-        problem_body(
-            exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            request_id=request_id,
-            extensions=exc.extensions,
-        )
-    ).encode()
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
-    ]
-    headers.extend((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _has_body(scope: Scope) -> bool:
@@ -65,7 +44,10 @@ class ProxyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        match = self.runtime.routes.match(scope["path"])
+        state = scope.get("state")
+        match = state.get(ROUTE_MATCH) if state else None
+        if match is None:
+            match = self.runtime.routes.match(scope["path"])
         if match is None:
             await self.app(scope, receive, send)
             return
@@ -84,7 +66,7 @@ class ProxyMiddleware:
             await send(message)
 
         try:
-            await self._verify_bearer(scope)
+            await authenticate(scope, self.runtime.verifier)
             client = scope.get("client")
             request = ProxyRequest(
                 scope=scope,
@@ -118,18 +100,3 @@ class ProxyMiddleware:
                     status,
                     elapsed * 1000,
                 )
-
-    async def _verify_bearer(self, scope: Scope) -> None:
-        header = header_value(scope["headers"], b"authorization")
-        if header is None:
-            return
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer":
-            return  # not ours to judge: the service decides
-        if not token.strip():
-            raise Unauthorized("empty bearer token")
-        verifier = self.runtime.verifier
-        if verifier is None:
-            raise ServiceUnavailable("the gateway is starting")
-        principal = await verifier.verify(token.strip())
-        scope.setdefault("state", {})["principal"] = principal

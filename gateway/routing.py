@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+# Where the first layer that matched a request's route leaves it, for the layers after it.
+ROUTE_MATCH = "gateway.route_match"
+
 
 @dataclass(frozen=True, slots=True)
 class RouteMatch:

@@ -10,6 +10,7 @@ import aiohttp
 
 from gateway.keys import KeyStore
 from gateway.openapi_merge import OpenAPICache
+from gateway.rate_limit.limiter import RateLimiter
 from gateway.routing import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
@@ -33,6 +34,7 @@ class GatewayRuntime:
     db: Database | None = None
     session: aiohttp.ClientSession | None = None
     upstreams: dict[str, Upstream] = field(default_factory=dict)
+    rate_limiter: RateLimiter | None = None
 
     @property
     def started(self) -> bool:

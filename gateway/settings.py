@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.audit_log.settings import AuditSettings
+from gateway.rate_limit.settings import RateLimitSettings
 from services.kit.settings import DEV_SECRET_MARK, dev_secret, refuse_development_secrets
 
 SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
@@ -100,6 +101,10 @@ class GatewaySettings(BaseSettings):
     service_identity: str = Field("svc-gateway", description="sub of the gateway's own tokens")
     service_identity_scopes: list[str] = Field(default_factory=lambda: ["sim"])
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    redis_url: str = Field(
+        "", description="redis://…: rate-limit buckets shared by every replica; empty: in memory"
+    )
 
     upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
     upstream_timeout_seconds: float = Field(

@@ -21,20 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit_log.events import access_entry, mask_path, route_template
 from gateway.audit_log.store import AuditLog
-from gateway.headers import header_value
+from gateway.headers import client_ip, header_value
 from gateway.runtime import GatewayRuntime
 from services.kit.auth import Principal
-
-
-def client_ip(scope: Scope, *, trust_forwarded: bool) -> str | None:
-    if trust_forwarded:
-        forwarded = header_value(scope["headers"], b"x-forwarded-for")
-        if forwarded:
-            first = forwarded.split(b",")[0].strip().decode("latin-1")
-            if first:
-                return first[:64]
-    client = scope.get("client")
-    return str(client[0]) if client else None
 
 
 class AccessAuditMiddleware:

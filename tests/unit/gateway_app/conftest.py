@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,15 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app
 
-from .support import Gateway, GatewayFactory, Upstream, gateway_settings, upstream_app
+from .redis_support import RedisForTest, redis_for_test
+from .support import (
+    FakeClock,
+    Gateway,
+    GatewayFactory,
+    Upstream,
+    gateway_settings,
+    upstream_app,
+)
 
 
 @pytest.fixture
@@ -68,9 +76,16 @@ async def garbage_url() -> AsyncIterator[str]:
 def make_gateway(tmp_path: Path) -> GatewayFactory:
     @asynccontextmanager
     async def build(
-        *, upstream_apps: Mapping[str, ASGIApp] | None = None, **overrides: Any
+        *,
+        upstream_apps: Mapping[str, ASGIApp] | None = None,
+        rate_limit_clock: Callable[[], float] | None = None,
+        **overrides: Any,
     ) -> AsyncIterator[Gateway]:
-        app = create_app(gateway_settings(tmp_path, **overrides), upstream_apps=upstream_apps)
+        app = create_app(
+            gateway_settings(tmp_path, **overrides),
+            upstream_apps=upstream_apps,
+            rate_limit_clock=rate_limit_clock,
+        )
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
         async with (
             app.router.lifespan_context(app),
@@ -79,3 +94,14 @@ def make_gateway(tmp_path: Path) -> GatewayFactory:
             yield Gateway(app, client)
 
     return build
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[RedisForTest]:
+    async with redis_for_test() as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()

@@ -95,6 +95,11 @@ class Gateway:
     app: FastAPI
     client: httpx.AsyncClient
 
+    def client_at(self, ip: str) -> httpx.AsyncClient:
+        """Another client of the same gateway, connecting from `ip` (close it after use)."""
+        transport = httpx.ASGITransport(self.app, raise_app_exceptions=False, client=(ip, 4321))
+        return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+
     @property
     def runtime(self) -> GatewayRuntime:
         runtime: GatewayRuntime = self.app.state.runtime
@@ -125,6 +130,19 @@ class Gateway:
 
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
+
+
+class FakeClock:
+    """A time source the test moves by hand (seconds)."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def gateway_settings(tmp_path: Path, **overrides: Any) -> GatewaySettings:

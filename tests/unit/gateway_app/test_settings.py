@@ -54,3 +54,40 @@ def test_production_refuses_development_client_secrets() -> None:
     assert production.service_clients["svc-x"].scopes == []
     with pytest.raises(ValidationError, match="simulation"):
         GatewaySettings(environment="production", service_clients=clients)
+
+
+def test_rate_limits_and_redis_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = GatewaySettings()
+    assert defaults.redis_url == ""
+    assert defaults.rate_limits.enabled
+    assert set(defaults.rate_limits.classes) == {"auth", "write", "read"}
+    assert "/auth/email-login" in defaults.rate_limits.auth_paths
+    monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv(
+        "GATEWAY_RATE_LIMITS",
+        '{"classes": {"read": {"per_principal": {"rate": 100, "burst": 500}}}}',
+    )
+    settings = GatewaySettings()
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    read = settings.rate_limits.classes["read"]
+    assert read.per_principal is not None
+    assert (read.per_principal.rate, read.per_principal.burst) == (100, 500)
+    assert read.per_ip is None
+    assert set(settings.rate_limits.classes) == {"read"}  # only what is listed is limited
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        '{"classes": {"everything": {}}}',
+        '{"classes": {"read": {"per_ip": {"rate": 0, "burst": 5}}}}',
+        '{"classes": {"read": {"per_ip": {"rate": 1, "burst": 0}}}}',
+        '{"auth_paths": ["auth/token"]}',
+    ],
+)
+def test_bad_rate_limits_are_refused(monkeypatch: pytest.MonkeyPatch, limits: str) -> None:
+    monkeypatch.setenv("GATEWAY_RATE_LIMITS", limits)
+    with pytest.raises(ValidationError):
+        GatewaySettings()
