@@ -24,6 +24,9 @@ class Settings(ServiceSettings):
         description="signs confirmation, manage, unsubscribe and reply links",
     )
     confirmation_ttl_hours: int = Field(24, ge=1, le=24 * 14)
+    confirmation_mails_per_hour: int = Field(
+        3, ge=1, le=100, description="per address; more sign-up requests send nothing"
+    )
     duplicate_window_minutes: int = Field(10, ge=0, le=24 * 60)
 
     # Sending workers (in the service process by default; `cityhall worker alert_mail` runs more).

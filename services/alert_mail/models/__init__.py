@@ -16,6 +16,7 @@ from services.alert_mail.models.notices import (
 )
 from services.alert_mail.models.reference import Category, District
 from services.alert_mail.models.subscriptions import (
+    ConfirmationSend,
     Subscription,
     SubscriptionCategory,
     SubscriptionDistrict,
@@ -28,6 +29,7 @@ __all__ = [
     "CallupRecipient",
     "CallupReply",
     "Category",
+    "ConfirmationSend",
     "Delivery",
     "District",
     "Notification",

@@ -24,6 +24,7 @@ class Subscription(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=255, index=True)  # citizen `sub`
     hard_bounces: int = 0  # consecutive permanent failures; reset on delivery
     link_version: int = 0  # bumped to invalidate every earlier manage/unsubscribe link
+    confirmation_jti: str | None = Field(default=None, max_length=64)  # the link last confirmed
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
     confirmed_at: datetime | None = timestamp(nullable=True)
@@ -51,3 +52,15 @@ class SubscriptionDistrict(SQLModel, table=True):
         foreign_key="subscriptions.id", primary_key=True, max_length=64, ondelete="CASCADE"
     )
     district: str = Field(foreign_key="districts.code", primary_key=True, max_length=64)
+
+
+class ConfirmationSend(SQLModel, table=True):
+    """One confirmation mail sent, for the per-address throttle. The address is kept only as a
+    keyed digest: an address that never confirms leaves no readable trace."""
+
+    __tablename__ = "confirmation_sends"
+    __table_args__ = (Index("ix_confirmation_sends_address", "address_digest", "sent_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_digest: str = Field(max_length=64)
+    sent_at: datetime = timestamp(index=True)

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("owner", sa.String(255), index=True),
         sa.Column("hard_bounces", sa.Integer, nullable=False),
         sa.Column("link_version", sa.Integer, nullable=False),
+        sa.Column("confirmation_jti", sa.String(64)),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("confirmed_at", UTCDateTime()),
@@ -51,9 +52,19 @@ def upgrade() -> None:
             sa.Column(column, sa.String(64), sa.ForeignKey(target), primary_key=True),
         )
         op.create_index(f"ix_{table}_{column}", table, [column, "subscription_id"])
+    op.create_table(
+        "confirmation_sends",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("address_digest", sa.String(64), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
+    )
+    op.create_index(
+        "ix_confirmation_sends_address", "confirmation_sends", ["address_digest", "sent_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("confirmation_sends")
     op.drop_table("subscription_districts")
     op.drop_table("subscription_categories")
     op.drop_table("subscriptions")
