@@ -8,7 +8,9 @@ from typing import Any
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.alert_mail.callups_seed import seed_staff_groups
 from services.alert_mail.models import Category, District
+from services.kit.clock import Clock
 
 
 async def _upsert(
@@ -39,4 +41,5 @@ async def seed(session: AsyncSession, city: Mapping[str, Any]) -> int:
     count += await _upsert(
         session, District, list(city.get("districts", ())), ("name_ja", "name_en")
     )
+    count += await seed_staff_groups(session, list(city.get("staff_groups", ())), now=Clock().now())
     return count

@@ -1,0 +1,29 @@
+"""Who may send a call-up to a group, and who may read one (plain values, no web types).
+
+In a disaster the crisis-management staff call up any group, so `emergency_publisher` sends to
+every group; `alert_publisher` only to groups of their own department. A call-up is read by the
+staff of its group's department, by whoever sent it, and by admins; to anyone else it does not
+exist (404)."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+SENDER_ROLES = frozenset({"emergency_publisher", "alert_publisher", "admin"})
+
+
+def may_send(roles: Set[str], department: str | None, group_department: str) -> bool:
+    if "admin" in roles or "emergency_publisher" in roles:
+        return True
+    return "alert_publisher" in roles and department == group_department
+
+
+def may_read(
+    roles: Set[str],
+    department: str | None,
+    sub: str,
+    *,
+    callup_department: str,
+    created_by: str,
+) -> bool:
+    return "admin" in roles or department == callup_department or sub == created_by
