@@ -19,7 +19,7 @@ class Alert(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=64)  # alt_...
-    status: str = Field(max_length=16)  # draft|submitted|rejected|sending|completed|withdrawn
+    status: str = Field(max_length=16)  # draft | submitted | sending | completed | withdrawn
     msg_type: str = Field(default="Alert", max_length=8)  # CAP msgType: Alert | Update | Cancel
     references_id: str | None = Field(default=None, foreign_key="alerts.id", max_length=64)
     category: str = Field(foreign_key="categories.code", max_length=64)
@@ -43,6 +43,10 @@ class Alert(SQLModel, table=True):
     expires_at: datetime = timestamp()
     sent_at: datetime | None = timestamp(nullable=True)  # CAP `sent`: when sending began
     completed_at: datetime | None = timestamp(nullable=True)
+    # Set when a later Update or Cancel that references this alert is sent: feeds then list
+    # the newer one instead (and a cancelled alert is no longer current).
+    superseded_by: str | None = Field(default=None, max_length=64)
+    cancelled_at: datetime | None = timestamp(nullable=True)
 
 
 class AlertEvent(SQLModel, table=True):

@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("expires_at", UTCDateTime(), nullable=False),
         sa.Column("sent_at", UTCDateTime()),
         sa.Column("completed_at", UTCDateTime()),
+        sa.Column("superseded_by", sa.String(64)),
+        sa.Column("cancelled_at", UTCDateTime()),
     )
     op.create_index("ix_alerts_status_sent", "alerts", ["status", "sent_at"])
     op.create_index("ix_alerts_fingerprint", "alerts", ["fingerprint", "sent_at"])

@@ -1,0 +1,615 @@
+"""The application layer of alerts: compose, edit, the four-eyes review, emergency publication,
+completion, and the reads. Plain functions over a session (no FastAPI); every transition goes
+through `_transition()`, which applies the state machine, appends the history row and writes
+the audit event in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, text, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.alert_mail.delivery.fanout import fan_out
+from services.alert_mail.domain.alert_lifecycle import (
+    AUDIT_ACTIONS,
+    AlertState,
+    AlertTransition,
+    allowed_transitions,
+    apply,
+    is_sent,
+)
+from services.alert_mail.domain.alert_rules import (
+    MsgType,
+    check_expiry_at_compose,
+    check_four_eyes,
+    check_not_expired,
+    check_reference_needed,
+    duplicate_error,
+    fingerprint,
+    may_act_for,
+)
+from services.alert_mail.models import Alert, AlertEvent, Category, Delivery, District
+from services.alert_mail.schemas.alerts import (
+    AlertCreate,
+    AlertEventRead,
+    AlertPatch,
+    AlertRead,
+    LanguageContentRead,
+    PublicAlertRead,
+)
+from services.alert_mail.settings import Settings
+from services.kit import audit
+from services.kit.auth import Principal
+from services.kit.errors import Conflict, Forbidden, NotFound, UnprocessableContent
+from services.kit.ids import new_id
+
+SERVICE = "alert_mail"
+# Put on the session by a transaction that sent an alert; the feed broadcaster wakes on it.
+ALERT_SENT_FLAG = "alert_mail.alert_sent"
+UNFINISHED_DELIVERIES = ("created", "sending", "temporary-failure")
+SENT_STATUSES = (AlertState.SENDING.value, AlertState.COMPLETED.value)
+
+
+def is_admin(principal: Principal) -> bool:
+    return "admin" in principal.roles
+
+
+def _may_see(alert: Alert, principal: Principal) -> bool:
+    return may_act_for(
+        alert.department, staff_department=principal.department, is_admin=is_admin(principal)
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def to_read(alert: Alert) -> AlertRead:
+    return AlertRead(
+        id=alert.id,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        references=alert.references_id,
+        category=alert.category,
+        department=alert.department,
+        districts=list(alert.districts),
+        severity=alert.severity,
+        urgency=alert.urgency,
+        certainty=alert.certainty,
+        content=_content(alert),
+        emergency=alert.emergency,
+        created_by=alert.created_by,
+        submitted_by=alert.submitted_by,
+        approved_by=alert.approved_by,
+        recipients=alert.recipients,
+        version=alert.version,
+        created_at=alert.created_at,
+        updated_at=alert.updated_at,
+        expires_at=alert.expires_at,
+        sent_at=alert.sent_at,
+        completed_at=alert.completed_at,
+        superseded_by=alert.superseded_by,
+        cancelled_at=alert.cancelled_at,
+        allowed_transitions=[t.value for t in allowed_transitions(alert.status)],
+    )
+
+
+def cap_url(settings: Settings, alert_id: str) -> str:
+    return f"{settings.public_url}/v1/feeds/cap/{alert_id}.xml"
+
+
+def to_public(settings: Settings, alert: Alert) -> PublicAlertRead:
+    if alert.sent_at is None:
+        raise ValueError("only sent alerts are public")
+    return PublicAlertRead(
+        id=alert.id,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        references=alert.references_id,
+        category=alert.category,
+        districts=list(alert.districts),
+        severity=alert.severity,
+        urgency=alert.urgency,
+        certainty=alert.certainty,
+        content=_content(alert),
+        sent_at=alert.sent_at,
+        expires_at=alert.expires_at,
+        superseded_by=alert.superseded_by,
+        cancelled_at=alert.cancelled_at,
+        cap_url=cap_url(settings, alert.id),
+    )
+
+
+def _content(alert: Alert) -> dict[str, LanguageContentRead]:
+    return {lang: LanguageContentRead.model_validate(c) for lang, c in alert.content.items()}
+
+
+async def get_visible(
+    session: AsyncSession, alert_id: str, principal: Principal, *, for_update: bool = False
+) -> Alert:
+    """The alert if the staff member's department owns it, else 404 (never a 403: other
+    departments' drafts are not revealed)."""
+    query = select(Alert).where(col(Alert.id) == alert_id)
+    if for_update:
+        query = query.with_for_update()
+    alert = (await session.exec(query.execution_options(populate_existing=True))).one_or_none()
+    if alert is None or not _may_see(alert, principal):
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+async def get_sent(session: AsyncSession, alert_id: str) -> Alert:
+    alert = await session.get(Alert, alert_id)
+    if alert is None or not is_sent(alert.status):
+        raise NotFound(f"no sent alert {alert_id}")
+    return alert
+
+
+@dataclass(frozen=True, slots=True)
+class StaffFilter:
+    status: str | None = None
+    category: str | None = None
+
+
+async def list_for_staff(
+    session: AsyncSession,
+    principal: Principal,
+    filters: StaffFilter,
+    *,
+    limit: int,
+    after: str | None,
+) -> tuple[list[Alert], bool]:
+    """The department's alerts, drafts included, newest first (ids are time-ordered)."""
+    query = select(Alert)
+    if not is_admin(principal):
+        query = query.where(col(Alert.department) == (principal.department or ""))
+    if filters.status is not None:
+        query = query.where(col(Alert.status) == filters.status)
+    if filters.category is not None:
+        query = query.where(col(Alert.category) == filters.category)
+    if after is not None:
+        query = query.where(col(Alert.id) < after)
+    rows = list((await session.exec(query.order_by(col(Alert.id).desc()).limit(limit + 1))).all())
+    return rows[:limit], len(rows) > limit
+
+
+async def list_public(
+    session: AsyncSession,
+    *,
+    category: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> tuple[list[Alert], bool]:
+    """Sent alerts, newest first."""
+    query = select(Alert).where(col(Alert.status).in_(SENT_STATUSES))
+    if category is not None:
+        query = query.where(col(Alert.category) == category)
+    if after is not None:
+        sent_at, alert_id = after
+        query = query.where(
+            or_(
+                col(Alert.sent_at) < sent_at,
+                and_(col(Alert.sent_at) == sent_at, col(Alert.id) < alert_id),
+            )
+        )
+    query = query.order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(limit + 1)
+    rows = list((await session.exec(query)).all())
+    return rows[:limit], len(rows) > limit
+
+
+async def list_events(
+    session: AsyncSession, alert_id: str, *, limit: int, after: int | None
+) -> tuple[list[AlertEventRead], bool]:
+    query = select(AlertEvent).where(col(AlertEvent.alert_id) == alert_id)
+    if after is not None:
+        query = query.where(col(AlertEvent.id) > after)
+    rows = list((await session.exec(query.order_by(col(AlertEvent.id)).limit(limit + 1))).all())
+    items = [
+        AlertEventRead(
+            seq=row.id or 0,
+            transition=row.transition,
+            from_status=row.from_status,
+            to_status=row.to_status,
+            actor=row.actor,
+            note=row.note,
+            at=row.at,
+        )
+        for row in rows[:limit]
+    ]
+    return items, len(rows) > limit
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+async def _append_event(
+    session: AsyncSession,
+    alert: Alert,
+    name: str,
+    *,
+    from_status: str | None,
+    actor: Principal | None,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    session.add(
+        AlertEvent(
+            alert_id=alert.id,
+            transition=name,
+            from_status=from_status,
+            to_status=alert.status,
+            actor=actor.sub if actor else None,
+            note=note,
+            at=now,
+        )
+    )
+    await session.flush()
+
+
+async def _transition(
+    session: AsyncSession,
+    alert: Alert,
+    step: AlertTransition,
+    *,
+    actor: Principal | None,
+    now: datetime,
+    note: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Applies `step` (IllegalTransition → 409 naming the state), records and audits it."""
+    before = alert.status
+    alert.status = apply(before, step).value
+    alert.version += 1
+    alert.updated_at = now
+    session.add(alert)
+    await session.flush()
+    await _append_event(
+        session, alert, step.value, from_status=before, actor=actor, now=now, note=note
+    )
+    await audit.record(
+        session,
+        actor,
+        AUDIT_ACTIONS[step],
+        alert.id,
+        service=SERVICE,
+        now=now,
+        changes={"status": [before, alert.status], **(changes or {})},
+    )
+
+
+# --- compose and edit ----------------------------------------------------------------------
+
+
+async def _category(session: AsyncSession, code: str, principal: Principal) -> Category:
+    category = await session.get(Category, code)
+    if category is None:
+        raise UnprocessableContent(f"unknown category {code}", field="category")
+    if not may_act_for(
+        category.department, staff_department=principal.department, is_admin=is_admin(principal)
+    ):
+        message = f"category {code} belongs to department {category.department}"
+        raise Forbidden(message, errors=[{"field": "category", "message": message}])
+    return category
+
+
+async def _districts(session: AsyncSession, codes: Sequence[str]) -> list[str]:
+    wanted = sorted(set(codes))
+    if not wanted:
+        return []
+    query = select(District.code).where(col(District.code).in_(wanted))
+    known = set((await session.exec(query)).all())
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise UnprocessableContent(f"unknown districts: {', '.join(unknown)}", field="districts")
+    return wanted
+
+
+async def _check_reference(
+    session: AsyncSession, principal: Principal, msg_type: str, references: str | None
+) -> None:
+    check_reference_needed(msg_type, references)
+    if references is None:
+        return
+    earlier = await session.get(Alert, references)
+    if earlier is None or not _may_see(earlier, principal) or not is_sent(earlier.status):
+        raise UnprocessableContent(
+            f"{references} is not an alert your department has sent", field="references"
+        )
+    if earlier.cancelled_at is not None:
+        raise UnprocessableContent(f"{references} was already cancelled", field="references")
+
+
+def _fingerprint(alert: Alert) -> str:
+    return fingerprint(
+        category=alert.category,
+        districts=alert.districts,
+        msg_type=alert.msg_type,
+        references=alert.references_id,
+        content=alert.content,
+    )
+
+
+async def create(
+    session: AsyncSession, body: AlertCreate, *, actor: Principal, now: datetime
+) -> Alert:
+    category = await _category(session, body.category, actor)
+    districts = await _districts(session, body.districts)
+    check_expiry_at_compose(body.expires_at, now)
+    await _check_reference(session, actor, body.msg_type, body.references)
+    alert = Alert(
+        id=new_id("alt"),
+        status=AlertState.DRAFT.value,
+        msg_type=body.msg_type.value,
+        references_id=body.references,
+        category=category.code,
+        districts=districts,
+        severity=body.severity.value,
+        urgency=body.urgency.value,
+        certainty=body.certainty.value,
+        content=body.content.stored(),
+        department=category.department,
+        fingerprint="",
+        created_by=actor.sub,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        expires_at=body.expires_at,
+    )
+    alert.fingerprint = _fingerprint(alert)
+    session.add(alert)
+    await session.flush()
+    await _append_event(session, alert, "create", from_status=None, actor=actor, now=now)
+    await audit.record(
+        session,
+        actor,
+        "alert.created",
+        alert.id,
+        service=SERVICE,
+        now=now,
+        changes={"status": [None, alert.status], "category": alert.category},
+    )
+    return alert
+
+
+async def edit(
+    session: AsyncSession, alert: Alert, body: AlertPatch, *, actor: Principal, now: datetime
+) -> Alert:
+    """Changes a draft (a rejected alert is a draft again); the fingerprint follows."""
+    if alert.status != AlertState.DRAFT.value:
+        raise Conflict(
+            f"only a draft can be edited; this alert is {alert.status}",
+            current_state=alert.status,
+            transition="edit",
+        )
+    given = body.model_fields_set
+    for name in given:
+        if getattr(body, name) is None and name != "references":
+            raise UnprocessableContent(f"{name} cannot be null", field=name)
+    if "category" in given and body.category is not None:
+        category = await _category(session, body.category, actor)
+        alert.category, alert.department = category.code, category.department
+    if body.districts is not None:
+        alert.districts = await _districts(session, body.districts)
+    if body.severity is not None:
+        alert.severity = body.severity.value
+    if body.urgency is not None:
+        alert.urgency = body.urgency.value
+    if body.certainty is not None:
+        alert.certainty = body.certainty.value
+    if body.content is not None:
+        alert.content = body.content.stored()
+    if body.expires_at is not None:
+        check_expiry_at_compose(body.expires_at, now)
+        alert.expires_at = body.expires_at
+    if body.msg_type is not None:
+        alert.msg_type = body.msg_type.value
+    if "references" in given:
+        alert.references_id = body.references
+    if {"msg_type", "references"} & given:
+        await _check_reference(session, actor, alert.msg_type, alert.references_id)
+    alert.fingerprint = _fingerprint(alert)
+    alert.version += 1
+    alert.updated_at = now
+    session.add(alert)
+    await session.flush()
+    await _append_event(session, alert, "edit", from_status=alert.status, actor=actor, now=now)
+    await audit.record(
+        session,
+        actor,
+        "alert.updated",
+        alert.id,
+        service=SERVICE,
+        now=now,
+        changes={"fields": sorted(given)},
+    )
+    return alert
+
+
+# --- review --------------------------------------------------------------------------------
+
+
+async def submit(session: AsyncSession, alert: Alert, *, actor: Principal, now: datetime) -> None:
+    alert.submitted_by = actor.sub
+    await _transition(session, alert, AlertTransition.SUBMIT, actor=actor, now=now)
+
+
+async def reject(
+    session: AsyncSession, alert: Alert, note: str, *, actor: Principal, now: datetime
+) -> None:
+    apply(alert.status, AlertTransition.REJECT)  # a 409 names the state before any 403
+    check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
+    await _transition(session, alert, AlertTransition.REJECT, actor=actor, now=now, note=note)
+
+
+async def withdraw(
+    session: AsyncSession, alert: Alert, note: str | None, *, actor: Principal, now: datetime
+) -> None:
+    await _transition(session, alert, AlertTransition.WITHDRAW, actor=actor, now=now, note=note)
+
+
+async def approve(
+    session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
+) -> None:
+    """The second person's approval sends the alert, in this transaction."""
+    apply(alert.status, AlertTransition.APPROVE)
+    check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
+    await _check_sendable(session, settings, alert, now)
+    alert.approved_by = actor.sub
+    await _send(session, alert, AlertTransition.APPROVE, actor=actor, now=now)
+
+
+async def publish_emergency(
+    session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
+) -> None:
+    """An emergency_publisher sends a draft at once, without a second person."""
+    apply(alert.status, AlertTransition.PUBLISH_EMERGENCY)
+    await _check_sendable(session, settings, alert, now)
+    alert.emergency = True
+    alert.submitted_by = alert.submitted_by or actor.sub
+    alert.approved_by = actor.sub
+    await _send(session, alert, AlertTransition.PUBLISH_EMERGENCY, actor=actor, now=now)
+
+
+async def _check_sendable(
+    session: AsyncSession, settings: Settings, alert: Alert, now: datetime
+) -> None:
+    check_not_expired(alert.expires_at, now)
+    if alert.references_id is not None:
+        earlier = await session.get(Alert, alert.references_id)
+        if earlier is not None and earlier.cancelled_at is not None:
+            message = f"{alert.references_id} was cancelled in the meantime"
+            raise Conflict(message, errors=[{"field": "references", "message": message}])
+    await _check_duplicate(session, settings, alert, now)
+
+
+async def _check_duplicate(
+    session: AsyncSession, settings: Settings, alert: Alert, now: datetime
+) -> None:
+    window = settings.duplicate_window_minutes
+    if window <= 0:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # Two approvals of identical alerts at once: the second waits here, then sees the first.
+        lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:fingerprint, 0))")
+        await session.exec(lock.bindparams(fingerprint=alert.fingerprint))  # type: ignore[call-overload]
+    query = (
+        select(Alert.id)
+        .where(
+            col(Alert.fingerprint) == alert.fingerprint,
+            col(Alert.id) != alert.id,
+            col(Alert.status).in_(SENT_STATUSES),
+            col(Alert.sent_at) >= now - timedelta(minutes=window),
+        )
+        .order_by(col(Alert.sent_at).desc())
+        .limit(1)
+    )
+    earlier = (await session.exec(query)).first()
+    if earlier is not None:
+        raise duplicate_error(earlier, window)
+
+
+async def _send(
+    session: AsyncSession,
+    alert: Alert,
+    step: AlertTransition,
+    *,
+    actor: Principal,
+    now: datetime,
+) -> None:
+    alert.sent_at = now
+    await _transition(session, alert, step, actor=actor, now=now)
+    alert.recipients = await fan_out(session, alert, now)
+    session.add(alert)
+    await _replace_referenced(session, alert, now)
+    session.info[ALERT_SENT_FLAG] = True
+    if alert.recipients == 0:
+        await _complete(session, alert, now)
+
+
+async def _replace_referenced(session: AsyncSession, alert: Alert, now: datetime) -> None:
+    """An Update supersedes the alert it references; a Cancel also cancels it."""
+    if alert.references_id is None:
+        return
+    earlier = await session.get(Alert, alert.references_id)
+    if earlier is None:
+        return
+    earlier.superseded_by = alert.id
+    if alert.msg_type == MsgType.CANCEL.value:
+        earlier.cancelled_at = now
+    earlier.updated_at = now
+    session.add(earlier)
+    await session.flush()
+
+
+# --- completion ----------------------------------------------------------------------------
+
+
+async def _complete(session: AsyncSession, alert: Alert, now: datetime) -> None:
+    alert.completed_at = now
+    await _transition(
+        session, alert, AlertTransition.COMPLETE, actor=None, now=now, changes=_totals(alert)
+    )
+
+
+def _totals(alert: Alert) -> dict[str, Any]:
+    return {"recipients": alert.recipients}
+
+
+async def complete_finished_alerts(
+    session: AsyncSession, now: datetime, alert_ids: Sequence[str] | None = None
+) -> list[str]:
+    """Marks `sending` alerts completed once none of their deliveries is still to be attempted
+    (created, sending or temporary-failure); returns their ids. Safe to run from several
+    workers at once: an alert is completed by whoever moves its row first."""
+    if alert_ids is not None and not alert_ids:
+        return []
+    pending = exists().where(
+        col(Delivery.alert_id) == col(Alert.id),
+        col(Delivery.status).in_(UNFINISHED_DELIVERIES),
+    )
+    query = select(Alert.id).where(col(Alert.status) == AlertState.SENDING.value, ~pending)
+    if alert_ids is not None:
+        query = query.where(col(Alert.id).in_(list(alert_ids)))
+    candidates = list((await session.exec(query.order_by(col(Alert.id)))).all())
+    target = apply(AlertState.SENDING, AlertTransition.COMPLETE).value
+    completed: list[str] = []
+    for alert_id in candidates:
+        moved = await session.exec(
+            update(Alert)
+            .where(col(Alert.id) == alert_id, col(Alert.status) == AlertState.SENDING.value)
+            .values(
+                status=target,
+                completed_at=now,
+                updated_at=now,
+                version=col(Alert.version) + 1,
+            )
+        )
+        if getattr(moved, "rowcount", 0) != 1:
+            continue
+        alert = (
+            await session.exec(
+                select(Alert)
+                .where(col(Alert.id) == alert_id)
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        step = AlertTransition.COMPLETE
+        await _append_event(
+            session, alert, step.value, from_status=AlertState.SENDING.value, actor=None, now=now
+        )
+        await audit.record(
+            session,
+            None,
+            AUDIT_ACTIONS[step],
+            alert_id,
+            service=SERVICE,
+            now=now,
+            changes={"status": [AlertState.SENDING.value, target], **_totals(alert)},
+        )
+        completed.append(alert_id)
+    return completed

@@ -1,0 +1,90 @@
+"""Approval fans an alert out to its recipients; `complete_finished_alerts` completes it once
+no delivery is left to attempt (the sending workers call it after each batch)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from deploy.mailsink import MailSink
+from services.alert_mail.alerts_service import complete_finished_alerts
+from services.alert_mail.models import Alert, AlertEvent, Delivery
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
+from tests.unit.alert_mail.alerts_support import (
+    Staff,
+    add_subscribers,
+    alert_body,
+    audit_actions,
+    send_four_eyes,
+)
+from tests.unit.alert_mail.conftest import AlertMail, make_app, seed_demo_city
+
+
+@pytest.fixture
+async def quiet_alert_mail(
+    db_url: str, tokens: TokenFactory, sink: MailSink
+) -> AsyncIterator[AlertMail]:
+    """No sending worker: the test moves the deliveries itself."""
+    app = make_app(db_url, tokens, sink, background=False, workers_in_process=0)
+    async with running(app) as client:
+        await seed_demo_city(app)
+        yield AlertMail(app, client, tokens, sink)
+
+
+async def _set_status(alert_mail: AlertMail, alert_id: str, email: str, status: str) -> None:
+    async with alert_mail.runtime.db.session() as session:
+        await session.exec(
+            update(Delivery)
+            .where(col(Delivery.alert_id) == alert_id, col(Delivery.email) == email)
+            .values(status=status)
+        )
+
+
+async def test_an_alert_completes_when_no_delivery_is_left_to_attempt(
+    quiet_alert_mail: AlertMail, tokens: TokenFactory
+) -> None:
+    alert_mail = quiet_alert_mail
+    db = alert_mail.runtime.db
+    now = alert_mail.runtime.clock.now()
+    await add_subscribers(
+        db,
+        now,
+        [
+            ("a@example.jp", "ja", ("disaster",), ("chuo",)),
+            ("b@example.jp", "en", ("disaster",), ()),
+            ("c@example.jp", "ja", ("disaster",), ("hokubu",)),  # other district
+            ("d@example.jp", "ja", ("weather",), ()),  # other category
+        ],
+    )
+    alert = await send_four_eyes(alert_mail.client, Staff(tokens), alert_body(now))
+    assert (alert["status"], alert["recipients"]) == ("sending", 2)
+
+    async with db.session() as session:
+        assert await complete_finished_alerts(session, now) == []
+    await _set_status(alert_mail, alert["id"], "a@example.jp", "delivered")
+    await _set_status(alert_mail, alert["id"], "b@example.jp", "temporary-failure")
+    async with db.session() as session:
+        assert await complete_finished_alerts(session, now, [alert["id"]]) == []
+    await _set_status(alert_mail, alert["id"], "b@example.jp", "technical-failure")
+    async with db.session() as session:
+        assert await complete_finished_alerts(session, now, ["alt_other"]) == []
+        assert await complete_finished_alerts(session, now, []) == []
+        assert await complete_finished_alerts(session, now) == [alert["id"]]
+        assert await complete_finished_alerts(session, now) == []  # once only
+
+    async with db.session(write=False) as session:
+        row = await session.get(Alert, alert["id"])
+        events = (
+            await session.exec(
+                select(AlertEvent.transition).where(col(AlertEvent.alert_id) == alert["id"])
+            )
+        ).all()
+    assert row is not None
+    assert row.status == "completed"
+    assert row.completed_at is not None
+    assert list(events).count("complete") == 1
+    assert (await audit_actions(db, alert["id"])).count("alert.completed") == 1
