@@ -140,6 +140,12 @@ class GatewaySettings(BaseSettings):
     )
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
     email_link_ttl_seconds: int = Field(86_400, ge=60)
+    email_login_ttl_seconds: int = Field(
+        600, ge=60, le=3600, description="かんたん login links (acr=email): single use, short"
+    )
+    email_login_links_per_hour: int = Field(
+        5, ge=1, le=100, description="per account; more requests mail nothing (mail bombing)"
+    )
     login_failures_per_account: int = Field(5, ge=1, description="within the window, then 429")
     login_failures_per_ip: int = Field(20, ge=1, description="within the window, then 429")
     login_failure_window_seconds: int = Field(900, ge=1)

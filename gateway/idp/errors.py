@@ -38,6 +38,11 @@ class TotpRequired(InvalidGrant):
     title = "One-time code required"
 
 
+class EmailLinkRefused(InvalidGrant):
+    slug = "email-link-refused"
+    title = "Login link invalid, expired or used already"
+
+
 class InvalidLink(AppError):
     status = 400
     slug = "invalid-link"

@@ -1,5 +1,6 @@
-"""The user grants of the token endpoint (RFC 6749 §4.3 password, §6 refresh_token). The
-endpoint itself (with client_credentials) is `gateway.routes.oauth.token`."""
+"""The user grants of the token endpoint (RFC 6749 §4.3 password, §6 refresh_token, and the
+e-mail login link as an extension grant, §4.5). The endpoint itself (with
+client_credentials) is `gateway.routes.oauth.token`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from starlette.responses import JSONResponse
 from gateway.idp.service import IdentityProvider
 from gateway.oauth_errors import InvalidRequest
 
-USER_GRANTS = frozenset({"password", "refresh_token"})
+EMAIL_LINK_GRANT = "urn:cityhall:params:oauth:grant-type:email-link"
+USER_GRANTS = frozenset({"password", "refresh_token", EMAIL_LINK_GRANT})
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -33,6 +35,8 @@ async def user_grant(
             totp=form.get("totp") or None,
             ip=ip,
         )
+    elif grant_type == EMAIL_LINK_GRANT:
+        tokens = await idp.email_login_grant(_required(form, "link_token"))
     else:
         tokens = await idp.refresh_grant(_required(form, "refresh_token"))
     return JSONResponse(tokens.body(), headers=NO_STORE)

@@ -66,3 +66,22 @@ def set_password(sender: str, to: str, name: str, link: str, hours: int) -> Emai
         f"The link works once and is valid for {hours} hours.\n"
     )
     return _message(sender, to, "【市役所】パスワードの設定 / Set your password", text)
+
+
+def email_login(sender: str, to: str, name: str, link: str, minutes: int) -> EmailMessage:
+    text = (
+        f"{name} 様\n\n"
+        "市役所の電子窓口へのかんたんログインが申し込まれました。\n"
+        "下記のリンクを開き、「ログインする」を押してください。\n\n"
+        f"{link}\n\n"
+        f"このリンクは一度だけ使用でき、有効期限は{minutes}分です。\n"
+        "お心当たりのない場合は、このメールを破棄してください。"
+        "リンクを開かない限り、ログインされることはありません。\n\n"
+        "----\n"
+        f"Dear {name},\n\n"
+        "Someone asked to log in to the city hall's online services with this address.\n"
+        "Open the link above and press the log-in button.\n"
+        f"The link works once and is valid for {minutes} minutes. If this was not you,\n"
+        "ignore this message: nobody can log in without opening the link.\n"
+    )
+    return _message(sender, to, "【市役所】かんたんログイン / Your login link", text)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.idp.accounts import STAFF_ROLES, email_problem, normalize_email
 from gateway.idp.deps import IdpDep
 from gateway.idp.errors import JpkiBadSignature
-from gateway.idp.grants import NO_STORE
+from gateway.idp.grants import EMAIL_LINK_GRANT, NO_STORE
 from gateway.idp.jpki import parse_certificate
 from gateway.idp.passwords import password_problem
 from gateway.idp.tables import Account
@@ -108,6 +109,65 @@ async def register(body: RegisterRequest, idp: IdpDep, _: Public) -> Accepted:
     return Accepted(
         status="verification_sent",
         message="確認メールを送信しました。/ We sent a confirmation link to the address.",
+    )
+
+
+class EmailLoginRequest(_Strict):
+    email: str = Field(max_length=254)
+
+
+@router.post(
+    "/email-login",
+    status_code=202,
+    response_model=Accepted,
+    summary="かんたん login: mail a one-time login link (acr=email)",
+)
+async def email_login(body: EmailLoginRequest, idp: IdpDep, _: Public) -> Accepted:
+    """For citizen and business accounts with a verified address. The answer is the same,
+    and as fast, whether or not such an account exists; only an existing one gets mail. The
+    link is valid for 10 minutes and works once: exchange its `token` at `POST /auth/token`
+    with `grant_type=urn:cityhall:params:oauth:grant-type:email-link` and `link_token`."""
+    idp.request_email_login(_checked_email(body.email))
+    return Accepted(
+        status="link_sent_if_registered",
+        message="登録済みのアドレスであれば、ログイン用のリンクを送信しました。"
+        " / If the address belongs to an account, we sent it a login link.",
+    )
+
+
+_CONFIRM_PAGE = """<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>かんたんログイン / Log in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><h1>かんたんログイン / Log in</h1>
+<p>ボタンを押すとログインします。このリンクは一度だけ使えます。<br>
+Press the button to log in. The link works once.</p>
+<form method="post" action="/auth/token">
+<input type="hidden" name="grant_type" value="{grant}">
+<input type="hidden" name="link_token" value="{token}">
+<button type="submit">ログインする / Log in</button>
+</form></body></html>
+"""
+
+
+@router.get(
+    "/email-login",
+    response_class=HTMLResponse,
+    summary="The page a mailed login link opens (does not log in by itself)",
+)
+async def email_login_page(
+    _: Public, token: Annotated[str, Query(min_length=1, max_length=2048)]
+) -> HTMLResponse:
+    """Opening the link only shows a button: mail scanners that fetch links must not use up
+    the one-time token. The button posts it to the token endpoint."""
+    page = _CONFIRM_PAGE.format(grant=EMAIL_LINK_GRANT, token=html.escape(token, quote=True))
+    return HTMLResponse(
+        page,
+        headers={
+            **NO_STORE,
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": "default-src 'none'; form-action 'self'; "
+            "frame-ancestors 'none'",
+        },
     )
 
 

@@ -1,11 +1,12 @@
-"""`IdentityProvider`: the flows behind the /auth routes (registration, grants, revocation,
-staff administration, TOTP enrolment, JPKI login). Built by `create_app`, started by the
-gateway's lifespan."""
+"""`IdentityProvider`: the flows behind the /auth routes (registration, grants, e-mail login
+links, revocation, staff administration, TOTP enrolment, JPKI login). Built by `create_app`,
+started by the gateway's lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -16,10 +17,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from gateway.idp import accounts, links, mail, refresh_tokens
+from gateway.idp import accounts, email_links, links, mail, refresh_tokens
 from gateway.idp.denylist import Denylist
 from gateway.idp.errors import (
     AccountDisabled,
+    EmailLinkRefused,
     EmailNotVerified,
     InvalidGrant,
     InvalidLink,
@@ -52,6 +54,7 @@ log = logging.getLogger("cityhall.gateway.idp")
 
 ENROL_SCOPE = "totp:enroll"
 LOGIN_FAILED = "wrong e-mail address or password"
+EMAIL_LOGIN_KINDS = frozenset({"citizen", "business"})  # staff need password + TOTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class IdentityProvider:
         self.mailer: Mailer | None = None
         self.ca: MockCA | None = None
         self._db: Database | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -111,6 +115,8 @@ class IdentityProvider:
                 self.denylist.revoke_token(row.jti, row.expires_at.timestamp())
 
     async def stop(self) -> None:
+        if self._background:  # mails being sent: let them finish, briefly
+            await asyncio.wait(self._background, timeout=5)
         if self.mailer is not None:
             await self.mailer.close()
         self._db = None
@@ -264,6 +270,88 @@ class IdentityProvider:
             account.updated_at = self.now()
             session.add(account)
         return account
+
+    # --- かんたん login (acr=email) --------------------------------------------------------
+
+    def request_email_login(self, email: str) -> None:
+        """Mails a login link if `email` belongs to an active citizen or business account with
+        a verified address; otherwise nothing. The work runs in the background so that neither
+        the answer nor its timing tells whether the account exists."""
+        task = asyncio.create_task(self._mail_email_login(email))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Waits for the background mail work started so far (tests, shutdown)."""
+        pending = set(self._background)
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def _mail_email_login(self, email: str) -> None:
+        try:
+            now = self.now()
+            ttl = timedelta(seconds=self.settings.email_login_ttl_seconds)
+            jti = secrets.token_urlsafe(24)
+            async with self.db.session() as session:
+                account = await accounts.by_email(session, email)
+                if (
+                    account is None
+                    or account.kind not in EMAIL_LOGIN_KINDS
+                    or account.status != "active"
+                    or account.email_verified_at is None
+                ):
+                    return
+                recent = await email_links.issued_since(
+                    session, account.id, now - timedelta(hours=1)
+                )
+                if recent >= self.settings.email_login_links_per_hour:
+                    log.warning("e-mail login links for %s: hourly limit reached", account.id)
+                    return
+                await email_links.purge(session, expired_before=now - timedelta(days=1))
+                await email_links.record(session, jti=jti, account_id=account.id, now=now, ttl=ttl)
+            token = links.sign_link(
+                self.settings.idp_secret.get_secret_value(),
+                purpose="email-login",
+                sub=account.id,
+                now=now,
+                ttl=ttl,
+                email=email,
+                jti=jti,
+            )
+            minutes = max(1, int(ttl.total_seconds() // 60))
+            link = self._link("/auth/email-login", token)
+            await self._send(
+                mail.email_login(
+                    self.settings.mail_from, email, account.display_name, link, minutes
+                )
+            )
+        except Exception:
+            log.exception("an e-mail login link could not be sent")
+
+    async def email_login_grant(self, token: str) -> TokenSet:
+        """Redeems a mailed login link once: tokens with acr=email."""
+        try:
+            claims = links.read_link(
+                self.settings.idp_secret.get_secret_value(),
+                token,
+                purpose="email-login",
+                now=self.now(),
+            )
+        except links.LinkError as exc:
+            raise EmailLinkRefused(str(exc)) from exc
+        jti, sub = claims.get("jti"), str(claims["sub"])
+        if not isinstance(jti, str):
+            raise EmailLinkRefused("the link is not valid")
+        async with self.db.session() as session:
+            claimed = await email_links.claim(session, jti=jti, account_id=sub, now=self.now())
+            account = await accounts.by_id(session, sub) if claimed else None
+        if not claimed:
+            raise EmailLinkRefused("the link was used already or has expired")
+        if account is None or account.email != claims.get("email"):
+            raise EmailLinkRefused("the link is not valid")
+        if account.status != "active":
+            raise AccountDisabled("this account is disabled")
+        return await self._token_set(account, "email")
 
     # --- grants ------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""The identity provider's tables (gateway Alembic history, revision gateway_0003_idp)."""
+"""The identity provider's tables (gateway Alembic history: revisions gateway_0003_idp and
+gateway_0004_email_login)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.kit.sqltypes import JSONType, UTCDateTime
@@ -28,7 +29,7 @@ class Account(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)
     totp_secret: str | None = Field(default=None, max_length=512)
     totp_confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    totp_last_step: int | None = None
+    totp_last_step: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -90,5 +91,18 @@ class JpkiNonce(SQLModel, table=True):
     __tablename__ = "idp_jpki_nonces"
 
     nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class EmailLoginLink(SQLModel, table=True):
+    """A mailed かんたん login link (acr=email): single use, short-lived. The row is made when
+    the link is mailed; redeeming it claims the row, so the same link never works twice."""
+
+    __tablename__ = "idp_email_login_links"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(max_length=40, index=True)
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

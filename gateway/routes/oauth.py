@@ -8,14 +8,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 from gateway.client_auth import authenticate_client, client_credentials
 from gateway.deps import RuntimeDep
 from gateway.idp.deps import IdpDep, client_ip
 from gateway.idp.errors import UnauthorizedClient
-from gateway.idp.grants import USER_GRANTS, user_grant
+from gateway.idp.grants import EMAIL_LINK_GRANT, USER_GRANTS, user_grant
 from gateway.oauth_errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from gateway.tokens import issue_access_token
 from services.kit.auth import Public
@@ -31,6 +31,8 @@ class TokenResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 scheme name
     expires_in: int
     scope: str
+    acr: str | None = Field(None, description="user grants: email, password or jpki")
+    refresh_token: str | None = Field(None, description="user grants: rotating, single use")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -65,12 +67,22 @@ _FORM_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "grant_type": {
                             "type": "string",
-                            "enum": ["client_credentials", "password", "refresh_token"],
+                            "enum": [
+                                "client_credentials",
+                                "password",
+                                "refresh_token",
+                                EMAIL_LINK_GRANT,
+                            ],
                         },
                         "username": {"type": "string", "description": "e-mail address"},
                         "password": {"type": "string", "format": "password"},
                         "totp": {"type": "string", "description": "staff: one-time code"},
                         "refresh_token": {"type": "string"},
+                        "link_token": {
+                            "type": "string",
+                            "description": f"{EMAIL_LINK_GRANT}: the token of the mailed link "
+                            "(POST /auth/email-login); works once, gives acr=email",
+                        },
                         "scope": {"type": "string", "description": "space-separated scopes"},
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string", "format": "password"},
@@ -85,10 +97,15 @@ _FORM_SCHEMA: dict[str, Any] = {
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
-    summary="Obtain an access token (client_credentials, password, refresh_token)",
+    summary="Obtain an access token (client_credentials, password, refresh_token, e-mail link)",
     openapi_extra=_FORM_SCHEMA,
 )
 async def token(request: Request, runtime: RuntimeDep, idp: IdpDep, _: Public) -> JSONResponse:
+    """Form-encoded (RFC 6749). Service clients authenticate (Basic or form) and use
+    `client_credentials`. People use `password` (+ `totp` for staff), `refresh_token`, or
+    the かんたん login: `grant_type=urn:cityhall:params:oauth:grant-type:email-link` with
+    `link_token` = the token of the link mailed by `POST /auth/email-login`; the link works
+    once, within 10 minutes, and gives tokens with `acr=email`."""
     settings = runtime.settings
     form = await _form(request)
     grant = form.get("grant_type", "")
@@ -126,7 +143,7 @@ async def token(request: Request, runtime: RuntimeDep, idp: IdpDep, _: Public) -
     body = TokenResponse(
         access_token=access_token, expires_in=ttl, scope=" ".join(sorted(requested))
     )
-    return JSONResponse(body.model_dump(), headers=_NO_STORE)
+    return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")
@@ -145,7 +162,12 @@ async def openid_configuration(request: Request, runtime: RuntimeDep, _: Public)
         "issuer": settings.issuer,
         "jwks_uri": f"{base}/.well-known/jwks.json",
         "token_endpoint": f"{base}/auth/token",
-        "grant_types_supported": ["client_credentials", "password", "refresh_token"],
+        "grant_types_supported": [
+            "client_credentials",
+            "password",
+            "refresh_token",
+            EMAIL_LINK_GRANT,
+        ],
         "revocation_endpoint": f"{base}/auth/revoke",
         "userinfo_endpoint": f"{base}/auth/me",
         "acr_values_supported": ["email", "password", "jpki"],

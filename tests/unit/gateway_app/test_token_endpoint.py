@@ -150,6 +150,7 @@ async def test_discovery_document(make_gateway: GatewayFactory) -> None:
         "client_credentials",
         "password",
         "refresh_token",
+        "urn:cityhall:params:oauth:grant-type:email-link",
     ]
     assert document["revocation_endpoint"] == "http://gateway.test/auth/revoke"
 
