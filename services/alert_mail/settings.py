@@ -38,6 +38,14 @@ class Settings(ServiceSettings):
     max_attempts: int = Field(6, ge=1, le=50, description="then technical-failure")
     retry_backoff_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
     hard_bounce_limit: int = Field(3, ge=1, le=100, description="permanent failures in a row")
+    worker_idle_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="how often an idle worker looks for due deliveries"
+    )
+    mail_titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="per language (ja, ja-plain, en, zh, ko): the mail's title in subjects "
+        "and footers, e.g. デモ市 防災・防犯メール",
+    )
 
     dkim_selector: str | None = None
     dkim_domain: str | None = None

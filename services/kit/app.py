@@ -49,6 +49,7 @@ class ServiceRuntime:
     relay: OutboxRelay
     scheduler: Scheduler
     extras: dict[str, Any] = field(default_factory=dict)
+    background: bool = True  # RuntimeOptions.background: start hooks' own background tasks
 
 
 HandlerFactory = Callable[[ServiceRuntime], Mapping[str, OutboxHandler]]
@@ -110,6 +111,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             verifier=verifier,
             relay=None,  # type: ignore[arg-type]  # set below, the handlers need the runtime
             scheduler=None,  # type: ignore[arg-type]
+            background=spec.options.background,
         )
         handlers: dict[str, OutboxHandler] = {
             AUDIT_TOPIC: AuditShipper(http, settings.gateway_url, service_token, spec.name)

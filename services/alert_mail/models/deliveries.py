@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from services.alert_mail.models._columns import json_column, timestamp
+
+# The sending queue. Written as a literal so the claim query can name it word for word, which
+# both SQLite and PostgreSQL need before they use the partial index below.
+QUEUE_CONDITION = "status IN ('created', 'temporary-failure')"
 
 
 class OutgoingMessage(SQLModel, table=True):
@@ -32,6 +36,14 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("alert_id", "subscription_id", name="uq_deliveries_alert_subscription"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_alert_status", "alert_id", "status"),
+        Index(
+            "ix_deliveries_queue",
+            "priority",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text(QUEUE_CONDITION),
+            postgresql_where=text(QUEUE_CONDITION),
+        ),
     )
 
     id: int | None = Field(

@@ -58,6 +58,14 @@ def upgrade() -> None:
     )
     op.create_index("ix_deliveries_due", "deliveries", ["status", "next_attempt_at"])
     op.create_index("ix_deliveries_alert_status", "deliveries", ["alert_id", "status"])
+    queue = sa.text("status IN ('created', 'temporary-failure')")
+    op.create_index(
+        "ix_deliveries_queue",
+        "deliveries",
+        ["priority", "next_attempt_at", "id"],
+        sqlite_where=queue,
+        postgresql_where=queue,
+    )
     op.create_index("ix_deliveries_subscription_id", "deliveries", ["subscription_id"])
     op.create_index("ix_deliveries_message_id", "deliveries", ["message_id"])
 

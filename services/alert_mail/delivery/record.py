@@ -1,0 +1,163 @@
+"""Recording a batch's outcomes in one transaction, with one executemany per kind of outcome.
+
+Every statement is guarded by the claim's `worker` token: if this worker's lease ran out and
+another worker re-claimed a delivery, that worker's outcome wins and ours is dropped.
+
+Subscriptions are only written when something happened to them: a hard bounce (+1, and
+suspension at the limit) or the first delivery after bounces (reset to 0). The happy path of
+a 64,000-recipient alert writes no subscription row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Update, and_, bindparam, case, literal, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from services.alert_mail.delivery.claim import Claimed
+from services.alert_mail.domain.delivery_status import Status
+from services.alert_mail.models import Delivery, Subscription
+
+_d = Delivery.__table__  # type: ignore[attr-defined]
+_s = Subscription.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome of one claimed delivery; `status=None` hands it back unsent."""
+
+    delivery: Claimed
+    status: Status | None
+    at: datetime
+    code: int | None = None
+    detail: str | None = None
+    next_attempt_at: datetime | None = None
+    hard_bounce: bool = False  # counts towards suspending the address
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    delivered: int
+    failed: int
+    released: int
+    suspended: int
+
+
+def _mine(token: str) -> ColumnElement[bool]:
+    return and_(_d.c.id == bindparam("b_id"), _d.c.worker == literal(token))
+
+
+def _delivered(token: str) -> Update:
+    return (
+        update(_d)
+        .where(_mine(token))
+        .values(
+            status="delivered",
+            delivered_at=bindparam("b_at"),
+            updated_at=bindparam("b_at"),
+            lease_until=None,
+            last_code=bindparam("b_code"),
+            last_detail=None,
+        )
+    )
+
+
+def _failed(token: str) -> Update:
+    return (
+        update(_d)
+        .where(_mine(token))
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            updated_at=bindparam("b_at"),
+            lease_until=None,
+            last_code=bindparam("b_code"),
+            last_detail=bindparam("b_detail"),
+        )
+    )
+
+
+def _released(token: str, now: datetime) -> Update:
+    """Back in the queue as it was before the claim (the claim's attempt did not happen)."""
+    return (
+        update(_d)
+        .where(_mine(token))
+        .values(
+            status=case((_d.c.attempts <= 1, "created"), else_="temporary-failure"),
+            attempts=_d.c.attempts - 1,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+
+
+async def record_results(
+    session: AsyncSession,
+    token: str,
+    results: Sequence[Result],
+    *,
+    now: datetime,
+    reset_bounces: Sequence[str],
+    hard_bounce_limit: int,
+) -> Recorded:
+    delivered = [
+        {"b_id": r.delivery.id, "b_at": r.at, "b_code": r.code}
+        for r in results
+        if r.status == "delivered"
+    ]
+    failed = [
+        {
+            "b_id": r.delivery.id,
+            "b_status": r.status,
+            "b_at": r.at,
+            "b_next": r.next_attempt_at or r.at,
+            "b_code": r.code,
+            "b_detail": (r.detail or "")[:500] or None,
+        }
+        for r in results
+        if r.status is not None and r.status != "delivered"
+    ]
+    released = [{"b_id": r.delivery.id} for r in results if r.status is None]
+    connection = await session.connection()
+    if delivered:
+        await connection.execute(_delivered(token), delivered)
+    if failed:
+        await connection.execute(_failed(token), failed)
+    if released:
+        await connection.execute(_released(token, now), released)
+    if reset_bounces:
+        await connection.execute(
+            update(_s)
+            .where(_s.c.id.in_(list(reset_bounces)), _s.c.hard_bounces > 0)
+            .values(hard_bounces=0, updated_at=now)
+        )
+    suspended = await _count_hard_bounces(connection, results, now, hard_bounce_limit)
+    return Recorded(len(delivered), len(failed), len(released), suspended)
+
+
+async def _count_hard_bounces(
+    connection: AsyncConnection, results: Sequence[Result], now: datetime, limit: int
+) -> int:
+    bounced = sorted(
+        {
+            r.delivery.subscription_id
+            for r in results
+            if r.hard_bounce and r.delivery.subscription_id
+        }
+    )
+    if not bounced:
+        return 0
+    await connection.execute(
+        update(_s)
+        .where(_s.c.id == bindparam("b_sid"))
+        .values(hard_bounces=_s.c.hard_bounces + 1, updated_at=now),
+        [{"b_sid": sid} for sid in bounced],
+    )
+    suspended = await connection.execute(
+        update(_s)
+        .where(_s.c.id.in_(bounced), _s.c.status == "active", _s.c.hard_bounces >= limit)
+        .values(status="suspended", suspended_at=now, updated_at=now)
+    )
+    return int(getattr(suspended, "rowcount", 0) or 0)

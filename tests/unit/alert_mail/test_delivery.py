@@ -1,0 +1,265 @@
+"""Sending alerts: one mail per recipient in their language with their own links and the
+RFC 8058 headers, and every status a delivery can reach against a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from sqlmodel import select
+
+from deploy.mailsink import MailSink, StoredMessage
+from services.alert_mail.delivery.claim import claim_batch
+from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
+from services.alert_mail.domain.links import read_personal_token
+from services.alert_mail.models import Alert, Subscription
+from tests.support.tokens import TokenFactory
+from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail
+from tests.unit.alert_mail.delivery_support import (
+    Person,
+    Quiet,
+    add_subscribers,
+    by_email,
+    deliveries,
+    publish,
+    quiet_service,
+)
+
+DOMAIN = "city.demo.example.jp"
+
+
+@pytest.fixture
+async def quiet(db_url: str, tokens: TokenFactory, sink: MailSink) -> AsyncIterator[Quiet]:
+    async with quiet_service(db_url, tokens, sink) as service:
+        yield service
+
+
+def parsed(message: StoredMessage) -> EmailMessage:
+    mail = message_from_bytes(message.raw, policy=policy.default)
+    assert isinstance(mail, EmailMessage)
+    return mail
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlparse(url).query)["token"][0]
+
+
+async def test_one_mail_per_recipient_in_their_language_with_personal_links(
+    quiet: Quiet,
+) -> None:
+    now = quiet.now()
+    people = [
+        Person("taro@example.jp", districts=("chuo",)),
+        Person("anna@example.com", language="en", districts=("chuo", "nanbu")),
+        Person("hana@example.jp", plain=True),
+        Person("wang@example.cn", language="zh"),  # no Chinese text: Japanese
+        Person("north@example.jp", districts=("hokubu",)),  # another district
+        Person("weather@example.jp", categories=("weather",)),  # another category
+    ]
+    ids = await add_subscribers(quiet.db, people, now)
+    alert = await publish(quiet.db, now)
+    assert alert.recipients == 4
+
+    assert await quiet.worker.run_once() == 4
+
+    sink = quiet.sink
+    assert sorted(m.rcpt_tos[0] for m in sink.messages) == [
+        "anna@example.com",
+        "hana@example.jp",
+        "taro@example.jp",
+        "wang@example.cn",
+    ]
+    secret = quiet.settings.link_secret.get_secret_value()
+    for person, sub_id in zip(people[:4], ids, strict=False):
+        [stored] = sink.for_recipient(person.email)
+        mail = parsed(stored)
+        assert mail["Message-ID"] == f"<{alert.id}.{sub_id}@{DOMAIN}>"
+        assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert mail["Auto-Submitted"] == "auto-generated"
+        assert mail["From"].addresses[0].addr_spec == "alert@city.demo.example.jp"
+        assert mail["Date"].datetime.utcoffset() == timedelta(hours=9)
+        unsubscribe = str(mail["List-Unsubscribe"])
+        assert unsubscribe.startswith(f"<{PUBLIC_URL}/v1/subscriptions/unsubscribe?token=")
+        token = token_of(unsubscribe.strip("<>"))
+        assert read_personal_token(secret, "unsubscribe", token) == (sub_id, 0)
+        body = mail.get_content()
+        assert unsubscribe.strip("<>") in body
+        manage = next(line for line in body.splitlines() if "/v1/subscriptions/manage" in line)
+        manage_token = token_of(manage[manage.index("http") :])
+        assert read_personal_token(secret, "manage", manage_token) == (sub_id, 0)
+        assert "+09:00" in body
+
+    taro = parsed(sink.for_recipient("taro@example.jp")[0])
+    assert taro["Subject"] == "【デモ市 防災・防犯メール】中央地区に避難指示"
+    assert "直ちに中央小学校へ避難してください。" in taro.get_content()
+    assert "■ 対象地区：中央" in taro.get_content()
+    anna = parsed(sink.for_recipient("anna@example.com")[0])
+    assert anna["Subject"] == "[Demo City Safety Mail] Evacuation order for Chuo"
+    assert "Go to Chuo Elementary School now." in anna.get_content()
+    assert "Areas: Chuo" in anna.get_content()
+    hana = parsed(sink.for_recipient("hana@example.jp")[0])
+    assert "逃げて ください" in str(hana["Subject"])
+    wang = parsed(sink.for_recipient("wang@example.cn")[0])
+    assert wang["Subject"] == taro["Subject"]
+
+    rows = await by_email(quiet.db)
+    assert {d.status for d in rows.values()} == {"delivered"}
+    assert all(d.attempts == 1 and d.delivered_at is not None for d in rows.values())
+    assert rows["hana@example.jp"].language == "ja-plain"
+
+
+async def test_a_4xx_is_retried_after_the_backoff_and_never_delays_the_others(
+    quiet: Quiet,
+) -> None:
+    now = quiet.now()
+    people = [Person(f"resident{n}@example.jp") for n in range(20)]
+    await add_subscribers(quiet.db, [Person("busy@example.jp"), *people], now)
+    await publish(quiet.db, now)
+    quiet.sink.fail("busy@example.jp", 451, "4.3.0 mailbox busy, try later", times=1)
+
+    await quiet.worker.run_once()
+
+    first = await by_email(quiet.db)
+    busy = first.pop("busy@example.jp")
+    assert {d.status for d in first.values()} == {"delivered"}, "the others went out at once"
+    assert (busy.status, busy.attempts, busy.last_code) == ("temporary-failure", 1, 451)
+    assert busy.next_attempt_at == busy.updated_at + timedelta(seconds=30)
+    assert await quiet.worker.run_once() == 0, "not due before the backoff"
+
+    await quiet.advance(timedelta(seconds=31))
+    assert await quiet.worker.run_once() == 1
+
+    [retried] = await deliveries(quiet.db, email="busy@example.jp")
+    assert (retried.status, retried.attempts, retried.last_code) == ("delivered", 2, 250)
+    assert len(quiet.sink.for_recipient("busy@example.jp")) == 1
+
+
+async def test_retries_exhausted_become_a_technical_failure(
+    db_url: str, tokens: TokenFactory, sink: MailSink
+) -> None:
+    async with quiet_service(db_url, tokens, sink, max_attempts=2) as quiet:
+        await add_subscribers(quiet.db, [Person("full@example.jp")], quiet.now())
+        await publish(quiet.db, quiet.now())
+        sink.fail("full@example.jp", 452, "4.2.2 mailbox full")
+
+        await quiet.worker.run_once()
+        await quiet.advance(timedelta(seconds=31))
+        await quiet.worker.run_once()
+
+        [delivery] = await deliveries(quiet.db)
+        assert (delivery.status, delivery.attempts) == ("technical-failure", 2)
+        assert "mailbox full" in (delivery.last_detail or "")
+        await quiet.advance(timedelta(hours=2))
+        assert await quiet.worker.run_once() == 0, "a final status is never claimed again"
+
+
+async def test_hard_bounces_count_up_suspend_at_the_limit_and_reset_on_delivery(
+    quiet: Quiet,
+) -> None:
+    now = quiet.now()
+    people = [
+        Person("gone@example.jp", hard_bounces=2),  # the third bounce in a row: suspended
+        Person("typo@example.jp"),  # the first bounce
+        Person("back@example.jp", hard_bounces=2),  # delivered again: reset
+    ]
+    gone, typo, back = await add_subscribers(quiet.db, people, now)
+    await publish(quiet.db, now)
+    quiet.sink.fail("gone@example.jp", 550, "5.1.1 no such user")
+    quiet.sink.fail("typo@example.jp", 550, "5.1.1 no such user")
+
+    await quiet.worker.run_once()
+
+    stored = await by_email(quiet.db)
+    assert stored["gone@example.jp"].status == "permanent-failure"
+    assert stored["gone@example.jp"].last_code == 550
+    assert stored["typo@example.jp"].status == "permanent-failure"
+    assert stored["back@example.jp"].status == "delivered"
+    async with quiet.db.session(write=False) as session:
+        subs = {s.id: s for s in (await session.exec(select(Subscription))).all()}
+    assert (subs[gone].status, subs[gone].hard_bounces) == ("suspended", 3)
+    assert subs[gone].suspended_at is not None
+    assert (subs[typo].status, subs[typo].hard_bounces) == ("active", 1)
+    assert (subs[back].status, subs[back].hard_bounces) == ("active", 0)
+
+
+async def test_simulator_addresses_reach_their_status_without_sending(quiet: Quiet) -> None:
+    now = quiet.now()
+    people = [
+        Person(f"{local}@{SIMULATOR_DOMAIN}") for local in ("delivered", "temp-fail", "perm-fail")
+    ]
+    await add_subscribers(quiet.db, people, now)
+    await publish(quiet.db, now)
+
+    await quiet.worker.run_once()
+
+    stored = await by_email(quiet.db)
+    assert {email.split("@")[0]: d.status for email, d in stored.items()} == {
+        "delivered": "delivered",
+        "temp-fail": "temporary-failure",
+        "perm-fail": "permanent-failure",
+    }
+    assert quiet.sink.messages == []
+
+
+async def test_an_address_unsubscribed_after_fan_out_gets_nothing(quiet: Quiet) -> None:
+    now = quiet.now()
+    [leaver, _stayer] = await add_subscribers(
+        quiet.db, [Person("leaver@example.jp"), Person("stayer@example.jp")], now
+    )
+    await publish(quiet.db, now)
+    async with quiet.db.session() as session:
+        subscription = await session.get(Subscription, leaver)
+        assert subscription is not None
+        subscription.status = "unsubscribed"
+
+    await quiet.worker.run_once()
+
+    assert [m.rcpt_tos for m in quiet.sink.messages] == [("stayer@example.jp",)]
+    stored = await by_email(quiet.db)
+    assert stored["leaver@example.jp"].status == "permanent-failure"
+    assert stored["leaver@example.jp"].last_code is None
+
+
+async def test_a_dead_workers_batch_is_sent_again_once_its_lease_expires(quiet: Quiet) -> None:
+    now = quiet.now()
+    await add_subscribers(quiet.db, [Person(f"r{n}@example.jp") for n in range(3)], now)
+    alert = await publish(quiet.db, now)
+    async with quiet.db.session() as session:  # a worker that claims, then dies
+        lost = await claim_batch(
+            session,
+            now=now,
+            lease_until=now + timedelta(seconds=60),
+            worker="dead-worker/1",
+            limit=2,
+            skip_locked=not quiet.db.is_sqlite,
+        )
+    assert len(lost) == 2
+
+    assert await quiet.worker.run_once() == 1, "leased rows wait for their lease"
+    await quiet.advance(timedelta(seconds=61))
+    assert await quiet.worker.run_once() == 2
+
+    stored = await deliveries(quiet.db)
+    assert {d.status for d in stored} == {"delivered"}
+    assert sorted(d.attempts for d in stored) == [1, 2, 2]
+    async with quiet.db.session(write=False) as session:
+        finished = await session.get(Alert, alert.id)
+    assert finished is not None
+    assert (finished.status, finished.completed_at is not None) == ("completed", True)
+
+
+async def test_background_workers_send_as_soon_as_the_alert_is_committed(
+    alert_mail: AlertMail,
+) -> None:
+    db = alert_mail.runtime.db
+    now = alert_mail.runtime.clock.now()
+    await add_subscribers(db, [Person("quick@example.jp")], now)
+    await publish(db, now)
+
+    [message] = await alert_mail.sink.wait_for(to="quick@example.jp", within=10)
+
+    assert "避難指示" in message.subject
