@@ -23,9 +23,17 @@ async def seed_staff_groups(
             await session.exec(select(StaffGroup).where(col(StaffGroup.code) == item["code"]))
         ).first()
         if group is None:
-            group = StaffGroup(id=new_id("grp"), code=item["code"], created_at=now, updated_at=now)
-        group.name_ja = item["name_ja"]
-        group.department = item["department"]
+            group = StaffGroup(
+                id=new_id("grp"),
+                code=item["code"],
+                name_ja=item["name_ja"],
+                department=item["department"],
+                created_at=now,
+                updated_at=now,
+            )
+        else:
+            group.name_ja = item["name_ja"]
+            group.department = item["department"]
         session.add(group)
         await session.flush()
         known = {
@@ -38,7 +46,11 @@ async def seed_staff_groups(
         }
         for person in item.get("members", ()):
             member = known.get(person["email"]) or StaffGroupMember(
-                id=new_id("mem"), group_id=group.id, email=person["email"], created_at=now
+                id=new_id("mem"),
+                group_id=group.id,
+                email=person["email"],
+                name=person["name"],
+                created_at=now,
             )
             member.name = person["name"]
             member.staff_sub = person.get("staff_sub")

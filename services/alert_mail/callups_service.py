@@ -68,6 +68,9 @@ class ReplyLinkInvalid(NotFound):
     slug = "reply-link-invalid"
     title = "This reply link is not valid"
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[{"field": "token", "message": detail}])
+
 
 async def _audit(
     session: AsyncSession,
@@ -651,11 +654,11 @@ async def resolve_reply_token(
         settings.link_secret.get_secret_value(), callup_mail.REPLY_PURPOSE, token
     )
     if read is None:
-        raise ReplyLinkInvalid("the reply link is not valid", field="token")
+        raise ReplyLinkInvalid("the reply link is not valid")
     recipient_id, version = read
     recipient = await session.get(CallupRecipient, recipient_id)
     if recipient is None or recipient.token_version != version:
-        raise ReplyLinkInvalid("the reply link is no longer valid", field="token")
+        raise ReplyLinkInvalid("the reply link is no longer valid")
     query = select(Callup).where(col(Callup.id) == recipient.callup_id)
     if for_update:
         query = query.with_for_update()

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
 from services.alert_mail import callups_service as service
@@ -33,7 +35,8 @@ from services.alert_mail.schemas.callups import (
 )
 from services.alert_mail.settings import Settings
 from services.kit.auth import Principal, Public, authenticated, mark_auth, staff
-from services.kit.deps import ClockDep, SessionDep
+from services.kit.clock import Clock
+from services.kit.deps import ClockDep, SessionDep, get_db
 from services.kit.errors import AppError, Forbidden, IllegalTransition, UnprocessableContent
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
@@ -56,6 +59,16 @@ async def callup_sender(request: Request) -> Principal:
     if principal.kind != "staff" or not principal.roles & SENDER_ROLES:
         raise Forbidden("call-ups are sent by emergency_publisher, alert_publisher or admin staff")
     return principal
+
+
+async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Staff reads of personal data write their `*.viewed` audit event, so these GETs take a
+    write session (a read transaction upgraded to a write is refused on a busy SQLite)."""
+    async with get_db(request).session(write=True) as session:
+        yield session
+
+
+AuditedReadSession = Annotated[AsyncSession, Depends(audited_read_session, scope="function")]
 
 
 def get_settings(request: Request) -> Settings:
@@ -156,7 +169,7 @@ async def add_member(
 async def list_members(
     group_id: GroupId,
     principal: GroupAdmin,
-    session: SessionDep,
+    session: AuditedReadSession,
     clock: ClockDep,
     limit: Limit = 100,
     cursor: Cursor = None,
@@ -288,7 +301,7 @@ def _validated(data: Any) -> CallupReplyCreate:
 
 
 async def _reply_from_json(
-    raw: bytes, session: SessionDep, clock: ClockDep, settings: Settings
+    raw: bytes, session: AsyncSession, clock: Clock, settings: Settings
 ) -> CallupReplyRead:
     try:
         data = json.loads(raw)
@@ -309,7 +322,7 @@ async def _reply_from_json(
 
 
 async def _reply_from_form(
-    raw: bytes, session: SessionDep, clock: ClockDep, settings: Settings
+    raw: bytes, session: AsyncSession, clock: Clock, settings: Settings
 ) -> Response:
     try:
         values = callup_form.parse_form(raw)
@@ -389,7 +402,7 @@ async def list_callups(
 
 @router.get("/{callup_id}", response_model=CallupRead)
 async def get_callup(
-    callup_id: CallupId, principal: StaffReader, session: SessionDep, clock: ClockDep
+    callup_id: CallupId, principal: StaffReader, session: AuditedReadSession, clock: ClockDep
 ) -> CallupRead:
     callup = await service.get_visible_callup(session, callup_id, principal)
     await service.record_view(session, callup, actor=principal, now=clock.now(), view="callup")
@@ -398,7 +411,7 @@ async def get_callup(
 
 @router.get("/{callup_id}/summary", response_model=CallupSummary)
 async def get_summary(
-    callup_id: CallupId, principal: StaffReader, session: SessionDep, clock: ClockDep
+    callup_id: CallupId, principal: StaffReader, session: AuditedReadSession, clock: ClockDep
 ) -> CallupSummary:
     """Latest answer per member: counts per status, who has not answered, arrival times in
     buckets (≤30 / ≤60 / ≤120 / >120 minutes) and expected staff per hour (JST)."""
@@ -411,7 +424,7 @@ async def get_summary(
 async def list_recipients(
     callup_id: CallupId,
     principal: StaffReader,
-    session: SessionDep,
+    session: AuditedReadSession,
     clock: ClockDep,
     limit: Limit = 100,
     cursor: Cursor = None,
