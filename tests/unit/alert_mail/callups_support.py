@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -104,13 +105,12 @@ async def tokens_by_email(am: AlertMail) -> dict[str, str]:
 async def audit_events(am: AlertMail, action: str | None = None) -> list[dict[str, Any]]:
     async with am.runtime.db.session(write=False) as session:
         rows = (
-            await session.exec(
-                select(OutboxMessage)
-                .where(col(OutboxMessage.topic) == "audit")
-                .order_by(col(OutboxMessage.id))
-            )
+            await session.exec(select(OutboxMessage).where(col(OutboxMessage.topic) == "audit"))
         ).all()
-    events = [dict(r.payload) for r in rows]
+    # ids are ULIDs, random within a millisecond: the event's own time orders them
+    events = sorted(
+        (dict(r.payload) for r in rows), key=lambda e: datetime.fromisoformat(e["occurred_at"])
+    )
     return [e for e in events if action is None or e["action"] == action]
 
 
