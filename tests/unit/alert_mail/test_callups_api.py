@@ -221,6 +221,7 @@ async def test_bad_tokens_get_a_problem_or_a_friendly_page(alert_mail: AlertMail
         "/v1/callups/reply", data={"token": "nonsense", "status": "safe"}
     )
     page = await alert_mail.client.get("/v1/callups/reply?token=rcp_X.0.abc")
+    superscript = await alert_mail.client.get("/v1/callups/reply", params={"token": "rcp_X.².a"})
 
     assert as_json.status_code == 404
     assert as_json.json()["errors"][0]["field"] == "token"
@@ -228,6 +229,7 @@ async def test_bad_tokens_get_a_problem_or_a_friendly_page(alert_mail: AlertMail
     assert "このリンクは使えません" in as_form.text
     assert page.status_code == 404
     assert "このリンクは使えません" in page.text
+    assert superscript.status_code == 404
 
 
 async def test_reply_validation_names_the_field(alert_mail: AlertMail) -> None:
