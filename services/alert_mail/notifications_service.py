@@ -21,6 +21,7 @@ from services.alert_mail.domain.templates_lifecycle import (
     apply,
     state_of,
 )
+from services.alert_mail.domain.templates_seed import seed_templates
 from services.alert_mail.models import (
     Delivery,
     Notification,
@@ -422,3 +423,53 @@ async def list_notifications(
     query = query.order_by(col(Notification.id).desc()).limit(limit + 1)
     rows = (await session.exec(query)).all()
     return [notification_read(*row) for row in rows[:limit]], len(rows) > limit
+
+
+# --- seed ------------------------------------------------------------------------------------
+
+SEED_ACTOR = "seed"
+
+
+async def upsert_seed_templates(session: AsyncSession, city_name: str, now: datetime) -> int:
+    """Creates the other services' templates under their stable ids. A seeded template the
+    seed changed gets a new version; one that staff edited since keeps their version."""
+    count = 0
+    for seeded in seed_templates(city_name):
+        template = await session.get(NotificationTemplate, seeded.id)
+        if template is None:
+            template = NotificationTemplate(
+                id=seeded.id,
+                name=seeded.name,
+                description=seeded.description,
+                language="ja",
+                version=0,
+                created_by=SEED_ACTOR,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(template)
+            await session.flush()
+        else:
+            latest = await get_version(session, template.id, template.version)
+            if latest.created_by != SEED_ACTOR or (latest.subject, latest.body) == (
+                seeded.subject,
+                seeded.body,
+            ):
+                count += 1
+                continue
+        templates.check_template(seeded.subject, seeded.body)
+        template.version += 1
+        template.updated_at = now
+        session.add(
+            NotificationTemplateVersion(
+                template_id=template.id,
+                version=template.version,
+                subject=seeded.subject,
+                body=seeded.body,
+                created_by=SEED_ACTOR,
+                created_at=now,
+            )
+        )
+        await session.flush()
+        count += 1
+    return count

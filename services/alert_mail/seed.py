@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.callups_seed import seed_staff_groups
 from services.alert_mail.models import Category, District
+from services.alert_mail.notifications_service import upsert_seed_templates
 from services.kit.clock import Clock
 
 
@@ -42,4 +43,6 @@ async def seed(session: AsyncSession, city: Mapping[str, Any]) -> int:
         session, District, list(city.get("districts", ())), ("name_ja", "name_en")
     )
     count += await seed_staff_groups(session, list(city.get("staff_groups", ())), now=Clock().now())
+    city_name = str(city.get("city", {}).get("name_ja", "デモ市"))
+    count += await upsert_seed_templates(session, city_name, now=Clock().now())
     return count

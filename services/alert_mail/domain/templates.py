@@ -3,7 +3,8 @@
 - `((name))` is replaced by the personalisation value `name`; a template's placeholders must
   all be given (the error names `personalisation.name`); extra keys are ignored.
 - `((name??text))` shows `text` when `name` is yes/true (or a true boolean), and nothing when
-  it is no/false or not given at all: the key is optional.
+  it is no/false or not given at all: the key is optional. A line holding only left-out
+  content is dropped with its line break.
 - Names match as in Notify: case, spaces, `_` and `-` do not matter (`((Full Name))` is filled
   by `full_name`).
 - Rendering is a single pass, so a value that looks like a placeholder stays as it is. Mail is
@@ -31,6 +32,7 @@ BULLET = "・"
 _TRUE = frozenset({"yes", "y", "true", "1", "はい"})
 _FALSE = frozenset({"no", "n", "false", "0", "いいえ", ""})
 _KEY_NOISE = str.maketrans("", "", " _-\u3000")
+_HIDDEN = "\x00"  # marks left-out optional content; values cannot carry it (controls go)
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 Personalisation = Mapping[str, Any]
@@ -156,7 +158,7 @@ def _fill(text: str, field: str, values: Mapping[str, Any], *, one_line: bool) -
         value = values.get(placeholder.key)
         if placeholder.conditional_text is not None:
             shown = _shows(value, placeholder.name)
-            return placeholder.conditional_text if shown else ""
+            return placeholder.conditional_text if shown else _HIDDEN
         return _as_text(value, placeholder.name, one_line=one_line)
 
     return PLACEHOLDER.sub(replace, text)
@@ -191,9 +193,17 @@ def render(subject: str, body: str, personalisation: Personalisation) -> Rendere
             f"the rendered body is longer than {MAX_BODY_LENGTH} characters",
             field="personalisation",
         )
-    return Rendered(subject=rendered_subject.strip(), body=_tidy_lines(rendered_body))
+    return Rendered(
+        subject=" ".join(rendered_subject.replace(_HIDDEN, "").split()),
+        body=_tidy_lines(rendered_body),
+    )
 
 
-def _tidy_lines(body: str) -> str:
-    """Optional content that rendered empty must not leave trailing blanks behind."""
-    return "\n".join(line.rstrip() for line in body.split("\n")).strip("\n")
+def _tidy_lines(text: str) -> str:
+    """A line that held only left-out optional content goes, blank line and all."""
+    kept = []
+    for line in text.split("\n"):
+        shown = line.replace(_HIDDEN, "").rstrip()
+        if shown or _HIDDEN not in line:
+            kept.append(shown)
+    return "\n".join(kept).strip("\n")

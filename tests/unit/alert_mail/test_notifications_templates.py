@@ -66,6 +66,11 @@ def test_a_conditional_key_may_be_left_out() -> None:
     assert "手数料" not in rendered.body
 
 
+def test_a_line_holding_only_left_out_content_is_dropped() -> None:
+    rendered = templates.render("s", "一行目\n((fee??手数料))\n\n三行目 ((x??追記))", {})
+    assert rendered.body == "一行目\n\n三行目"
+
+
 def test_a_conditional_with_neither_yes_nor_no_names_the_field() -> None:
     with pytest.raises(UnprocessableContent) as exc:
         templates.render("s", "((fee??必要))", {"fee": "maybe"})
