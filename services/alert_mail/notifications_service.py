@@ -219,7 +219,13 @@ async def update_template(
     """Locked by the caller (`get_template(for_update=True)`), so two edits cannot both
     become version n+1."""
     if not body.model_fields_set:
-        raise UnprocessableContent("nothing to change: send name, description, subject or body")
+        raise UnprocessableContent(
+            "nothing to change: send name, description, subject or body",
+            errors=[
+                {"field": f, "message": "one of these is needed"}
+                for f in ("name", "description", "subject", "body")
+            ],
+        )
     apply(state_of(template.archived), TemplateTransition.EDIT)
     latest = await get_version(session, template.id, template.version)
     subject = body.subject if body.subject is not None else latest.subject

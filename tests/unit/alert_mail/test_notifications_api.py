@@ -112,6 +112,15 @@ async def test_an_edit_makes_a_new_version_and_old_versions_stay_readable(
     missing = await alert_mail.client.get(f"{url}/versions/3", headers=_admin(alert_mail))
     assert missing.status_code == 404
 
+    empty = await alert_mail.client.patch(url, json={}, headers=_admin(alert_mail))
+    assert empty.status_code == 422
+    assert {e["field"] for e in empty.json()["errors"]} == {
+        "name",
+        "description",
+        "subject",
+        "body",
+    }
+
     same = await alert_mail.client.patch(
         url, json={"body": "((氏名)) 様\n受け付けました。"}, headers=_admin(alert_mail)
     )
