@@ -290,7 +290,9 @@ async def preview(
     session: AsyncSession, template: NotificationTemplate, body: PreviewCreate
 ) -> PreviewRead:
     version = await get_version(session, template.id, body.version or template.version)
-    rendered = templates.render(version.subject, version.body, body.personalisation)
+    rendered = templates.render(
+        version.subject, version.body, body.personalisation, language=template.language
+    )
     return PreviewRead(
         template_id=template.id,
         template_version=version.version,
@@ -322,7 +324,9 @@ async def send(
     """Renders the template's latest version and queues the mail in this transaction: if the
     request fails, nothing is sent."""
     template, version = await _usable_template(session, body.template_id)
-    rendered = templates.render(version.subject, version.body, body.personalisation)
+    rendered = templates.render(
+        version.subject, version.body, body.personalisation, language=template.language
+    )
     delivery = await enqueue_message(
         session,
         to=body.email_address,

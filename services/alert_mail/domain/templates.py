@@ -29,8 +29,14 @@ MAX_SUBJECT_LENGTH = 998  # RFC 5322 line limit: the rendered subject must fit o
 MAX_BODY_LENGTH = 100_000
 BULLET = "・"
 
-_TRUE = frozenset({"yes", "y", "true", "1", "はい"})
-_FALSE = frozenset({"no", "n", "false", "0", "いいえ", ""})
+_YES_NO = {
+    "ja": ("はい", "いいえ"),
+    "en": ("yes", "no"),
+    "zh": ("是", "否"),
+    "ko": ("예", "아니요"),
+}
+_TRUE = frozenset({"yes", "y", "true", "1", "はい", "是", "예"})
+_FALSE = frozenset({"no", "n", "false", "0", "いいえ", "否", "아니요", ""})
 _KEY_NOISE = str.maketrans("", "", " _-\u3000")
 _HIDDEN = "\x00"  # marks left-out optional content; values cannot carry it (controls go)
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -121,13 +127,14 @@ def _clean(text: str, *, one_line: bool) -> str:
     return " ".join(cleaned.split()) if one_line else cleaned
 
 
-def _as_text(value: Any, name: str, *, one_line: bool) -> str:
+def _as_text(value: Any, name: str, *, one_line: bool, language: str = "ja") -> str:
     if isinstance(value, bool):
-        return "はい" if value else "いいえ"
+        yes, no = _YES_NO.get(language, _YES_NO["ja"])
+        return yes if value else no
     if isinstance(value, str | int | float):
         return _clean(str(value), one_line=one_line)
     if isinstance(value, Sequence):
-        items = [_as_text(item, name, one_line=True) for item in value]
+        items = [_as_text(item, name, one_line=True, language=language) for item in value]
         return ("、" if one_line else "\n").join(
             item if one_line else f"{BULLET}{item}" for item in items
         )
@@ -150,7 +157,9 @@ def _shows(value: Any, name: str) -> bool:
     )
 
 
-def _fill(text: str, field: str, values: Mapping[str, Any], *, one_line: bool) -> str:
+def _fill(
+    text: str, field: str, values: Mapping[str, Any], *, one_line: bool, language: str
+) -> str:
     placeholders(text, field)  # refuse malformed templates before filling anything
 
     def replace(match: re.Match[str]) -> str:
@@ -159,7 +168,7 @@ def _fill(text: str, field: str, values: Mapping[str, Any], *, one_line: bool) -
         if placeholder.conditional_text is not None:
             shown = _shows(value, placeholder.name)
             return placeholder.conditional_text if shown else _HIDDEN
-        return _as_text(value, placeholder.name, one_line=one_line)
+        return _as_text(value, placeholder.name, one_line=one_line, language=language)
 
     return PLACEHOLDER.sub(replace, text)
 
@@ -169,8 +178,11 @@ def missing_keys(subject: str, body: str, personalisation: Personalisation) -> l
     return [name for name in required_keys(subject, body) if normalise_key(name) not in given]
 
 
-def render(subject: str, body: str, personalisation: Personalisation) -> Rendered:
-    """Fills a template version; 422 naming every missing `personalisation.<name>`."""
+def render(
+    subject: str, body: str, personalisation: Personalisation, *, language: str = "ja"
+) -> Rendered:
+    """Fills a template version; 422 naming every missing `personalisation.<name>`. A boolean
+    value reads as yes/no in the template's `language`."""
     missing = missing_keys(subject, body, personalisation)
     if missing:
         raise UnprocessableContent(
@@ -181,8 +193,8 @@ def render(subject: str, body: str, personalisation: Personalisation) -> Rendere
             ],
         )
     values = {normalise_key(k): v for k, v in personalisation.items()}
-    rendered_subject = _fill(subject, "subject", values, one_line=True)
-    rendered_body = _fill(body, "body", values, one_line=False)
+    rendered_subject = _fill(subject, "subject", values, one_line=True, language=language)
+    rendered_body = _fill(body, "body", values, one_line=False, language=language)
     if len(rendered_subject) > MAX_SUBJECT_LENGTH:
         raise UnprocessableContent(
             f"the rendered subject is longer than {MAX_SUBJECT_LENGTH} characters",

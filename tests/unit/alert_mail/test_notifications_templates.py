@@ -100,6 +100,12 @@ def test_extra_keys_are_ignored_and_names_match_like_notify() -> None:
     assert (rendered.subject, rendered.body) == ("Taro 様", "7")
 
 
+def test_booleans_read_in_the_templates_language() -> None:
+    assert templates.render("s", "((paid))", {"paid": True}).body == "はい"
+    assert templates.render("s", "((paid))", {"paid": False}, language="en").body == "no"
+    assert templates.render("s", "((paid))", {"paid": True}, language="ko").body == "예"
+
+
 def test_values_are_never_rendered_again() -> None:
     rendered = templates.render("s", "((a)) ((b))", {"a": "((b))", "b": "B"})
     assert rendered.body == "((b)) B"
