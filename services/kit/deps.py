@@ -25,10 +25,18 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For GETs that write: staff reads of personal data record a `*.viewed` audit event, and
+    on a busy SQLite a read transaction upgraded to a write is refused, so take the lock first."""
+    async with get_db(request).session(write=True) as session:
+        yield session
+
+
 def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
+AuditedReadSession = Annotated[AsyncSession, Depends(audited_read_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
