@@ -1,0 +1,55 @@
+"""What the call-up routes share: id formats, who may send, the audited read session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.alert_mail.domain.callup_access import SENDER_ROLES
+from services.alert_mail.settings import Settings
+from services.kit.auth import Principal, authenticated, mark_auth, staff
+from services.kit.deps import get_db
+from services.kit.errors import Forbidden
+
+ULID = "[0-9A-HJKMNP-TV-Z]{26}"
+GroupId = Annotated[str, Path(pattern=f"^grp_{ULID}$", max_length=64)]
+MemberId = Annotated[str, Path(pattern=f"^mem_{ULID}$", max_length=64)]
+CallupId = Annotated[str, Path(pattern=f"^cal_{ULID}$", max_length=64)]
+RecipientId = Annotated[str, Path(pattern=f"^rcp_{ULID}$", max_length=64)]
+Token = Annotated[str, Query(min_length=1, max_length=200, description="from the call-up mail")]
+
+
+@mark_auth("staff")
+async def callup_sender(request: Request) -> Principal:
+    """Staff holding `emergency_publisher`, `alert_publisher` or `admin`."""
+    principal = await authenticated(request)
+    if principal.kind != "staff" or not principal.roles & SENDER_ROLES:
+        raise Forbidden("call-ups are sent by emergency_publisher, alert_publisher or admin staff")
+    return principal
+
+
+async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Staff reads of personal data write their `*.viewed` audit event, so these GETs take a
+    write session (a read transaction upgraded to a write is refused on a busy SQLite)."""
+    async with get_db(request).session(write=True) as session:
+        yield session
+
+
+AuditedReadSession = Annotated[AsyncSession, Depends(audited_read_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+GroupAdmin = Annotated[Principal, staff(role="admin")]
+Sender = Annotated[Principal, Depends(callup_sender)]
+StaffReader = Annotated[Principal, staff()]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+REPLAY: dict[int | str, dict[str, Any]] = {200: {"description": "an Idempotency-Key replay"}}
