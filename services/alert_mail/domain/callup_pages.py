@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from urllib.parse import quote
 
 from services.alert_mail.domain.callup_mail import format_jst
 from services.alert_mail.domain.callup_replies import (
@@ -211,7 +212,7 @@ def done_page(view: ReplyPageView, reply: ShownReply) -> str:
 ご回答ありがとうございます。身の安全を第一に行動してください。</div>
 {_reply_facts(reply)}
 {_intro(view)}
-<p><a href="reply?token={escape(view.token)}">回答を変更する</a></p>"""
+<p><a href="reply?token={escape(quote(view.token))}">回答を変更する</a></p>"""
     return _page("回答を受け付けました", body)
 
 

@@ -3,6 +3,8 @@ form and JSON, the summary, closing, and who may do and see what."""
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -85,6 +87,10 @@ async def test_the_reply_form_posts_as_a_browser_would_and_confirms(alert_mail: 
     assert done.status_code == 200, done.text
     assert "回答を受け付けました" in done.text
     assert "45分後に参集できます" in done.text
+    change = re.search(r'href="(reply\?token=[^"]+)"', done.text)
+    assert change is not None
+    again = await alert_mail.client.get(urljoin(page_url, html.unescape(change.group(1))))
+    assert read_form(again.text).fields["arrival_minutes"] == "45"
     summary = await alert_mail.client.get(
         f"/v1/callups/{callup['id']}/summary", headers=publisher(alert_mail)
     )
