@@ -52,3 +52,13 @@ class Settings(ServiceSettings):
     dkim_private_key: SecretStr | None = Field(
         None, description="PEM (RSA) or base64 raw (ed25519) private key; signs when set"
     )
+
+    # Feeds (CAP, Atom, server-sent events).
+    city_name_ja: str = Field("デモ市", description="CAP senderName and feed titles")
+    city_name_en: str = "Demo City"
+    stream_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="how often the stream looks for alerts other replicas sent"
+    )
+    stream_queue_size: int = Field(
+        100, ge=1, le=10_000, description="events a stream client may lag behind; then dropped"
+    )
