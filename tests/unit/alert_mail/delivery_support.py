@@ -24,6 +24,7 @@ from services.alert_mail.models import (
     SubscriptionDistrict,
 )
 from services.kit.db import Database
+from services.kit.ids import new_id
 from tests.support.apps import running
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.conftest import AlertMail, make_app, seed_demo_city
@@ -90,11 +91,12 @@ async def publish(
     db: Database,
     now: datetime,
     *,
-    alert_id: str = "alt_delivery_test",
+    alert_id: str | None = None,
     districts: Sequence[str] = ("chuo",),
     content: dict[str, Any] | None = None,
 ) -> Alert:
     """An alert in `sending` with its deliveries fanned out, as publishing leaves it."""
+    alert_id = alert_id or new_id("alt")
     alert = Alert(
         id=alert_id,
         status="sending",

@@ -3,17 +3,22 @@ RFC 8058 headers, and every status a delivery can reach against a real SMTP serv
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlparse
 
+import dkim
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
 
 from deploy.mailsink import MailSink, StoredMessage
 from services.alert_mail.delivery.claim import claim_batch
+from services.alert_mail.delivery.enqueue import enqueue_message
 from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
 from services.alert_mail.domain.links import read_personal_token
 from services.alert_mail.models import Alert, Subscription
@@ -263,3 +268,79 @@ async def test_background_workers_send_as_soon_as_the_alert_is_committed(
     [message] = await alert_mail.sink.wait_for(to="quick@example.jp", within=10)
 
     assert "避難指示" in message.subject
+
+
+async def test_stored_messages_are_sent_with_their_own_headers(quiet: Quiet) -> None:
+    async with quiet.db.session() as session:
+        queued = await enqueue_message(
+            session,
+            to="applicant@example.jp",
+            subject="【デモ市】申請を受け付けました",
+            text="受付番号 A-123 の申請を受け付けました。",
+            html="<p>受付番号 <b>A-123</b> の申請を受け付けました。</p>",
+            kind="notification",
+            now=quiet.now(),
+            headers={"Reply-To": "madoguchi@city.demo.example.jp", "X-Cityhall-Reference": "A-123"},
+        )
+
+    assert await quiet.worker.run_once() == 1
+
+    [stored] = quiet.sink.for_recipient("applicant@example.jp")
+    mail = parsed(stored)
+    assert mail["Message-ID"] == f"<{queued.message_id}@{DOMAIN}>"
+    assert mail["Subject"] == "【デモ市】申請を受け付けました"
+    assert mail["Reply-To"] == "madoguchi@city.demo.example.jp"
+    assert mail["X-Cityhall-Reference"] == "A-123"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert stored.text is not None
+    assert "受付番号 A-123" in stored.text
+    assert stored.html is not None
+    assert "<b>A-123</b>" in stored.html
+    [delivery] = await deliveries(quiet.db)
+    assert (delivery.kind, delivery.status) == ("message", "delivered")
+
+
+def rsa_key() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, base64.b64encode(public).decode()
+
+
+async def test_dkim_signatures_verify_and_cover_the_one_click_headers(
+    db_url: str, tokens: TokenFactory, sink: MailSink
+) -> None:
+    private, public = rsa_key()
+    dkim_settings = {
+        "dkim_selector": "alert2026",
+        "dkim_domain": "city.demo.example.jp",
+        "dkim_private_key": private,
+    }
+    async with quiet_service(db_url, tokens, sink, **dkim_settings) as quiet:
+        await add_subscribers(quiet.db, [Person("signed@example.jp")], quiet.now())
+        await publish(quiet.db, quiet.now())
+        await quiet.worker.run_once()
+
+    [stored] = sink.for_recipient("signed@example.jp")
+    looked_up: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        looked_up.append(name)
+        return f"v=DKIM1; k=rsa; p={public}".encode()
+
+    assert dkim.verify(stored.raw, dnsfunc=dns)
+    assert looked_up == [b"alert2026._domainkey.city.demo.example.jp."]
+    signature = parsed(stored)["DKIM-Signature"]
+    signed = {h.strip().lower() for h in str(signature).split("h=")[1].split(";")[0].split(":")}
+    assert {"from", "to", "subject", "date", "message-id"} <= signed
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= signed
+    tampered = stored.raw.replace(
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: nothing"
+    )
+    assert not dkim.verify(tampered, dnsfunc=dns)
