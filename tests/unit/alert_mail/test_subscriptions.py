@@ -3,6 +3,7 @@ SMTP sink and its link followed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -188,3 +189,16 @@ async def test_idempotency_key_replays_without_a_second_mail(alert_mail: AlertMa
     async with alert_mail.runtime.db.session(write=False) as session:
         rows = await session.exec(select(func.count()).select_from(OutgoingMessage))
         assert int(rows.one()) == 1
+
+
+async def test_concurrent_sign_ups_for_one_address_still_send_at_most_the_limit(
+    alert_mail: AlertMail,
+) -> None:
+    body = {"email": "burst@example.jp", "categories": ["disaster"]}
+    responses = await asyncio.gather(
+        *(alert_mail.client.post("/v1/subscriptions", json=body) for _ in range(8))
+    )
+    assert {r.status_code for r in responses} == {202}
+    async with alert_mail.runtime.db.session(write=False) as session:
+        rows = await session.exec(select(func.count()).select_from(OutgoingMessage))
+        assert int(rows.one()) == alert_mail.settings.confirmation_mails_per_hour
