@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
-from services.alert_mail.models.deliveries import QUEUE_CONDITION
+from services.alert_mail.models.deliveries import IN_FLIGHT_CONDITION, QUEUE_CONDITION
 from services.kit.sqltypes import UTCDateTime
 
 _RETURNING = "RETURNING id, kind, alert_id, subscription_id, message_id, email, language, attempts"
@@ -55,7 +55,7 @@ def _claim_statement(where: str, order: str, *, skip_locked: bool) -> TextClause
 
 
 _QUEUE = f"{QUEUE_CONDITION} AND next_attempt_at <= :now"
-_EXPIRED = "status = 'sending' AND lease_until < :now"
+_EXPIRED = f"{IN_FLIGHT_CONDITION} AND lease_until < :now"
 _STATEMENTS = {
     (kind, skip): _claim_statement(where, order, skip_locked=skip)
     for kind, where, order in (
@@ -65,7 +65,8 @@ _STATEMENTS = {
     for skip in (False, True)
 }
 _ANYTHING_DUE = text(
-    f"SELECT 1 FROM deliveries WHERE ({_QUEUE}) OR ({_EXPIRED}) LIMIT 1"  # noqa: S608
+    f"SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE {_QUEUE})"  # noqa: S608
+    f" OR EXISTS (SELECT 1 FROM deliveries WHERE {_EXPIRED})"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 

@@ -13,9 +13,11 @@ from sqlmodel import Field, SQLModel
 
 from services.alert_mail.models._columns import json_column, timestamp
 
-# The sending queue. Written as a literal so the claim query can name it word for word, which
-# both SQLite and PostgreSQL need before they use the partial index below.
+# The sending queue and the batches in flight. Written as literals so the claim query can name
+# them word for word, which both SQLite and PostgreSQL need before they use a partial index.
+# Partial indexes keep the per-row index work of a 64,000-recipient alert small.
 QUEUE_CONDITION = "status IN ('created', 'temporary-failure')"
+IN_FLIGHT_CONDITION = "status = 'sending'"
 
 
 class OutgoingMessage(SQLModel, table=True):
@@ -34,7 +36,12 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("alert_id", "subscription_id", name="uq_deliveries_alert_subscription"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index(
+            "ix_deliveries_leases",
+            "lease_until",
+            sqlite_where=text(IN_FLIGHT_CONDITION),
+            postgresql_where=text(IN_FLIGHT_CONDITION),
+        ),
         Index("ix_deliveries_alert_status", "alert_id", "status"),
         Index(
             "ix_deliveries_queue",

@@ -56,7 +56,14 @@ def upgrade() -> None:
         sa.Column("delivered_at", UTCDateTime()),
         sa.UniqueConstraint("alert_id", "subscription_id", name="uq_deliveries_alert_subscription"),
     )
-    op.create_index("ix_deliveries_due", "deliveries", ["status", "next_attempt_at"])
+    in_flight = sa.text("status = 'sending'")
+    op.create_index(
+        "ix_deliveries_leases",
+        "deliveries",
+        ["lease_until"],
+        sqlite_where=in_flight,
+        postgresql_where=in_flight,
+    )
     op.create_index("ix_deliveries_alert_status", "deliveries", ["alert_id", "status"])
     queue = sa.text("status IN ('created', 'temporary-failure')")
     op.create_index(
