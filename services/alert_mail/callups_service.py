@@ -372,8 +372,8 @@ async def create_callup(
     )
     session.add(callup)
     await session.flush()
-    for member in members:
-        recipient = CallupRecipient(
+    recipients = [
+        CallupRecipient(
             id=new_id("rcp"),
             callup_id=callup.id,
             member_id=member.id,
@@ -381,8 +381,11 @@ async def create_callup(
             name=member.name,
             email=member.email,
         )
-        session.add(recipient)
-        await session.flush()
+        for member in members
+    ]
+    session.add_all(recipients)
+    await session.flush()
+    for recipient in recipients:
         await _mail_recipient(session, settings, callup, recipient, group.name_ja, now)
     await session.flush()
     await _audit(
