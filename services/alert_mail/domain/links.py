@@ -28,7 +28,9 @@ def read_personal_token(secret: str, purpose: str, token: str) -> tuple[str, int
     """(subject, version) of a genuine token, else None. The caller compares the version."""
     subject, _, rest = token.partition(".")
     version_text, _, mac = rest.partition(".")
-    if not subject or not version_text.isdigit() or len(version_text) > 9:
+    if not subject or not version_text.isascii() or not version_text.isdigit():
+        return None
+    if len(version_text) > 9:
         return None
     version = int(version_text)
     if not hmac.compare_digest(mac, _mac(secret, purpose, subject, version)):
