@@ -32,17 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.audit_chain.canonical import (
     CanonicalizationError,
     JsonValue,
+    canonical_bytes,
     canonical_json,
     rfc3339_utc,
 )
-from gateway.audit_chain.chain import GENESIS, ChainLink, append
+from gateway.audit_chain.chain import GENESIS, ChainLink, link_hash
 from gateway.audit_chain.checkpoint import (
     Checkpoint,
     CheckpointPolicy,
@@ -83,6 +84,36 @@ def _row_to_link(row: AuditEventRecord) -> ChainLink:
     except (ValueError, CanonicalizationError):
         event = {"unparseable": row.event}
     return ChainLink(seq=row.seq, event=event, prev_hash=row.prev_hash, hash=row.hash)
+
+
+def _chained_rows(
+    entries: Sequence[ChainEntry], head_seq: int, head_hash: str
+) -> tuple[list[dict[str, Any]], int, str]:
+    """The table rows that chain `entries` after the head, and the new head (seq, hash).
+    Each event is canonicalised once: those bytes are hashed and stored as they are."""
+    rows: list[dict[str, Any]] = []
+    seq, prev_hash = head_seq, head_hash
+    for entry in entries:
+        encoded = canonical_bytes(entry.event)
+        digest = link_hash(prev_hash, encoded)
+        seq += 1
+        rows.append(
+            {
+                "seq": seq,
+                "event_id": entry.event_id,
+                "kind": entry.kind,
+                "recorded_at": entry.recorded_at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "service": entry.service,
+                "event": encoded.decode("utf-8"),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    return rows, seq, prev_hash
 
 
 def _row_to_checkpoint(row: AuditCheckpointRecord) -> Checkpoint:
@@ -174,14 +205,20 @@ class AuditLog:
     def queued(self) -> int:
         return len(self._queue)
 
-    async def flush(self) -> int:
-        """Write every queued access record now; returns how many were written."""
+    async def flush(self, *, only_queued_now: bool = False) -> int:
+        """Write every queued access record now; returns how many were written. With
+        `only_queued_now`, records that arrive meanwhile wait for the next flush: under load
+        a flusher that chased the queue would write tiny batches back to back, a whole
+        transaction for every few records."""
         written = 0
         async with self._flush_lock:
-            while self._queue:
-                batch = [
-                    self._queue[i] for i in range(min(self.settings.batch_size, len(self._queue)))
-                ]
+            remaining = len(self._queue) if only_queued_now else None
+            while self._queue and (remaining is None or remaining > 0):
+                size = min(self.settings.batch_size, len(self._queue))
+                if remaining is not None:
+                    size = min(size, remaining)
+                    remaining -= size
+                batch = [self._queue[i] for i in range(size)]
                 await self.append(batch)  # on failure the batch stays queued for the next try
                 for _ in batch:
                     self._queue.popleft()
@@ -197,33 +234,17 @@ class AuditLog:
             head = await self._lock_head(session)
             if dedupe:
                 entries = await self._unseen(session, entries)
-            prev: ChainLink | None = (
-                None if head.seq == 0 else ChainLink(head.seq, {}, GENESIS, head.hash)
-            )
-            for entry in entries:
-                link = append(prev, entry.event)
-                session.add(
-                    AuditEventRecord(
-                        seq=link.seq,
-                        event_id=entry.event_id,
-                        kind=entry.kind,
-                        recorded_at=entry.recorded_at,
-                        actor=entry.actor,
-                        action=entry.action,
-                        target=entry.target,
-                        service=entry.service,
-                        event=canonical_json(link.event),
-                        prev_hash=link.prev_hash,
-                        hash=link.hash,
-                    )
-                )
-                prev = link
-            if prev is not None and prev.seq != head.seq:
-                head.seq, head.hash = prev.seq, prev.hash
-                session.add(head)
-                await session.flush()
-                if head.seq - head.checkpoint_seq >= self.policy.every_events:
-                    await self._sign(session, head)
+            if not entries:
+                return 0
+            rows, seq, prev_hash = _chained_rows(entries, head.seq, head.hash)
+            # Core executemany: ORM objects cost more than the hashing for each record.
+            conn = await session.connection()
+            await conn.execute(insert(AuditEventRecord), rows)
+            head.seq, head.hash = seq, prev_hash
+            session.add(head)
+            await session.flush()
+            if head.seq - head.checkpoint_seq >= self.policy.every_events:
+                await self._sign(session, head)
         return len(entries)
 
     async def _lock_head(self, session: AsyncSession) -> AuditChainHead:
@@ -315,7 +336,7 @@ class AuditLog:
                 await asyncio.wait_for(self._full.wait(), timeout=interval)
             self._full.clear()
             try:
-                await self.flush()
+                await self.flush(only_queued_now=True)
             except Exception:
                 log.exception("audit log: writing access records failed; will retry")
                 await asyncio.sleep(interval)
