@@ -280,8 +280,11 @@ class OutboxRelay:
                 await self.run_once()
             except Exception:
                 log.exception("outbox relay pass failed")
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the
+            # wake event is set, and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_poll)
+                async with asyncio.timeout(self.idle_poll):
+                    await self._wake.wait()
 
     def start(self) -> None:
         if self._task is None:
