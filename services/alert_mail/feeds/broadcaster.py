@@ -64,8 +64,8 @@ class Broadcaster:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # gather, not a suppressed await: a cancel of stop() itself must still propagate.
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         for listener in list(self.listeners):
             self._close(listener)
@@ -83,8 +83,11 @@ class Broadcaster:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands as the event is set (a commit just before shutdown), and stop() would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._poll(announce=True)

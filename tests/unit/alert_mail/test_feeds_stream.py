@@ -222,3 +222,16 @@ async def test_a_slow_client_is_dropped_and_never_holds_up_the_others(
     assert not north.dropped
     north_ids = [north.queue.get_nowait() for _ in range(north.queue.qsize())]
     assert north_ids == [{"id": f"alt_{n:026d}"} for n in (0, 2, 4)]  # city-wide only
+
+
+async def test_the_broadcaster_stops_even_when_woken_as_it_is_cancelled(
+    alert_mail: AlertMail,
+) -> None:
+    """A commit that sends an alert just before shutdown must not keep the poller alive."""
+    for _ in range(50):
+        broadcaster = Broadcaster(alert_mail.runtime.db, lambda a: {"id": a.id})
+        await broadcaster.start()
+        await asyncio.sleep(0)
+        broadcaster.wake()
+        async with asyncio.timeout(PATIENCE):
+            await broadcaster.stop()
