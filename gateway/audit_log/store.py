@@ -62,6 +62,8 @@ from services.kit.tasks import cancel_and_wait
 
 log = logging.getLogger("cityhall.gateway.audit")
 
+STOP_GRACE_SECONDS = 10.0
+
 Page = list[ChainLink | Checkpoint]
 
 
@@ -136,6 +138,7 @@ class AuditLog:
         )
         self._queue: deque[ChainEntry] = deque()
         self._full = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._flush_lock = asyncio.Lock()
         self._db: Database | None = None
@@ -151,15 +154,24 @@ class AuditLog:
         self._keys = await asyncio.to_thread(KeyStore.load_or_create, self.key_path)
         self._db = db
         self._last_checkpoint_monotonic = time.monotonic()
+        self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="cityhall-audit-flush"),
             asyncio.create_task(self._checkpoint_loop(), name="cityhall-audit-checkpoint"),
         ]
 
     async def stop(self) -> None:
-        """Stop the background tasks, write what is queued and sign the final head."""
+        """Stop the background tasks, write what is queued and sign the final head.
+
+        The tasks are asked to stop between writes rather than cancelled: a write cancelled
+        while SQLite's BEGIN IMMEDIATE runs in aiosqlite's thread could leave its connection
+        holding the lock, and the final flush would then fail with "database is locked"."""
+        self._stopping.set()
+        self._full.set()  # wakes the flusher
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
         for task in self._tasks:
-            await cancel_and_wait(task)
+            await cancel_and_wait(task)  # only one stuck past the grace period
         self._tasks = []
         if self._db is None:
             return
@@ -334,6 +346,8 @@ class AuditLog:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), timeout=interval)
+            if self._stopping.is_set():
+                return  # stop() writes the rest
             self._full.clear()
             try:
                 await self.flush(only_queued_now=True)
@@ -344,7 +358,10 @@ class AuditLog:
     async def _checkpoint_loop(self) -> None:
         interval = min(1.0, self.settings.checkpoint_every_seconds / 2)
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+            if self._stopping.is_set():
+                return
             try:
                 await self.checkpoint_if_due()
             except Exception:

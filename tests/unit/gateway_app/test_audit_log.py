@@ -520,3 +520,54 @@ async def test_the_background_flush_leaves_late_records_for_the_next_batch(
         await db.dispose()
     assert report.ok
     assert report.events == 5
+
+
+async def _stop_at_many_points(log: AuditLog, db: Database, rounds: int, per_round: int) -> None:
+    from gateway.audit_log.events import access_entry
+
+    for stop_after in range(rounds):
+        await log.start(db)
+        for i in range(per_round):
+            log.record_access(
+                access_entry(
+                    recorded_at=datetime.now(UTC),
+                    actor=None,
+                    actor_kind=None,
+                    roles=[],
+                    client_ip=None,
+                    method="GET",
+                    route="/x",
+                    service="gateway",
+                    status=200,
+                    latency_ms=i,
+                    request_id=None,
+                )
+            )
+        for _ in range(stop_after):  # the flusher (woken: batch_size=1) is writing
+            await asyncio.sleep(0)
+        await log.stop()
+
+
+async def test_stopping_while_the_flusher_writes_loses_nothing(db_url: str, tmp_path: Path) -> None:
+    """stop() used to cancel the flusher mid-transaction; on SQLite a cancelled BEGIN
+    IMMEDIATE could keep the lock, and the final flush then failed ("database is locked") or,
+    stopped again and again as here, hung: records lost."""
+    from gateway.app import MIGRATIONS
+    from services.kit.migrate import upgrade
+
+    db = Database(db_url)
+    await upgrade(db.engine, MIGRATIONS, include_kit=False)
+    path = tmp_path / "audit-key.json"
+    log = AuditLog(
+        AuditSettings(batch_size=1, checkpoint_every_seconds=3600), default_key_path=path
+    )
+    rounds, per_round = 30, 4
+    try:
+        await _stop_at_many_points(log, db, rounds, per_round)  # the old stop() hung here
+        await log.start(db)
+        report = await log.verify()
+    finally:
+        await log.stop()
+        await db.dispose()
+    assert report.ok
+    assert report.events == rounds * per_round
