@@ -45,6 +45,7 @@ def default_routes() -> dict[str, str]:
             "/v1/categories",
             "/v1/districts",
             "/v1/stream",
+            "/v1/callups",
         ),
         "payments_mock": (
             "/v1/payments",
