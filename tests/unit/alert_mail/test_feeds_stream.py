@@ -117,7 +117,9 @@ def staff(tokens: TokenFactory) -> Staff:
 async def server(
     db_url: str, tokens: TokenFactory, sink: MailSink
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = make_app(db_url, tokens, sink)
+    """Polls only once a minute: an alert sent here reaches the streams through the wake-up
+    after its commit."""
+    app = make_app(db_url, tokens, sink, stream_poll_seconds=60)
     async with served(app) as client:
         await seed_demo_city(app)
         yield client
