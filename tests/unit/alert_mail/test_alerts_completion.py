@@ -3,6 +3,7 @@ no delivery is left to attempt (the sending workers call it after each batch).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +23,8 @@ from tests.unit.alert_mail.alerts_support import (
     send_four_eyes,
 )
 from tests.unit.alert_mail.conftest import AlertMail, make_app, seed_demo_city
+
+PATIENCE = 15.0
 
 
 @pytest.fixture
@@ -88,3 +91,31 @@ async def test_an_alert_completes_when_no_delivery_is_left_to_attempt(
     assert row.completed_at is not None
     assert list(events).count("complete") == 1
     assert (await audit_actions(db, alert["id"])).count("alert.completed") == 1
+
+
+async def test_the_running_workers_deliver_an_approved_alert_and_complete_it(
+    alert_mail: AlertMail, tokens: TokenFactory
+) -> None:
+    now = alert_mail.runtime.clock.now()
+    await add_subscribers(
+        alert_mail.runtime.db,
+        now,
+        [
+            ("resident1@example.jp", "ja", ("disaster",), ("chuo",)),
+            ("resident2@example.jp", "en", ("disaster",), ()),
+        ],
+    )
+    staff = Staff(tokens)
+    alert = await send_four_eyes(alert_mail.client, staff, alert_body(now))
+    assert alert["recipients"] == 2
+    for address in ("resident1@example.jp", "resident2@example.jp"):
+        await alert_mail.sink.wait_for(to=address, within=PATIENCE)
+    async with asyncio.timeout(PATIENCE):  # a guard, not a measurement
+        while True:
+            current = await alert_mail.client.get(
+                f"/v1/alerts/{alert['id']}", headers=staff.author()
+            )
+            if current.json()["status"] == "completed":
+                break
+            await asyncio.sleep(0.05)
+    assert current.json()["completed_at"] is not None
