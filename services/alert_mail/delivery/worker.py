@@ -43,6 +43,7 @@ log = logging.getLogger("cityhall.alert_mail.worker")
 
 LANES = 2
 LEASE_USE = 0.8  # stop starting sends after this share of the lease
+RECORD_ATTEMPTS = 3
 
 # Set while a worker commits its own claims and outcomes: the commit hook wakes workers, and a
 # worker woken by its own commit would spin.
@@ -244,7 +245,16 @@ class DeliveryWorker:
         if batch is None:
             return 0
         results = await self._send(batch)
-        await self._record(batch, results)
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                await self._record(batch, results)
+                break
+            except Exception:
+                # Sent mails whose outcome is lost would be sent again after the lease.
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("recording batch %s failed, retrying", batch.token, exc_info=True)
+                await asyncio.sleep(0.2 * attempt)
         return len(results)
 
     # driving -------------------------------------------------------------------------------
