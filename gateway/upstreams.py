@@ -192,20 +192,25 @@ class HttpUpstream:
     async def _pump(
         self, response: aiohttp.ClientResponse, send: Send, read_timeout: float | None
     ) -> bool:
-        """Copies the body as it arrives (no buffering: server-sent events flow through)."""
+        """Copies the body as it arrives (no buffering: server-sent events flow through).
+        What has arrived already is taken without a timer, and the last piece goes out with
+        the end of the body, so a small response costs one ASGI message."""
+        content = response.content
         try:
             while True:
-                async with asyncio.timeout(read_timeout):
-                    chunk = await response.content.readany()
-                if not chunk:
-                    break
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = content.read_nowait()
+                if not chunk and not content.is_eof():
+                    async with asyncio.timeout(read_timeout):
+                        chunk = await content.readany()
+                last = content.at_eof()
+                if chunk or last:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+                if last:
+                    return True
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Too late for a problem response: cutting the stream short tells the client.
             log.warning("%s: response body cut short: %r", self.name, exc)
             return False
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return True
 
     async def call(
         self, method: str, path: str, *, headers: RawHeaders, body: bytes, time_limit: float

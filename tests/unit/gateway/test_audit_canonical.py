@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -91,3 +92,53 @@ def test_rfc3339_utc_normalises_offsets_and_refuses_naive_times() -> None:
     assert rfc3339_utc(datetime(2026, 4, 1, 9, 0, tzinfo=jst)) == "2026-04-01T00:00:00.000000Z"
     with pytest.raises(ValueError, match="offset"):
         rfc3339_utc(datetime(2026, 4, 1, 9, 0))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"kind": "access", "id": "acc_1", "actor": None, "roles": ["b", "a"], "status": 200},
+        {"z": True, "a": False, "m": -MAX_SAFE_INTEGER, "n": MAX_SAFE_INTEGER, "s": '市役所\n"'},
+        {"B": "upper sorts first", "a": "", "_": "underscore", "~": "tilde", "0": "digit"},
+        {"control": "\x00\x1f\x7f", "quote": "\\"},
+        {},
+    ],
+)
+def test_flat_ascii_events_take_the_fast_path_with_the_same_bytes(
+    event: dict[str, object],
+) -> None:
+    """Access records skip the general walk (they are flat, with ASCII names); the bytes
+    must be exactly those of the general RFC 8785 path."""
+    from gateway.audit_chain import canonical
+
+    assert canonical._is_flat_ascii_keyed(event)
+    general = json.dumps(
+        canonical._normalise(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
+    assert canonical_bytes(event) == general
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"ä": 1, "a": 2},  # a non-ASCII name: UTF-16 order needs the general path
+        {"nested": {"b": 1, "a": 2}},
+        {"list": [1, "a", None]},
+    ],
+)
+def test_other_events_take_the_general_path(event: dict[str, object]) -> None:
+    from gateway.audit_chain import canonical
+
+    assert not canonical._is_flat_ascii_keyed(event)
+    assert canonical_bytes(event) == json.dumps(
+        canonical._normalise(event), ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"n": MAX_SAFE_INTEGER + 1}, {"f": 1.5}, {"s": "\ud800"}, {"l": ["\udfff"]}],
+)
+def test_out_of_subset_values_are_refused_on_either_path(event: dict[str, object]) -> None:
+    with pytest.raises(CanonicalizationError):
+        canonical_bytes(event)
