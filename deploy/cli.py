@@ -2,6 +2,7 @@
 
     cityhall up [--single-process] [--host H] [--var-dir DIR] [--no-seed]
     cityhall migrate | seed
+    cityhall worker [--lanes N]      (another alert_mail sending worker beside `up`)
     cityhall token --kind staff --sub stf_1 --role admin
     cityhall clock [show | advance SECONDS | travel-to ISO8601]
     cityhall jpki issue-card --name NAME --out FILE
@@ -112,6 +113,24 @@ def seed(var_dir: VarDir = None) -> None:
     outcomes = run_main(seed_all(stack))
     for outcome in outcomes:
         typer.echo(f"{outcome.service:<18}{outcome.count} rows")
+
+
+@app.command()
+def worker(
+    var_dir: VarDir = None,
+    lanes: Annotated[int, typer.Option(min=1, max=64, help="claim/send/record cycles")] = 2,
+    name: Annotated[str | None, typer.Option(help="this worker's name in deliveries")] = None,
+) -> None:
+    """Run one more alert_mail sending worker against the suite's database (beside `up`).
+
+    Workers claim disjoint batches, so any number may run; SIGTERM finishes what is in hand."""
+    from services.alert_mail.settings import Settings as AlertMailSettings
+    from services.alert_mail.worker import serve
+
+    settings = _stack(var_dir).services["alert_mail"]
+    assert isinstance(settings, AlertMailSettings)
+    configure_logging()
+    run_main(serve(settings, lanes=lanes, name=name))
 
 
 # --- tokens --------------------------------------------------------------------------------

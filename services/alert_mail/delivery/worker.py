@@ -279,10 +279,10 @@ class DeliveryWorker:
                 done = 0
             full = done >= self.settings.worker_batch_size
             if done == 0 and not self._stopping:
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancel (see kit outbox).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=self.settings.worker_idle_poll_seconds
-                    )
+                    async with asyncio.timeout(self.settings.worker_idle_poll_seconds):
+                        await self._wake.wait()
 
     def start(self) -> None:
         if not self._tasks:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.domain.callup_access import SENDER_ROLES
 from services.alert_mail.settings import Settings
 from services.kit.auth import Principal, authenticated, mark_auth, staff
-from services.kit.deps import get_db
 from services.kit.errors import Forbidden
 
 ULID = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -29,16 +26,6 @@ async def callup_sender(request: Request) -> Principal:
     if principal.kind != "staff" or not principal.roles & SENDER_ROLES:
         raise Forbidden("call-ups are sent by emergency_publisher, alert_publisher or admin staff")
     return principal
-
-
-async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Staff reads of personal data write their `*.viewed` audit event, so these GETs take a
-    write session (a read transaction upgraded to a write is refused on a busy SQLite)."""
-    async with get_db(request).session(write=True) as session:
-        yield session
-
-
-AuditedReadSession = Annotated[AsyncSession, Depends(audited_read_session, scope="function")]
 
 
 def get_settings(request: Request) -> Settings:

@@ -10,7 +10,6 @@ from starlette.responses import Response
 from services.alert_mail import callups_service as service
 from services.alert_mail.routes.callup_deps import (
     REPLAY,
-    AuditedReadSession,
     GroupAdmin,
     GroupId,
     MemberId,
@@ -24,7 +23,7 @@ from services.alert_mail.schemas.callups import (
     StaffGroupRead,
     StaffGroupUpdate,
 )
-from services.kit.deps import ClockDep, SessionDep
+from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
 

@@ -13,7 +13,6 @@ from services.alert_mail.routes import callup_groups, callup_reply
 from services.alert_mail.routes.callup_deps import (
     REPLAY,
     ULID,
-    AuditedReadSession,
     CallupId,
     RecipientId,
     Sender,
@@ -27,7 +26,7 @@ from services.alert_mail.schemas.callups import (
     CallupSummary,
     RecipientList,
 )
-from services.kit.deps import ClockDep, SessionDep
+from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
 

@@ -3,11 +3,9 @@ alert's department (others get 404, as for the alert itself)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fastapi import APIRouter, Query
 
 from services.alert_mail import alerts_service, deliveries_service
 from services.alert_mail.domain.delivery_status import Status
@@ -15,20 +13,10 @@ from services.alert_mail.routes.alert_deps import AlertIdPath
 from services.alert_mail.schemas.deliveries import AlertProgress, DeliveryList
 from services.kit import audit
 from services.kit.auth import Staff
-from services.kit.deps import ClockDep, SessionDep, get_db
+from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
 from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
-
-
-async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Reads of e-mail addresses are audited (`*.viewed`), so they take a write session: on a
-    busy SQLite a read transaction upgraded to a write is refused."""
-    async with get_db(request).session(write=True) as session:
-        yield session
-
-
-AuditedReadSession = Annotated[AsyncSession, Depends(audited_read_session, scope="function")]
 
 
 @router.get("/alerts/{alert_id}/progress", response_model=AlertProgress)
