@@ -35,6 +35,8 @@ from typing import IO, Any
 
 import httpx
 
+# Run as a script, this file's directory comes first on sys.path and `gateway` names this
+# file: the gateway package is used only through its processes and the `cityhall` CLI.
 from bench.kit_overhead import ensure_wrk, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

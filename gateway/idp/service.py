@@ -55,6 +55,7 @@ log = logging.getLogger("cityhall.gateway.idp")
 ENROL_SCOPE = "totp:enroll"
 LOGIN_FAILED = "wrong e-mail address or password"
 EMAIL_LOGIN_KINDS = frozenset({"citizen", "business"})  # staff need password + TOTP
+MAX_PENDING_LOGIN_MAILS = 200  # a flood from many addresses must not pile up tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,11 @@ class IdentityProvider:
         """Mails a login link if `email` belongs to an active citizen or business account with
         a verified address; otherwise nothing. The work runs in the background so that neither
         the answer nor its timing tells whether the account exists."""
+        if len(self._background) >= MAX_PENDING_LOGIN_MAILS:
+            log.warning(
+                "e-mail login: %d link mails pending; this request dropped", MAX_PENDING_LOGIN_MAILS
+            )
+            return
         task = asyncio.create_task(self._mail_email_login(email))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
