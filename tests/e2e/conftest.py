@@ -87,6 +87,15 @@ class RunningStack:
         except FileNotFoundError:
             return ""
 
+    async def wait_for_log(self, text: str, within: float = 10.0) -> None:
+        """The launcher prints its URL table after its own health checks, which may finish
+        a moment after the gateway's /readyz already answers."""
+        deadline = time.monotonic() + within
+        while text not in self.log():
+            if time.monotonic() >= deadline:
+                pytest.fail(f"{text!r} never appeared in the log:\n{self.log()}")
+            await asyncio.sleep(0.1)
+
     def pid_file(self) -> dict[str, object]:
         document: dict[str, object] = json.loads((self.var_dir / "cityhall-up.json").read_text())
         return document

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from deploy.cli import app as cli
 from tests.e2e.conftest import STOP_WITHIN_SECONDS, Launch, RunningStack, alive
 
 pytestmark = pytest.mark.e2e
 
 SUBJECT = "【デモ市】避難所開設のお知らせ"
+RESIDENT = "e2e-hanako@example.jp"
+HEADLINE = "中央地区に避難指示を発令しました"
 APPS = {"gateway", "e_application", "facility_booking", "alert_mail", "payments_mock", "mailsink"}
 
 
@@ -70,6 +76,87 @@ async def _deliver_and_read_back_mail(stack: RunningStack) -> None:
         assert SUBJECT in (await client.get("/")).text
 
 
+async def _mail_to(client: httpx.AsyncClient, address: str, subject_part: str) -> dict[str, Any]:
+    for _ in range(150):
+        listing = (await client.get("/api/messages", params={"to": address})).json()
+        for summary in listing["messages"]:
+            if subject_part in summary["subject"]:
+                detail: dict[str, Any] = (await client.get(f"/api/messages/{summary['id']}")).json()
+                return detail
+        await asyncio.sleep(0.2)
+    pytest.fail(f"no mail to {address} with {subject_part!r} arrived")
+
+
+def _link(text: str, path: str) -> str:
+    match = re.search(rf"http://\S+{re.escape(path)}\?token=\S+", text)
+    assert match is not None, text
+    return match.group(0)
+
+
+def _staff_token(stack: RunningStack, sub: str, role: str) -> dict[str, str]:
+    minted = CliRunner().invoke(
+        cli,
+        [
+            *("token", "--kind", "staff", "--sub", sub, "--role", role),
+            *("--department", "bosai", "--var-dir", str(stack.var_dir)),
+        ],
+    )
+    assert minted.exit_code == 0, minted.output
+    return {"Authorization": f"Bearer {minted.output.strip().splitlines()[-1]}"}
+
+
+async def _alert_reaches_a_confirmed_subscriber(stack: RunningStack) -> None:
+    """Sign up, confirm from the mailed link, two staff publish an alert (four eyes), the mail
+    arrives with its one-click unsubscribe link, which works; all through the gateway."""
+    gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=10, trust_env=False)
+    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
+    async with gateway, mailbox:
+        signup = {"email": RESIDENT, "categories": ["disaster"], "districts": ["chuo"]}
+        answer = await gateway.post("/v1/subscriptions", json=signup)
+        assert answer.status_code == 202, answer.text
+        confirmation = await _mail_to(mailbox, RESIDENT, "")
+        confirm_url = _link(confirmation["text"], "/v1/subscriptions/confirm")
+        assert confirm_url.startswith(stack.gateway_url)
+        token = confirm_url.split("token=", 1)[1]
+        answer = await gateway.post("/v1/subscriptions/confirm", json={"token": token})
+        assert answer.status_code == 200, answer.text
+
+        author = _staff_token(stack, "stf_e2e_author", "alert_publisher")
+        approver = _staff_token(stack, "stf_e2e_approver", "approver")
+        draft = {
+            "category": "disaster",
+            "districts": ["chuo"],
+            "severity": "Severe",
+            "urgency": "Immediate",
+            "certainty": "Observed",
+            "content": {"ja": {"headline": HEADLINE, "body": "直ちに避難してください。"}},
+            "expires_at": (datetime.now(UTC) + timedelta(hours=6)).isoformat(),
+        }
+        answer = await gateway.post("/v1/alerts", json=draft, headers=author)
+        assert answer.status_code == 201, answer.text
+        alert_id = answer.json()["id"]
+        answer = await gateway.post(f"/v1/alerts/{alert_id}/submit", headers=author)
+        assert answer.status_code == 200, answer.text
+        answer = await gateway.post(f"/v1/alerts/{alert_id}/approve", headers=approver)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["recipients"] == 1
+
+        mail = await _mail_to(mailbox, RESIDENT, HEADLINE)
+        headers = dict(mail["headers"])
+        unsubscribe = headers["List-Unsubscribe"].strip("<>")
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert unsubscribe.startswith(stack.gateway_url)
+        answer = await gateway.post(
+            unsubscribe.removeprefix(stack.gateway_url),
+            content="List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.status_code == 200, answer.text
+        cap = await gateway.get(f"/v1/feeds/cap/{alert_id}.xml")
+        assert cap.status_code == 200
+        assert HEADLINE in cap.text
+
+
 async def _stop_and_check_nothing_is_left(stack: RunningStack, pids: list[int]) -> float:
     started = time.monotonic()
     code = await stack.interrupt()
@@ -95,12 +182,12 @@ async def test_cityhall_up_runs_every_app_as_its_own_process(launch: Launch) -> 
     assert len(set(children.values())) == len(APPS)
     assert stack.process.pid not in children.values()
     assert all(alive(pid) for pid in children.values())
-    log = stack.log()
-    assert f"http://127.0.0.1:{stack.ports.gateway}/docs" in log  # the URL table
-    assert f"smtp://127.0.0.1:{stack.ports.smtp}" in log
+    await stack.wait_for_log(f"http://127.0.0.1:{stack.ports.gateway}/docs")  # the URL table
+    assert f"smtp://127.0.0.1:{stack.ports.smtp}" in stack.log()
 
     await _check_each_service_through_the_gateway(stack)
     await _deliver_and_read_back_mail(stack)
+    await _alert_reaches_a_confirmed_subscriber(stack)
     stopped_in = await _stop_and_check_nothing_is_left(stack, list(children.values()))
     print(f"processes: ready in {ready_in:.1f} s, stopped in {stopped_in:.1f} s")
 
@@ -112,6 +199,7 @@ async def test_cityhall_up_single_process(launch: Launch) -> None:
 
     await _check_each_service_through_the_gateway(stack)
     await _deliver_and_read_back_mail(stack)
+    await _alert_reaches_a_confirmed_subscriber(stack)
     # Each service still listens on its own port too.
     async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
         for name, port in stack.ports.services.items():
