@@ -4,9 +4,10 @@ request ids and X-Forwarded-*. Headers are ASGI-style `(lowercase bytes, bytes)`
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, MutableMapping
 from typing import Any
+
+from gateway.ids import new_hex_id
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -65,7 +66,7 @@ def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
     incoming = header_value(headers, b"x-request-id")
     if incoming is not None and _REQUEST_ID.match(incoming):
         return incoming.decode("ascii")
-    return uuid.uuid4().hex
+    return new_hex_id()
 
 
 def client_ip(scope: MutableMapping[str, Any], *, trust_forwarded: bool) -> str | None:

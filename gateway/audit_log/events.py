@@ -8,12 +8,12 @@ token. A domain event is what a service shipped, plus who shipped it and when it
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.audit_chain.canonical import MAX_SAFE_INTEGER, JsonValue, rfc3339_utc
+from gateway.ids import new_hex_id
 
 MAX_TEMPLATE_SEGMENTS = 12
 _KEPT_SEGMENT = re.compile(r"[a-z][a-z-]{0,39}|v[0-9]{1,2}")
@@ -87,7 +87,7 @@ def access_entry(
     latency_ms: int,
     request_id: str | None,
 ) -> ChainEntry:
-    event_id = f"acc_{uuid.uuid4().hex}"
+    event_id = f"acc_{new_hex_id()}"
     action = f"http.{method.upper()}"[:128]
     event: dict[str, JsonValue] = {
         "kind": "access",
