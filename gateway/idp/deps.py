@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway import headers
 from gateway.idp.service import IdentityProvider
+from gateway.settings import GatewaySettings
 from services.kit.errors import ServiceUnavailable
 
 
@@ -21,4 +23,8 @@ IdpDep = Annotated[IdentityProvider, Depends(get_idp)]
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The same client address the rate limiter and the audit log see: behind a trusted
+    proxy the first X-Forwarded-For entry, not the proxy's own address (which would put
+    every user's failed logins in one counter)."""
+    settings: GatewaySettings = request.app.state.settings
+    return headers.client_ip(request.scope, trust_forwarded=settings.trust_forwarded_headers)

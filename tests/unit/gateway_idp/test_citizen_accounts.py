@@ -196,3 +196,23 @@ async def test_production_argon2_parameters_and_hashing_off_the_loop() -> None:
     assert not await passwords.verify(None, "anything")
     task.cancel()
     assert ticks > 2  # the loop kept running while argon2 worked
+
+
+async def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(
+    make_idp_gateway: IdpGatewayFactory,
+) -> None:
+    async def fail_from(gw: Gateway, address: str, user: str) -> int:
+        response = await gw.client.post(
+            "/auth/token",
+            data={"grant_type": "password", "username": user, "password": "bad guess 123"},
+            headers={**FORM, "X-Forwarded-For": address},
+        )
+        return response.status_code
+
+    async with make_idp_gateway(login_failures_per_ip=2, trust_forwarded_headers=True) as gw:
+        first = [await fail_from(gw, "198.51.100.1", f"a{i}@example.jp") for i in range(2)]
+        attacker = await fail_from(gw, "198.51.100.1", "c@example.jp")
+        someone_else = await fail_from(gw, "203.0.113.9", "d@example.jp")
+    assert first == [400, 400]
+    assert attacker == 429  # its own address is over the limit
+    assert someone_else == 400  # not locked out through the proxy's shared address
