@@ -2,7 +2,7 @@
 
 The signature covers the headers RFC 8058 requires for one-click unsubscribe as well as the
 usual identity headers. rsa-sha256 takes a PEM key; ed25519-sha256 a base64 raw 32-byte key
-(and needs PyNaCl installed)."""
+(dkimpy signs it with PyNaCl, a dependency for that reason)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ RFC 8058 headers, and every status a delivery can reach against a real SMTP serv
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlmodel import select
 
 from deploy.mailsink import MailSink, StoredMessage
@@ -313,10 +313,27 @@ def rsa_key() -> tuple[str, str]:
     return private, base64.b64encode(public).decode()
 
 
+def ed25519_key() -> tuple[str, str]:
+    """dkimpy's ed25519 form (RFC 8463): the raw 32-byte seed and public key, base64."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+
+
+@pytest.mark.parametrize(("key_type", "make_key"), [("rsa", rsa_key), ("ed25519", ed25519_key)])
 async def test_dkim_signatures_verify_and_cover_the_one_click_headers(
-    db_url: str, tokens: TokenFactory, sink: MailSink
+    db_url: str,
+    tokens: TokenFactory,
+    sink: MailSink,
+    key_type: str,
+    make_key: Callable[[], tuple[str, str]],
 ) -> None:
-    private, public = rsa_key()
+    private, public = make_key()
     dkim_settings = {
         "dkim_selector": "alert2026",
         "dkim_domain": "city.demo.example.jp",
@@ -332,10 +349,11 @@ async def test_dkim_signatures_verify_and_cover_the_one_click_headers(
 
     def dns(name: bytes, timeout: int = 5) -> bytes:
         looked_up.append(name)
-        return f"v=DKIM1; k=rsa; p={public}".encode()
+        return f"v=DKIM1; k={key_type}; p={public}".encode()
 
     assert dkim.verify(stored.raw, dnsfunc=dns)
     assert looked_up == [b"alert2026._domainkey.city.demo.example.jp."]
+    assert f"a={key_type}-sha256".encode() in stored.raw.replace(b"\r\n ", b"").replace(b" ", b"")
     signature = parsed(stored)["DKIM-Signature"]
     signed = {h.strip().lower() for h in str(signature).split("h=")[1].split(";")[0].split(":")}
     assert {"from", "to", "subject", "date", "message-id"} <= signed
