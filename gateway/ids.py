@@ -8,6 +8,8 @@ import os
 import random
 
 _random = random.Random(os.urandom(32))  # noqa: S311 - ids, not secrets
+# A forked worker would otherwise repeat its parent's sequence.
+os.register_at_fork(after_in_child=lambda: _random.seed(os.urandom(32)))
 
 
 def new_hex_id() -> str:

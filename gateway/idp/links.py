@@ -1,53 +1,29 @@
-"""Signed, expiring tokens carried by e-mail links (HS256 with the gateway's IdP secret)."""
+"""Signed, expiring tokens carried by the IdP's e-mail links (the kit's signed links, keyed
+by the gateway's IdP secret in a namespace of their own)."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import jwt
+from services.kit import signed_links
+from services.kit.signed_links import LinkError
 
 Purpose = Literal["verify-email", "set-password", "email-login"]
-_ALGORITHM = "HS256"
+_NAMESPACE = "gateway-idp"
 
-
-def _key(secret: str) -> bytes:
-    """A 256-bit key derived from the IdP secret (whatever its length)."""
-    return hashlib.sha256(b"cityhall-links:" + secret.encode()).digest()
-
-
-class LinkError(Exception):
-    pass
+__all__ = ["LinkError", "Purpose", "read_link", "sign_link"]
 
 
 def sign_link(
     secret: str, *, purpose: Purpose, sub: str, now: datetime, ttl: timedelta, **claims: Any
 ) -> str:
-    payload = {
-        "purpose": purpose,
-        "sub": sub,
-        "iat": int(now.timestamp()),
-        "exp": int((now + ttl).timestamp()),
-        **claims,
-    }
-    return jwt.encode(payload, _key(secret), algorithm=_ALGORITHM)
+    return signed_links.sign_link(
+        secret, purpose=purpose, sub=sub, now=now, ttl=ttl, namespace=_NAMESPACE, **claims
+    )
 
 
 def read_link(secret: str, token: str, *, purpose: Purpose, now: datetime) -> dict[str, Any]:
     """The claims of a valid link token of `purpose`; `LinkError` otherwise. Expiry is judged
     against `now` (the gateway clock), not the wall clock."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            _key(secret),
-            algorithms=[_ALGORITHM],
-            options={"require": ["exp", "sub", "purpose"], "verify_exp": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise LinkError("the link is not valid") from exc
-    if claims.get("purpose") != purpose:
-        raise LinkError("the link is not valid")
-    if int(claims["exp"]) < now.timestamp():
-        raise LinkError("the link has expired")
-    return claims
+    return signed_links.read_link(secret, token, purpose=purpose, now=now, namespace=_NAMESPACE)
