@@ -37,7 +37,11 @@ async def redis_for_test() -> AsyncIterator[RedisForTest]:
         except (RedisError, OSError) as exc:
             if os.environ.get(REQUIRE_ENV):
                 pytest.fail(f"{REQUIRE_ENV} is set but Redis at {REDIS_URL} is unreachable: {exc}")
-            pytest.skip(f"Redis at {REDIS_URL} is unreachable ({exc}); set {REQUIRE_ENV} to fail")
+            pytest.skip(
+                f"Redis at {REDIS_URL} is unreachable ({exc}): start one there (e.g."
+                " `redis-server --port 6379`) or point CITYHALL_TEST_REDIS_URL at one;"
+                f" CI sets {REQUIRE_ENV}=1, which turns this skip into a failure"
+            )
         prefix = f"cityhall-test:{uuid.uuid4().hex}:"
         running = RedisForTest(REDIS_URL, prefix, client)
         try:
