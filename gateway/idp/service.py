@@ -46,7 +46,13 @@ from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
 from services.kit.auth import Principal
 from services.kit.db import Database
-from services.kit.errors import Conflict, NotFound, ServiceUnavailable, TooManyRequests
+from services.kit.errors import (
+    AppError,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from services.kit.ids import new_id
 from services.kit.mailer import Mailer
 
@@ -176,8 +182,40 @@ class IdentityProvider:
 
     # --- registration and e-mail links -------------------------------------------------
 
-    def _link(self, path: str, token: str) -> str:
+    def _mail_link(
+        self,
+        path: str,
+        *,
+        purpose: links.Purpose,
+        sub: str,
+        now: datetime,
+        ttl: timedelta,
+        **claims: Any,
+    ) -> str:
+        """The URL mailed for `purpose`: `path` on the public URL with a signed token."""
+        token = links.sign_link(
+            self.settings.idp_secret.get_secret_value(),
+            purpose=purpose,
+            sub=sub,
+            now=now,
+            ttl=ttl,
+            **claims,
+        )
         return f"{self.settings.public_url.rstrip('/')}{path}?token={quote(token)}"
+
+    def _link_claims(
+        self, token: str, purpose: links.Purpose, refusal: type[AppError] = InvalidLink
+    ) -> dict[str, Any]:
+        """The claims of a mailed link's token; `refusal` when it is invalid or expired."""
+        try:
+            return links.read_link(
+                self.settings.idp_secret.get_secret_value(),
+                token,
+                purpose=purpose,
+                now=self.now(),
+            )
+        except links.LinkError as exc:
+            raise refusal(str(exc)) from exc
 
     async def _send(self, message: EmailMessage) -> bool:
         if self.mailer is None:
@@ -214,15 +252,14 @@ class IdentityProvider:
     async def _send_verification(self, account: Account) -> bool:
         assert account.email is not None
         ttl = timedelta(seconds=self.settings.email_link_ttl_seconds)
-        token = links.sign_link(
-            self.settings.idp_secret.get_secret_value(),
+        link = self._mail_link(
+            "/auth/verify-email",
             purpose="verify-email",
             sub=account.id,
             now=self.now(),
             ttl=ttl,
             email=account.email,
         )
-        link = self._link("/auth/verify-email", token)
         hours = max(1, int(ttl.total_seconds() // 3600))
         message = mail.verification(
             self.settings.mail_from, account.email, account.display_name, link, hours
@@ -230,15 +267,7 @@ class IdentityProvider:
         return await self._send(message)
 
     async def verify_email(self, token: str) -> Account:
-        try:
-            claims = links.read_link(
-                self.settings.idp_secret.get_secret_value(),
-                token,
-                purpose="verify-email",
-                now=self.now(),
-            )
-        except links.LinkError as exc:
-            raise InvalidLink(str(exc)) from exc
+        claims = self._link_claims(token, "verify-email")
         async with self.db.session() as session:
             account = await accounts.by_id(session, str(claims["sub"]))
             if account is None or account.email != claims.get("email"):
@@ -250,15 +279,7 @@ class IdentityProvider:
         return account
 
     async def set_password_with_link(self, token: str, password: str) -> Account:
-        try:
-            claims = links.read_link(
-                self.settings.idp_secret.get_secret_value(),
-                token,
-                purpose="set-password",
-                now=self.now(),
-            )
-        except links.LinkError as exc:
-            raise InvalidLink(str(exc)) from exc
+        claims = self._link_claims(token, "set-password")
         password_hash = await self.passwords.hash(password)
         async with self.db.session() as session:
             account = await accounts.by_id(session, str(claims["sub"]))
@@ -315,8 +336,8 @@ class IdentityProvider:
                     return
                 await email_links.purge(session, expired_before=now - timedelta(days=1))
                 await email_links.record(session, jti=jti, account_id=account.id, now=now, ttl=ttl)
-            token = links.sign_link(
-                self.settings.idp_secret.get_secret_value(),
+            link = self._mail_link(
+                "/auth/email-login",
                 purpose="email-login",
                 sub=account.id,
                 now=now,
@@ -325,7 +346,6 @@ class IdentityProvider:
                 jti=jti,
             )
             minutes = max(1, int(ttl.total_seconds() // 60))
-            link = self._link("/auth/email-login", token)
             await self._send(
                 mail.email_login(
                     self.settings.mail_from, email, account.display_name, link, minutes
@@ -336,15 +356,7 @@ class IdentityProvider:
 
     async def email_login_grant(self, token: str) -> TokenSet:
         """Redeems a mailed login link once: tokens with acr=email."""
-        try:
-            claims = links.read_link(
-                self.settings.idp_secret.get_secret_value(),
-                token,
-                purpose="email-login",
-                now=self.now(),
-            )
-        except links.LinkError as exc:
-            raise EmailLinkRefused(str(exc)) from exc
+        claims = self._link_claims(token, "email-login", EmailLinkRefused)
         jti, sub = claims.get("jti"), str(claims["sub"])
         if not isinstance(jti, str):
             raise EmailLinkRefused("the link is not valid")
@@ -493,15 +505,14 @@ class IdentityProvider:
         mailed = False
         if not initial_password:
             ttl = timedelta(seconds=self.settings.email_link_ttl_seconds)
-            token = links.sign_link(
-                self.settings.idp_secret.get_secret_value(),
+            link = self._mail_link(
+                "/auth/password",
                 purpose="set-password",
                 sub=account.id,
                 now=now,
                 ttl=ttl,
                 ver=account.credential_version,
             )
-            link = self._link("/auth/password", token)
             hours = max(1, int(ttl.total_seconds() // 3600))
             mailed = await self._send(
                 mail.set_password(self.settings.mail_from, email, display_name, link, hours)
