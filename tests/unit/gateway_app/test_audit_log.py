@@ -27,7 +27,7 @@ from gateway.audit_chain.canonical import canonical_json
 from gateway.audit_chain.chain import ChainLink, append
 from gateway.audit_chain.checkpoint import b64url_encode, checkpoint_payload
 from gateway.audit_chain.export import jwk_to_public_key, verify_export
-from gateway.audit_log.events import mask_path, route_template
+from gateway.audit_log.events import ChainEntry, access_entry, mask_path, route_template
 from gateway.audit_log.settings import AuditSettings
 from gateway.audit_log.store import AuditLog
 from services.kit.db import Database
@@ -429,12 +429,28 @@ async def test_checkpoints_by_count_and_by_time_even_when_idle(
     assert key_file.parent == tmp_path / "gateway"
 
 
+def get_x(latency_ms: int, actor: str | None = None) -> ChainEntry:
+    """An access record of `GET /x` (the writer tests tell records apart by latency)."""
+    return access_entry(
+        recorded_at=datetime.now(UTC),
+        actor=actor,
+        actor_kind=None,
+        roles=[],
+        client_ip=None,
+        method="GET",
+        route="/x",
+        service="gateway",
+        status=200,
+        latency_ms=latency_ms,
+        request_id=None,
+    )
+
+
 async def test_two_writers_on_one_database_never_fork_the_chain(
     db_url: str, tmp_path: Path
 ) -> None:
     """Two gateway replicas (two AuditLog writers with their own engines) appending at once."""
     from gateway.app import MIGRATIONS
-    from gateway.audit_log.events import access_entry
     from services.kit.migrate import upgrade
 
     databases = [Database(db_url), Database(db_url)]
@@ -447,20 +463,7 @@ async def test_two_writers_on_one_database_never_fork_the_chain(
 
         async def write(log: AuditLog, replica: int) -> None:
             for i in range(10):
-                entry = access_entry(
-                    recorded_at=datetime.now(UTC),
-                    actor=f"r{replica}",
-                    actor_kind=None,
-                    roles=[],
-                    client_ip=None,
-                    method="GET",
-                    route="/x",
-                    service="gateway",
-                    status=200,
-                    latency_ms=i,
-                    request_id=None,
-                )
-                await log.append([entry])
+                await log.append([get_x(i, actor=f"r{replica}")])
 
         await asyncio.gather(*(write(log, n) for n, log in enumerate(logs)))
         report = await logs[0].verify()
@@ -479,23 +482,7 @@ async def test_the_background_flush_leaves_late_records_for_the_next_batch(
     """Under load a flusher that chased its queue wrote a transaction for every few records
     (measured: ~5 per transaction at 300 requests/s, most of the gateway's CPU)."""
     from gateway.app import MIGRATIONS
-    from gateway.audit_log.events import access_entry
     from services.kit.migrate import upgrade
-
-    def entry(i: int) -> Any:
-        return access_entry(
-            recorded_at=datetime.now(UTC),
-            actor=None,
-            actor_kind=None,
-            roles=[],
-            client_ip=None,
-            method="GET",
-            route="/x",
-            service="gateway",
-            status=200,
-            latency_ms=i,
-            request_id=None,
-        )
 
     db = Database(db_url)
     await upgrade(db.engine, MIGRATIONS, include_kit=False)
@@ -506,11 +493,11 @@ async def test_the_background_flush_leaves_late_records_for_the_next_batch(
     await log.start(db)
     try:
         for i in range(3):
-            log.record_access(entry(i))
+            log.record_access(get_x(i))
         flushing = asyncio.create_task(log.flush(only_queued_now=True))
         await asyncio.sleep(0)  # the flush took its count and is inside its transaction
         for i in range(3, 5):
-            log.record_access(entry(i))
+            log.record_access(get_x(i))
         assert await flushing == 3
         assert log.queued == 2
         assert await log.flush() == 2  # an explicit flush drains everything
@@ -523,26 +510,10 @@ async def test_the_background_flush_leaves_late_records_for_the_next_batch(
 
 
 async def _stop_at_many_points(log: AuditLog, db: Database, rounds: int, per_round: int) -> None:
-    from gateway.audit_log.events import access_entry
-
     for stop_after in range(rounds):
         await log.start(db)
         for i in range(per_round):
-            log.record_access(
-                access_entry(
-                    recorded_at=datetime.now(UTC),
-                    actor=None,
-                    actor_kind=None,
-                    roles=[],
-                    client_ip=None,
-                    method="GET",
-                    route="/x",
-                    service="gateway",
-                    status=200,
-                    latency_ms=i,
-                    request_id=None,
-                )
-            )
+            log.record_access(get_x(i))
         for _ in range(stop_after):  # the flusher (woken: batch_size=1) is writing
             await asyncio.sleep(0)
         await log.stop()
