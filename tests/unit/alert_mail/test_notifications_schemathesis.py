@@ -12,6 +12,7 @@ import schemathesis
 from starlette.testclient import TestClient
 
 from deploy.mailsink import MailSink
+from tests.support.schemathesis_support import send
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.conftest import make_app
 
@@ -41,21 +42,5 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
     max_examples=40, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
 )
 def test_no_generated_request_causes_a_server_error(case: Any, app_client: TestClient) -> None:
-    headers = {
-        **TOKENS.service("svc-schemathesis", *SCOPES),
-        **{k: str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"},
-    }
-    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
-    body: dict[str, Any] = {}
-    if "json" in kwargs:
-        body["json"] = kwargs["json"]
-    elif kwargs.get("data") is not None:
-        body["content"] = kwargs["data"]
-    response = app_client.request(
-        kwargs["method"],
-        kwargs["url"],
-        params=kwargs.get("params"),
-        headers=kwargs.get("headers"),
-        **body,
-    )
+    response = send(app_client, case, TOKENS.service("svc-schemathesis", *SCOPES))
     assert response.status_code < 500, (case.method, case.path, response.text)

@@ -15,6 +15,7 @@ from deploy.mailsink import MailSink
 from services.alert_mail.app import create_app
 from services.alert_mail.seed import seed
 from services.alert_mail.settings import Settings
+from tests.support.schemathesis_support import send
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.conftest import demo_city, make_app
 
@@ -48,21 +49,5 @@ async def _seed(app: Any) -> None:
     max_examples=25, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
 )
 def test_no_generated_request_causes_a_server_error(case: Any, app_client: TestClient) -> None:
-    headers = {
-        **TOKENS.citizen("cit_schemathesis"),
-        **{k: str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"},
-    }
-    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
-    body: dict[str, Any] = {}
-    if "json" in kwargs:
-        body["json"] = kwargs["json"]
-    elif kwargs.get("data") is not None:
-        body["data" if isinstance(kwargs["data"], dict) else "content"] = kwargs["data"]
-    response = app_client.request(
-        kwargs["method"],
-        kwargs["url"],
-        params=kwargs.get("params"),
-        headers=kwargs.get("headers"),
-        **body,
-    )
+    response = send(app_client, case, TOKENS.citizen("cit_schemathesis"))
     assert response.status_code < 500, (case.method, case.path, response.text)
