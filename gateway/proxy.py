@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.asgi_problems import send_app_error
 from gateway.bearer import authenticate
 from gateway.headers import header_value, request_id_from, upstream_request_headers
-from gateway.routing import ROUTE_MATCH, RouteMatch
+from gateway.routing import RouteMatch
 from gateway.runtime import GatewayRuntime
 from gateway.upstreams import ProxyRequest
 from services.kit.context import request_id_var
@@ -44,10 +44,7 @@ class ProxyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = scope.get("state")
-        match = state.get(ROUTE_MATCH) if state else None
-        if match is None:
-            match = self.runtime.routes.match(scope["path"])
+        match = self.runtime.routes.match_scope(scope)
         if match is None:
             await self.app(scope, receive, send)
             return

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from starlette.types import Scope
+
 # Where the first layer that matched a request's route leaves it, for the layers after it.
 ROUTE_MATCH = "gateway.route_match"
 
@@ -35,3 +37,13 @@ class RouteTable:
     @property
     def services(self) -> list[str]:
         return sorted({service for _, service in self._routes})
+
+    def match_scope(self, scope: Scope) -> RouteMatch | None:
+        """`match(scope["path"])`, worked out by the first layer that asks and kept in the
+        scope's state (None included) for the layers after it."""
+        state = scope.setdefault("state", {})
+        if ROUTE_MATCH in state:
+            match: RouteMatch | None = state[ROUTE_MATCH]
+            return match
+        match = state[ROUTE_MATCH] = self.match(scope["path"])
+        return match

@@ -56,7 +56,7 @@ class AccessAuditMiddleware:
 
     def _record(self, scope: Scope, status: int, request_id: str | None, elapsed: float) -> None:
         path = scope["path"]
-        match = self.runtime.routes.match(path)
+        match = self.runtime.routes.match_scope(scope)  # the proxy's, usually
         if match is not None:
             route, service = route_template(match.prefix, path), match.service
         else:

@@ -21,7 +21,6 @@ from gateway.headers import client_ip, request_id_from
 from gateway.rate_limit.bucket import Decision
 from gateway.rate_limit.limiter import proxied_class
 from gateway.rate_limit.settings import RouteClass
-from gateway.routing import ROUTE_MATCH
 from gateway.runtime import GatewayRuntime
 from services.kit.auth import Principal
 from services.kit.context import request_id_var
@@ -60,11 +59,10 @@ class RateLimitMiddleware:
         if path in limiter.auth_paths:
             route_class = "auth"
         else:
-            match = self.runtime.routes.match(path)
+            match = self.runtime.routes.match_scope(scope)
             if match is None:
                 await self.app(scope, receive, send)
                 return
-            scope.setdefault("state", {})[ROUTE_MATCH] = match
             route = f"{match.prefix}/*"
             route_class = proxied_class(scope["method"])
             try:
