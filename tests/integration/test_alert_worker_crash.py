@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -23,7 +22,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import insert
 from sqlmodel import col, func, select
@@ -42,13 +40,16 @@ from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.ids import new_id
 from services.kit.migrate import upgrade
+from tests.support.process_kill import needs_sigkill, sigkill, spawn_module, stop
 from tests.unit.alert_mail.conftest import demo_city
 
 RECIPIENTS = 3_000
 KILL_AFTER = 1_200  # mails accepted from the first worker before it is killed
 LEASE_SECONDS = 5
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
+STOP_WITHIN = 15.0
+
+pytestmark = needs_sigkill
 
 
 class HoldingHandler(SinkHandler):
@@ -143,30 +144,7 @@ async def start_worker(
         "ALERT_MAIL_SMTP_PORT": str(sink.port),
         "ALERT_MAIL_LEASE_SECONDS": str(LEASE_SECONDS),
     }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.alert_mail.worker",
-        "--name",
-        name,
-        cwd=REPO,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-    )
-
-
-async def stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-    try:
-        async with asyncio.timeout(15):
-            await process.wait()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
+    return await spawn_module("services.alert_mail.worker", "--name", name, log=log, env=env)
 
 
 async def status_counts(db: Database) -> Counter[str]:
@@ -190,9 +168,7 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
             processes.append(first)
             async with asyncio.timeout(TIMEOUT):
                 await handler.holding.wait()
-            first.send_signal(signal.SIGKILL)
-            async with asyncio.timeout(10):
-                assert await first.wait() == -signal.SIGKILL
+            assert await sigkill(first) == -signal.SIGKILL
             received_before_kill = len(sink.store)
             async with db.session(write=False) as session:
                 held = (
@@ -212,7 +188,7 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
                     assert second.returncode is None, "the second worker died"
                     await asyncio.sleep(0.2)
             elapsed = time.monotonic() - started
-            await stop(second, signal.SIGTERM)
+            await stop(second, signal.SIGTERM, within=STOP_WITHIN)
             assert second.returncode == 0
 
         messages = sink.messages
@@ -249,13 +225,6 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
         assert set(retried) == in_flight, "only the killed batches were claimed twice"
     finally:
         for process in processes:
-            await stop(process, signal.SIGKILL)
+            await stop(process, signal.SIGKILL, within=STOP_WITHIN)
         await asyncio.to_thread(log.close)
         await db.dispose()
-
-
-if not hasattr(signal, "SIGKILL"):  # pragma: no cover - Windows
-    pytestmark = pytest.mark.skip(
-        reason="kills a child process with SIGKILL, which this platform lacks: run it on"
-        " Linux or macOS (CI runs it on Linux)"
-    )

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import signal
 import socket
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import pytest
 from aiohttp import web
 from sqlmodel import col, func, select
 
@@ -34,12 +32,14 @@ from services.kit.inbox import first_delivery
 from services.kit.outbox import enqueue
 from services.kit.tables import InboxMessage, OutboxMessage
 from tests.integration.outbox_relay_process import BATCH_SIZE, TOPIC
+from tests.support.process_kill import needs_sigkill, sigkill, spawn_module, stop
 from tests.unit.kit.kitdb import kit_database
 
 MESSAGES = 1_000
 KILL_AFTER = 425  # receipts by the first relay before it is killed: mid-way through a batch
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60.0
+
+pytestmark = needs_sigkill
 
 
 @dataclass
@@ -88,31 +88,9 @@ async def serve(consumer: Consumer) -> AsyncIterator[str]:
 async def start_relay(
     db_url: str, consumer_url: str, run: str, claims: Path, log: IO[bytes]
 ) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.outbox_relay_process",
-        db_url,
-        consumer_url,
-        run,
-        str(claims),
-        cwd=REPO,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
+    return await spawn_module(
+        "tests.integration.outbox_relay_process", db_url, consumer_url, run, str(claims), log=log
     )
-
-
-async def stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)
-    try:
-        async with asyncio.timeout(10):
-            await process.wait()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
 
 
 async def outbox_counts(db: Database) -> Counter[str]:
@@ -146,9 +124,7 @@ async def test_a_killed_relay_loses_nothing_and_duplicates_only_its_in_flight_ba
             processes.append(first)
             async with asyncio.timeout(TIMEOUT):
                 await consumer.killing_time.wait()
-            first.send_signal(signal.SIGKILL)
-            async with asyncio.timeout(10):
-                assert await first.wait() == -signal.SIGKILL
+            assert await sigkill(first) == -signal.SIGKILL
             consumer.killed.set()  # let the held handlers answer into the void
             received_by_killed = len(consumer.receipts)
 
@@ -198,10 +174,3 @@ async def test_a_killed_relay_loses_nothing_and_duplicates_only_its_in_flight_ba
         await asyncio.to_thread(log.close)
         await consumer.db.dispose()
         await outbox.dispose()
-
-
-if not hasattr(signal, "SIGKILL"):  # pragma: no cover - Windows
-    pytestmark = pytest.mark.skip(
-        reason="kills a child process with SIGKILL, which this platform lacks: run it on"
-        " Linux or macOS (CI runs it on Linux)"
-    )
