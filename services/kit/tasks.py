@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancels `task` and waits until it has finished. Only the task's own cancellation is
+    absorbed: a cancel of the caller while it waits still propagates (once the task is done),
+    and whatever else the task raised is raised here."""
     if task is None or task.done():
         return
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # gather, not `await task` under suppress(CancelledError): that also swallowed a cancel
+    # aimed at the caller itself.
+    await asyncio.gather(task, return_exceptions=True)
+    if not task.cancelled():
+        task.result()
