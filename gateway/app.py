@@ -126,7 +126,6 @@ def _lifespan(
             )
             runtime.db = db
             runtime.keystore = keystore
-            runtime.session = session
             runtime.upstreams = upstreams
             runtime.openapi.clear()
             runtime.verifier = TokenVerifier(

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiohttp
-
 from gateway.keys import KeyStore
 from gateway.openapi_merge import OpenAPICache
 from gateway.rate_limit.limiter import RateLimiter
@@ -32,13 +30,8 @@ class GatewayRuntime:
     keystore: KeyStore | None = None
     verifier: TokenVerifier | None = None
     db: Database | None = None
-    session: aiohttp.ClientSession | None = None
     upstreams: dict[str, Upstream] = field(default_factory=dict)
     rate_limiter: RateLimiter | None = None
-
-    @property
-    def started(self) -> bool:
-        return self.verifier is not None
 
     def require_keystore(self) -> KeyStore:
         if self.keystore is None:
