@@ -165,7 +165,7 @@ async def list_versions(
 
 
 def _new_version(
-    template_id: str, version: int, subject: str, body: str, actor: Principal, now: datetime
+    template_id: str, version: int, subject: str, body: str, created_by: str, now: datetime
 ) -> NotificationTemplateVersion:
     templates.check_template(subject, body)
     return NotificationTemplateVersion(
@@ -173,7 +173,7 @@ def _new_version(
         version=version,
         subject=subject,
         body=body,
-        created_by=actor.sub,
+        created_by=created_by,
         created_at=now,
     )
 
@@ -191,7 +191,7 @@ async def create_template(
         created_at=now,
         updated_at=now,
     )
-    first = _new_version(template.id, 1, body.subject, body.body, actor, now)
+    first = _new_version(template.id, 1, body.subject, body.body, actor.sub, now)
     session.add(template)
     await session.flush()
     session.add(first)
@@ -232,7 +232,7 @@ async def update_template(
     text = body.body if body.body is not None else latest.body
     changes: dict[str, object] = {}
     if (subject, text) != (latest.subject, latest.body):
-        version = _new_version(template.id, template.version + 1, subject, text, actor, now)
+        version = _new_version(template.id, template.version + 1, subject, text, actor.sub, now)
         session.add(version)
         changes["version"] = {"old": template.version, "new": version.version}
         template.version = version.version
@@ -467,19 +467,12 @@ async def upsert_seed_templates(session: AsyncSession, city_name: str, now: date
             ):
                 count += 1
                 continue
-        templates.check_template(seeded.subject, seeded.body)
-        template.version += 1
-        template.updated_at = now
-        session.add(
-            NotificationTemplateVersion(
-                template_id=template.id,
-                version=template.version,
-                subject=seeded.subject,
-                body=seeded.body,
-                created_by=SEED_ACTOR,
-                created_at=now,
-            )
+        version = _new_version(
+            template.id, template.version + 1, seeded.subject, seeded.body, SEED_ACTOR, now
         )
+        template.version = version.version
+        template.updated_at = now
+        session.add(version)
         await session.flush()
         count += 1
     return count
