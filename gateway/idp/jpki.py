@@ -111,10 +111,6 @@ class MockCA:
         os.chmod(cert_path, 0o644)
         return ca
 
-    @property
-    def issuer_text(self) -> str:
-        return self.cert.subject.rfc4514_string()
-
     def issue_card(
         self,
         name: str,
