@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,13 +88,9 @@ def business_days_later(moment: datetime, days: int) -> datetime:
 # --- reading -------------------------------------------------------------------------------
 
 
-def konbini_barcode(settings: Settings, payment: Payment) -> gs1_barcode.KonbiniBarcode:
-    assert payment.barcode is not None
-    return gs1_barcode.parse(payment.barcode)
-
-
 def konbini_details(settings: Settings, payment: Payment) -> KonbiniDetails:
-    slip = konbini_barcode(settings, payment)
+    assert payment.barcode is not None
+    slip = gs1_barcode.parse(payment.barcode)
     stores = [
         KonbiniStore(
             chain=i.chain.value,
@@ -772,11 +767,6 @@ async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -
         )
     await session.flush()
     return len(due) + len(refunds)
-
-
-async def count_payments(session: AsyncSession, owner: str) -> int:
-    query = select(func.count()).select_from(Payment).where(col(Payment.owner) == owner)
-    return int((await session.exec(query)).one())
 
 
 def check_expirable(payment: Payment) -> None:
