@@ -56,7 +56,6 @@ AUDIT_ACTIONS: dict[AlertTransition, str] = {
 }
 
 SENT_STATES = frozenset({_S.SENDING, _S.COMPLETED})
-EDITABLE_STATES = frozenset({_S.DRAFT})
 
 
 def apply(state: AlertState | str, transition: AlertTransition | str) -> AlertState:

@@ -43,8 +43,6 @@ class MsgType(StrEnum):
     CANCEL = "Cancel"
 
 
-# Content languages: the subscriber languages plus やさしい日本語.
-LANGUAGES = ("ja", "ja-plain", "en", "zh", "ko")
 MAX_LIFETIME = timedelta(days=366)
 
 COMPOSERS = ("alert_publisher", "emergency_publisher")

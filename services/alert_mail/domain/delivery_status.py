@@ -33,9 +33,7 @@ STATUSES: Final[tuple[Status, ...]] = (
     "permanent-failure",
     "technical-failure",
 )
-CLAIMABLE: Final[tuple[Status, ...]] = ("created", "temporary-failure")
 PENDING: Final[frozenset[Status]] = frozenset({"created", "sending", "temporary-failure"})
-FINAL: Final[frozenset[Status]] = frozenset({"delivered", "permanent-failure", "technical-failure"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +70,3 @@ def settle(outcome: SendOutcome, attempts: int, at: datetime, policy: RetryPolic
 def reach_rate(delivered: int, total: int) -> float:
     """到達率: delivered over all recipients (0.0 for an alert without any)."""
     return round(delivered / total, 4) if total else 0.0
-
-
-def should_suspend(hard_bounces: int, limit: int) -> bool:
-    """Repeated hard bounces suspend the address (no more mail until it is confirmed again)."""
-    return hard_bounces >= limit

@@ -14,8 +14,5 @@ def timestamp(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
-def json_column(name: str, *, nullable: bool = False) -> Any:
-    factory = None if nullable else dict
-    if factory is None:
-        return Field(default=None, sa_column=Column(name, JSONType, nullable=True))
-    return Field(default_factory=factory, sa_column=Column(name, JSONType, nullable=False))
+def json_column(name: str) -> Any:
+    return Field(default_factory=dict, sa_column=Column(name, JSONType, nullable=False))

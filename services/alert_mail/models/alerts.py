@@ -24,7 +24,7 @@ class Alert(SQLModel, table=True):
     references_id: str | None = Field(default=None, foreign_key="alerts.id", max_length=64)
     category: str = Field(foreign_key="categories.code", max_length=64)
     # District codes; an empty list means the whole city (市内全域).
-    districts: list[str] = json_column("districts", nullable=False)
+    districts: list[str] = json_column("districts")
     severity: str = Field(max_length=16)  # CAP: Extreme Severe Moderate Minor Unknown
     urgency: str = Field(max_length=16)  # CAP: Immediate Expected Future Past Unknown
     certainty: str = Field(max_length=16)  # CAP: Observed Likely Possible Unlikely Unknown
