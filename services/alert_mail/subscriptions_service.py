@@ -67,6 +67,12 @@ def service_name(settings: Settings) -> str:
     return parseaddr(settings.mail_from)[0] or "防災・防犯メール"
 
 
+def owner_of(principal: Principal | None) -> str | None:
+    """The account a subscription made or confirmed by `principal` belongs to: citizens and
+    businesses own theirs; staff, service clients and anonymous callers own none."""
+    return principal.sub if principal and principal.kind in ("citizen", "business") else None
+
+
 # --- reference choices ----------------------------------------------------------------------
 
 
@@ -250,7 +256,7 @@ async def confirm(
     """Activates the request: creates the subscription or replaces its choices. The same link
     confirmed again changes nothing while the subscription is active."""
     categories, districts = await _still_known(session, request)
-    logged_in = principal.sub if principal and principal.kind in ("citizen", "business") else None
+    logged_in = owner_of(principal)
     subscription = await find_by_email(session, request.email)
     if subscription is None:
         subscription = Subscription(

@@ -98,10 +98,6 @@ _HTML: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _owner(principal: Principal | None) -> str | None:
-    return principal.sub if principal and principal.kind in ("citizen", "business") else None
-
-
 # --- sign-up --------------------------------------------------------------------------------
 
 
@@ -164,7 +160,7 @@ async def create_subscription(
     with the same body, whether the address is new, subscribed, suspended or throttled; nothing
     is active until the link is confirmed. With a citizen's bearer token the subscription will
     belong to that account. Also takes the sign-up page's form (answers with a page)."""
-    owner = _owner(principal)
+    owner = service.owner_of(principal)
     if is_form(request):
         if request.headers.get("idempotency-key"):
             raise UnprocessableContent(
