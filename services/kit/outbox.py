@@ -29,7 +29,7 @@ from services.kit.db import Database
 from services.kit.ids import new_id
 from services.kit.jobs import Job, JobContext
 from services.kit.tables import OutboxMessage
-from services.kit.tasks import cancel_and_wait
+from services.kit.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger("cityhall.outbox")
 
@@ -280,11 +280,7 @@ class OutboxRelay:
                 await self.run_once()
             except Exception:
                 log.exception("outbox relay pass failed")
-            # Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the
-            # wake event is set, and stop() then waits forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.idle_poll):
-                    await self._wake.wait()
+            await wait_event(self._wake, self.idle_poll)
 
     def start(self) -> None:
         if self._task is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 
@@ -18,3 +19,13 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     await asyncio.gather(task, return_exceptions=True)
     if not task.cancelled():
         task.result()
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> None:
+    """Waits until `event` is set or `seconds` have passed, for a loop's idle wait.
+
+    Not asyncio.wait_for: on Python 3.11 it swallows a cancel that arrives as the event is set
+    (a commit just before shutdown), and the loop's stop() then waits forever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

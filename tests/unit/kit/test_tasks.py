@@ -1,4 +1,5 @@
-"""cancel_and_wait: stops a background task, and never swallows a cancel aimed at its caller."""
+"""cancel_and_wait stops a background task and never swallows a cancel aimed at its caller;
+wait_event (a loop's idle wait) never swallows a cancel either."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from services.kit.tasks import cancel_and_wait
+from services.kit.tasks import cancel_and_wait, wait_event
 
 
 async def _slow_to_stop(stopped: asyncio.Event) -> None:
@@ -51,3 +52,23 @@ async def test_an_error_the_task_raises_while_stopping_is_raised() -> None:
     await asyncio.sleep(0)
     with pytest.raises(RuntimeError, match="cleanup failed"):
         await cancel_and_wait(task)
+
+
+async def test_wait_event_returns_when_set_or_after_the_timeout() -> None:
+    event = asyncio.Event()
+    await wait_event(event, 0.01)  # times out quietly
+    event.set()
+    async with asyncio.timeout(1):
+        await wait_event(event, 3600)
+
+
+async def test_a_cancel_that_lands_as_the_event_is_set_still_stops_the_waiter() -> None:
+    """asyncio.wait_for on Python 3.11 swallowed this cancel, and stop() waited forever."""
+    event = asyncio.Event()
+    waiter = asyncio.create_task(wait_event(event, 3600))
+    await asyncio.sleep(0)
+    event.set()
+    waiter.cancel()
+    async with asyncio.timeout(1):
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
