@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from starlette.types import Message
 
 from gateway.app import create_app
 
@@ -21,6 +24,22 @@ def routes_to(url: str) -> dict[str, Any]:
 
 def header(seen: dict[str, Any], name: str) -> list[str]:
     return [v for k, v in seen["headers"] if k == name]
+
+
+def empty_body_then_disconnect(disconnect: asyncio.Event) -> Callable[[], Awaitable[Message]]:
+    """An ASGI `receive`: an empty request body, then `http.disconnect` once `disconnect`
+    is set."""
+    body_sent = False
+
+    async def receive() -> Message:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def test_forwards_method_path_query_body_and_end_to_end_headers(
@@ -164,12 +183,7 @@ async def test_server_sent_events_stream_through_unbuffered(
     sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     disconnect = asyncio.Event()
 
-    async def receive() -> dict[str, Any]:
-        if not getattr(receive, "done", False):
-            receive.done = True  # type: ignore[attr-defined]
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await disconnect.wait()
-        return {"type": "http.disconnect"}
+    receive = empty_body_then_disconnect(disconnect)
 
     async def send(message: dict[str, Any]) -> None:
         await sent.put(message)
@@ -213,12 +227,7 @@ async def test_client_disconnect_ends_an_idle_event_stream(
     disconnect = asyncio.Event()
     bodies: list[bytes] = []
 
-    async def receive() -> dict[str, Any]:
-        if not getattr(receive, "done", False):
-            receive.done = True  # type: ignore[attr-defined]
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await disconnect.wait()
-        return {"type": "http.disconnect"}
+    receive = empty_body_then_disconnect(disconnect)
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
