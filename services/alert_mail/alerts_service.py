@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.alert_mail.delivery.fanout import fan_out
 from services.alert_mail.domain.alert_lifecycle import (
     AUDIT_ACTIONS,
+    SENT_STATES,
     AlertState,
     AlertTransition,
     allowed_transitions,
@@ -33,6 +34,7 @@ from services.alert_mail.domain.alert_rules import (
     fingerprint,
     may_act_for,
 )
+from services.alert_mail.domain.delivery_status import PENDING, STATUSES
 from services.alert_mail.models import Alert, AlertEvent, Category, Delivery, District
 from services.alert_mail.schemas.alerts import (
     AlertCreate,
@@ -51,8 +53,8 @@ from services.kit.ids import new_id
 SERVICE = "alert_mail"
 # Put on the session by a transaction that sent an alert; the feed broadcaster wakes on it.
 ALERT_SENT_FLAG = "alert_mail.alert_sent"
-UNFINISHED_DELIVERIES = ("created", "sending", "temporary-failure")
-SENT_STATUSES = (AlertState.SENDING.value, AlertState.COMPLETED.value)
+UNFINISHED_DELIVERIES = tuple(s for s in STATUSES if s in PENDING)
+SENT_STATUSES = tuple(s.value for s in AlertState if s in SENT_STATES)
 
 
 def is_admin(principal: Principal) -> bool:
