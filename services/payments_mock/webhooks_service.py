@@ -247,6 +247,20 @@ def _event_body(
     return {"id": event_id, "type": event_type, "timestamp": now.isoformat(), "data": data}
 
 
+async def _enqueue(
+    session: AsyncSession, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime
+) -> None:
+    """Queues `delivery` for `WebhookSender` with a fresh retry schedule."""
+    await enqueue(
+        session,
+        WEBHOOK_TOPIC,
+        {"delivery_id": delivery.id},
+        now=now,
+        destination=endpoint.url,
+        max_attempts=MAX_ATTEMPTS,
+    )
+
+
 async def _deliver(
     session: AsyncSession,
     endpoint: WebhookEndpoint,
@@ -268,14 +282,7 @@ async def _deliver(
     )
     session.add(delivery)
     await session.flush()
-    await enqueue(
-        session,
-        WEBHOOK_TOPIC,
-        {"delivery_id": delivery.id},
-        now=now,
-        destination=endpoint.url,
-        max_attempts=MAX_ATTEMPTS,
-    )
+    await _enqueue(session, endpoint, delivery, now)
     return delivery
 
 
@@ -387,14 +394,7 @@ async def redeliver(
     delivery.status = "pending"
     session.add(delivery)
     await session.flush()
-    await enqueue(
-        session,
-        WEBHOOK_TOPIC,
-        {"delivery_id": delivery.id},
-        now=now,
-        destination=endpoint.url,
-        max_attempts=MAX_ATTEMPTS,
-    )
+    await _enqueue(session, endpoint, delivery, now)
     await _audit(
         session, actor, "webhook_delivery.redelivered", delivery.id, now, {"endpoint": endpoint.id}
     )
