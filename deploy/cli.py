@@ -98,12 +98,8 @@ def up(
 def migrate(var_dir: VarDir = None) -> None:
     """Bring every database (gateway and services) to the newest schema; start nothing."""
     stack = _stack(var_dir)
-    done = run_main(_migrate(stack))
+    done = run_main(migrate_all(stack))
     typer.echo(f"migrated: {', '.join(done)}")
-
-
-async def _migrate(stack: Stack) -> list[str]:
-    return await migrate_all(stack)
 
 
 @app.command()
