@@ -9,13 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
 from services.alert_mail import callups_service as service
 from services.alert_mail.domain import callup_form, callup_pages
 from services.alert_mail.routes.callup_deps import SettingsDep, Token
+from services.alert_mail.routes.forms import FORM, media_type, validated
 from services.alert_mail.schemas.callups import CallupReplyCreate, CallupReplyRead
 from services.alert_mail.settings import Settings
 from services.kit.auth import Public
@@ -61,7 +61,7 @@ _REPLY_OPENAPI = {
         "required": True,
         "content": {
             "application/json": {"schema": _reply_body_schema()},
-            "application/x-www-form-urlencoded": {"schema": _reply_body_schema()},
+            FORM: {"schema": _reply_body_schema()},
         },
     }
 }
@@ -110,22 +110,14 @@ async def post_reply(
     """A member's answer, from the reply page's form (answered with a page) or as JSON
     (answered with the reply). A later answer replaces the earlier one in the summary; the
     earlier ones stay in the history. Public, but only with the token from the mail."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = media_type(request)
     raw = await request.body()
-    if media_type == "application/x-www-form-urlencoded":
+    if kind == FORM:
         return await _reply_from_form(raw, session, clock, settings)
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if kind == "application/json" or kind.endswith("+json"):
         reply = await _reply_from_json(raw, session, clock, settings)
         return Response(reply.model_dump_json(), status_code=201, media_type="application/json")
     raise UnsupportedMediaType("send application/json or application/x-www-form-urlencoded")
-
-
-def _validated(data: Any) -> CallupReplyCreate:
-    try:
-        return CallupReplyCreate.model_validate(data)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
 
 
 async def _reply_from_json(
@@ -135,7 +127,7 @@ async def _reply_from_json(
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise UnprocessableContent("the body is not valid JSON", field="body") from None
-    body = _validated(data)
+    body = validated(CallupReplyCreate, data)
     target = await service.resolve_reply_token(session, settings, body.token, for_update=True)
     reply = await service.record_reply(
         session,
@@ -170,7 +162,7 @@ async def _reply_from_form(
         comment=values.get("comment", ""),
     )
     try:
-        body = _validated(callup_form.form_body(values))
+        body = validated(CallupReplyCreate, callup_form.form_body(values))
         reply = await service.record_reply(
             session,
             target,

@@ -1,5 +1,7 @@
-"""HTTP plumbing the subscription pages share: reading a JSON body or an HTML form (URL-encoded
-or multipart, as RFC 8058 one-click senders use) and answering with a hardened HTML page."""
+"""HTTP plumbing of the routes that take a JSON body or an HTML form (sign-up, confirm, manage,
+unsubscribe, the call-up reply): the media type, reading a form (URL-encoded or multipart, as
+RFC 8058 one-click senders use), validating a body into a model with the usual 422, and
+answering with a hardened HTML page."""
 
 from __future__ import annotations
 
@@ -89,6 +91,16 @@ def first(form: Form, name: str, default: str = "") -> str:
     return values[0] if values else default
 
 
+def validated(model: type[M], data: Any) -> M:
+    """`data` as `model`; invalid data is the usual 422 naming the body's fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """The body as `model`; a broken or invalid body is the usual 422 naming the fields."""
     body = await request.body()
@@ -98,12 +110,7 @@ async def read_json(request: Request, model: type[M]) -> M:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]
         ) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        ) from exc
+    return validated(model, data)
 
 
 def invalid_fields(exc: ValidationError | AppError) -> list[str]:

@@ -28,7 +28,7 @@ from services.alert_mail.domain.subscription_rules import (
 )
 from services.alert_mail.domain.subscription_texts import field_errors
 from services.alert_mail.models import Subscription
-from services.alert_mail.routes.subscription_http import (
+from services.alert_mail.routes.forms import (
     first,
     invalid_fields,
     is_form,
