@@ -232,7 +232,12 @@ GatewayUrl = Annotated[
 ]
 
 
-def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any] | None) -> None:
+# The gateway reports every clock in its answer to a move, and has no read of its own (a GET
+# is 405): showing the clocks is a move by zero seconds.
+SHOW_CLOCKS: dict[str, Any] = {"advance_seconds": 0}
+
+
+def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any]) -> None:
     settings = _gateway_settings(var_dir)
     admin = _mint(
         settings,
@@ -255,16 +260,10 @@ def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any] | No
     typer.echo(json.dumps(answer.json(), ensure_ascii=False, indent=2))
 
 
-async def _request_clock(gateway: str, admin: str, body: dict[str, Any] | None) -> httpx.Response:
+async def _request_clock(gateway: str, admin: str, body: dict[str, Any]) -> httpx.Response:
     headers = {"Authorization": f"Bearer {admin}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=30) as client:
-        if body is not None:
-            return await client.post("/sim/clock", json=body)
-        answer = await client.get("/sim/clock")
-        if answer.status_code in (404, 405):
-            # A gateway without GET /sim/clock: moving by zero seconds reports every clock.
-            return await client.post("/sim/clock", json={"advance_seconds": 0})
-        return answer
+        return await client.post("/sim/clock", json=body)
 
 
 @clock_app.callback(invoke_without_command=True)
@@ -272,7 +271,7 @@ def clock(ctx: typer.Context, var_dir: VarDir = None, url: GatewayUrl = None) ->
     """Without a subcommand: show every service's clock."""
     ctx.obj = {"var_dir": var_dir, "url": url}
     if ctx.invoked_subcommand is None:
-        _clock_call(var_dir, url, None)
+        _clock_call(var_dir, url, SHOW_CLOCKS)
 
 
 def _group_option(ctx: typer.Context, name: str, value: Any) -> Any:
@@ -285,7 +284,7 @@ def _group_option(ctx: typer.Context, name: str, value: Any) -> Any:
 @clock_app.command("show")
 def clock_show(ctx: typer.Context, var_dir: VarDir = None, url: GatewayUrl = None) -> None:
     """Show the gateway's and every service's simulated time."""
-    _clock_call(_group_option(ctx, "var_dir", var_dir), _group_option(ctx, "url", url), None)
+    _clock_call(_group_option(ctx, "var_dir", var_dir), _group_option(ctx, "url", url), SHOW_CLOCKS)
 
 
 @clock_app.command("advance")
