@@ -351,7 +351,6 @@ async def list_deliveries(
     rows = list(
         (await session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1))).all()
     )
-    rows = rows[: limit + 1]
     more = len(rows) > limit
     rows = rows[:limit]
     attempts = await attempts_of(session, [r.id for r in rows])
