@@ -1,7 +1,8 @@
 """The application layer of alerts: compose, edit, the four-eyes review, emergency publication,
 completion, and the reads. Plain functions over a session (no FastAPI); every transition goes
-through `_transition()`, which applies the state machine, appends the history row and writes
-the audit event in the caller's transaction."""
+through `_transition()`, which applies the state machine, and every change is recorded by
+`_record()`, which appends the history row and writes the audit event in the caller's
+transaction."""
 
 from __future__ import annotations
 
@@ -228,16 +229,19 @@ async def list_events(
 # --- history -------------------------------------------------------------------------------
 
 
-async def _append_event(
+async def _record(
     session: AsyncSession,
     alert: Alert,
     name: str,
+    action: str,
     *,
     from_status: str | None,
     actor: Principal | None,
     now: datetime,
+    changes: dict[str, Any],
     note: str | None = None,
 ) -> None:
+    """Appends the history row of a change to `alert` and audits it, in the same transaction."""
     session.add(
         AlertEvent(
             alert_id=alert.id,
@@ -250,6 +254,7 @@ async def _append_event(
         )
     )
     await session.flush()
+    await audit.record(session, actor, action, alert.id, service=SERVICE, now=now, changes=changes)
 
 
 async def _transition(
@@ -269,17 +274,16 @@ async def _transition(
     alert.updated_at = now
     session.add(alert)
     await session.flush()
-    await _append_event(
-        session, alert, step.value, from_status=before, actor=actor, now=now, note=note
-    )
-    await audit.record(
+    await _record(
         session,
-        actor,
+        alert,
+        step.value,
         AUDIT_ACTIONS[step],
-        alert.id,
-        service=SERVICE,
+        from_status=before,
+        actor=actor,
         now=now,
         changes={"status": [before, alert.status], **(changes or {})},
+        note=note,
     )
 
 
@@ -364,13 +368,13 @@ async def create(
     alert.fingerprint = _fingerprint(alert)
     session.add(alert)
     await session.flush()
-    await _append_event(session, alert, "create", from_status=None, actor=actor, now=now)
-    await audit.record(
+    await _record(
         session,
-        actor,
+        alert,
+        "create",
         "alert.created",
-        alert.id,
-        service=SERVICE,
+        from_status=None,
+        actor=actor,
         now=now,
         changes={"status": [None, alert.status], "category": alert.category},
     )
@@ -418,13 +422,13 @@ async def edit(
     alert.updated_at = now
     session.add(alert)
     await session.flush()
-    await _append_event(session, alert, "edit", from_status=alert.status, actor=actor, now=now)
-    await audit.record(
+    await _record(
         session,
-        actor,
+        alert,
+        "edit",
         "alert.updated",
-        alert.id,
-        service=SERVICE,
+        from_status=alert.status,
+        actor=actor,
         now=now,
         changes={"fields": sorted(given)},
     )
@@ -601,15 +605,13 @@ async def complete_finished_alerts(
             )
         ).one()
         step = AlertTransition.COMPLETE
-        await _append_event(
-            session, alert, step.value, from_status=AlertState.SENDING.value, actor=None, now=now
-        )
-        await audit.record(
+        await _record(
             session,
-            None,
+            alert,
+            step.value,
             AUDIT_ACTIONS[step],
-            alert_id,
-            service=SERVICE,
+            from_status=AlertState.SENDING.value,
+            actor=None,
             now=now,
             changes={"status": [AlertState.SENDING.value, target], **_totals(alert)},
         )
