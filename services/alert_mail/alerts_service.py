@@ -50,6 +50,7 @@ from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.errors import Conflict, Forbidden, NotFound, UnprocessableContent
 from services.kit.ids import new_id
+from services.kit.pagination import keyset_page
 
 SERVICE = "alert_mail"
 # Put on the session by a transaction that sent an alert; the feed broadcaster wakes on it.
@@ -205,12 +206,13 @@ async def list_public(
 
 
 async def list_events(
-    session: AsyncSession, alert_id: str, *, limit: int, after: int | None
-) -> tuple[list[AlertEventRead], bool]:
+    session: AsyncSession, alert_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[AlertEventRead], str | None]:
+    """The history oldest first; the cursor is the last row's id (`seq`)."""
     query = select(AlertEvent).where(col(AlertEvent.alert_id) == alert_id)
-    if after is not None:
-        query = query.where(col(AlertEvent.id) > after)
-    rows = list((await session.exec(query.order_by(col(AlertEvent.id)).limit(limit + 1))).all())
+    rows, next_cursor = await keyset_page(
+        session, query, col(AlertEvent.id), limit=limit, cursor=cursor
+    )
     items = [
         AlertEventRead(
             seq=row.id or 0,
@@ -221,9 +223,9 @@ async def list_events(
             note=row.note,
             at=row.at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    return items, len(rows) > limit
+    return items, next_cursor
 
 
 # --- history -------------------------------------------------------------------------------

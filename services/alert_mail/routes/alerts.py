@@ -153,10 +153,8 @@ async def list_alert_events(
     after = decode_cursor(cursor)
     if after is not None and not isinstance(after, int):
         raise _bad_cursor()
-    items, more = await service.list_events(session, alert_id, limit=limit, after=after)
-    return AlertEventList(
-        items=items, next_cursor=encode_cursor(items[-1].seq) if more and items else None
-    )
+    items, next_cursor = await service.list_events(session, alert_id, limit=limit, cursor=cursor)
+    return AlertEventList(items=items, next_cursor=next_cursor)
 
 
 @router.post("/{alert_id}/submit", response_model=AlertRead)
