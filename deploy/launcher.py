@@ -145,8 +145,9 @@ async def wait_until_healthy(
                 return
             if time.monotonic() >= deadline:
                 raise LaunchError(f"not healthy after {within:.0f} s: {', '.join(sorted(pending))}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(failed), HEALTH_POLL_SECONDS)
+            # asyncio.wait leaves `failed` alone on timeout (no shield needed) and, unlike
+            # wait_for on Python 3.11, never swallows a cancel that lands as it resolves.
+            await asyncio.wait([failed], timeout=HEALTH_POLL_SECONDS)
 
 
 def write_pid_file(stack: Stack, mode: str, pids: Mapping[str, int]) -> Path:
