@@ -186,7 +186,7 @@ async def read(session: AsyncSession, settings: Settings, payment: Payment) -> P
     return to_read(settings, payment, await refunds_of(session, payment.id))
 
 
-async def _load(session: AsyncSession, payment_id: str, *, for_update: bool) -> Payment:
+async def load(session: AsyncSession, payment_id: str, *, for_update: bool) -> Payment:
     """The payment as the database has it now (locked if `for_update`), or 404."""
     query = select(Payment).where(col(Payment.id) == payment_id)
     if for_update:
@@ -201,7 +201,7 @@ async def get_owned(
     session: AsyncSession, payment_id: str, owner: str, *, for_update: bool = False
 ) -> Payment:
     """The caller's payment, or 404 (never a 403: other clients' ids are not revealed)."""
-    payment = await _load(session, payment_id, for_update=for_update)
+    payment = await load(session, payment_id, for_update=for_update)
     if payment.owner != owner:
         raise NotFound(f"no payment {payment_id}")
     return payment
@@ -571,7 +571,7 @@ async def _by_code(
     ).one_or_none()
     if row is None or not hmac.compare_digest(row.confirmation or "", confirmation or ""):
         return None
-    return await _load(session, row.payment_id, for_update=True)
+    return await load(session, row.payment_id, for_update=True)
 
 
 async def find_konbini(
@@ -586,7 +586,7 @@ async def find_konbini(
                 select(Payment.id).where(col(Payment.barcode) == lookup.barcode.digits)
             )
         ).one_or_none()
-        payment = await _load(session, found, for_update=True) if found is not None else None
+        payment = await load(session, found, for_update=True) if found is not None else None
     else:
         assert lookup.payment_code is not None
         payment = await _by_code(

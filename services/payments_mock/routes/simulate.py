@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from services.kit.auth import Principal
 from services.kit.clock import Clock
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import NotFound, UnprocessableContent
+from services.kit.errors import UnprocessableContent
 from services.payments_mock import payments_service as service
 from services.payments_mock.deps import PaymentId, SettingsDep, Simulator, is_operator
 from services.payments_mock.models import Payment
@@ -25,10 +25,7 @@ router = APIRouter(prefix="/v1/simulate", tags=["simulation"])
 
 async def _payment_for(session: SessionDep, payment_id: str, principal: Principal) -> Payment:
     if is_operator(principal):
-        payment = await session.get(Payment, payment_id, with_for_update=True)
-        if payment is None:
-            raise NotFound(f"no payment {payment_id}")
-        return payment
+        return await service.load(session, payment_id, for_update=True)
     return await service.get_owned(session, payment_id, principal.sub, for_update=True)
 
 
