@@ -1,5 +1,6 @@
 """Helpers shared by the alert and feed tests: staff tokens, alert bodies, the four-eyes flow,
-subscribers written straight into the database, and the audit rows of the outbox."""
+and the audit rows of the outbox (subscribers written straight into the database come from
+delivery_support)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import httpx
 from sqlmodel import col, select
 
-from services.alert_mail.models import Subscription, SubscriptionCategory, SubscriptionDistrict
 from services.kit.audit import AUDIT_TOPIC
 from services.kit.db import Database
 from services.kit.tables import OutboxMessage
@@ -82,33 +82,6 @@ async def send_four_eyes(
     assert approved.status_code == 200, approved.text
     sent: dict[str, Any] = approved.json()
     return sent
-
-
-async def add_subscribers(
-    db: Database,
-    now: datetime,
-    people: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]],
-) -> None:
-    """(email, language, categories, districts) rows, already confirmed."""
-    async with db.session() as session:
-        for n, (email, language, categories, districts) in enumerate(people):
-            sub_id = f"sub_test{n:04d}"
-            session.add(
-                Subscription(
-                    id=sub_id,
-                    email=email,
-                    status="active",
-                    language=language,
-                    created_at=now,
-                    updated_at=now,
-                    confirmed_at=now,
-                )
-            )
-            await session.flush()
-            for category in categories:
-                session.add(SubscriptionCategory(subscription_id=sub_id, category=category))
-            for district in districts:
-                session.add(SubscriptionDistrict(subscription_id=sub_id, district=district))
 
 
 async def audit_actions(db: Database, target: str) -> list[str]:

@@ -13,16 +13,10 @@ from sqlmodel import col, select
 from deploy.mailsink import MailSink
 from services.alert_mail.alerts_service import complete_finished_alerts
 from services.alert_mail.models import Alert, AlertEvent, Delivery
-from tests.support.apps import running
 from tests.support.tokens import TokenFactory
-from tests.unit.alert_mail.alerts_support import (
-    Staff,
-    add_subscribers,
-    alert_body,
-    audit_actions,
-    send_four_eyes,
-)
-from tests.unit.alert_mail.conftest import AlertMail, make_app, seed_demo_city
+from tests.unit.alert_mail.alerts_support import Staff, alert_body, audit_actions, send_four_eyes
+from tests.unit.alert_mail.conftest import AlertMail
+from tests.unit.alert_mail.delivery_support import Person, add_subscribers, quiet_service
 
 PATIENCE = 15.0
 
@@ -32,10 +26,8 @@ async def quiet_alert_mail(
     db_url: str, tokens: TokenFactory, sink: MailSink
 ) -> AsyncIterator[AlertMail]:
     """No sending worker: the test moves the deliveries itself."""
-    app = make_app(db_url, tokens, sink, background=False, workers_in_process=0)
-    async with running(app) as client:
-        await seed_demo_city(app)
-        yield AlertMail(app, client, tokens, sink)
+    async with quiet_service(db_url, tokens, sink, workers_in_process=0) as quiet:
+        yield quiet
 
 
 async def _set_status(alert_mail: AlertMail, alert_id: str, email: str, status: str) -> None:
@@ -55,13 +47,13 @@ async def test_an_alert_completes_when_no_delivery_is_left_to_attempt(
     now = alert_mail.runtime.clock.now()
     await add_subscribers(
         db,
-        now,
         [
-            ("a@example.jp", "ja", ("disaster",), ("chuo",)),
-            ("b@example.jp", "en", ("disaster",), ()),
-            ("c@example.jp", "ja", ("disaster",), ("hokubu",)),  # other district
-            ("d@example.jp", "ja", ("weather",), ()),  # other category
+            Person("a@example.jp", districts=("chuo",)),
+            Person("b@example.jp", "en"),
+            Person("c@example.jp", districts=("hokubu",)),  # other district
+            Person("d@example.jp", categories=("weather",)),  # other category
         ],
+        now,
     )
     alert = await send_four_eyes(alert_mail.client, Staff(tokens), alert_body(now))
     assert (alert["status"], alert["recipients"]) == ("sending", 2)
@@ -99,11 +91,8 @@ async def test_the_running_workers_deliver_an_approved_alert_and_complete_it(
     now = alert_mail.runtime.clock.now()
     await add_subscribers(
         alert_mail.runtime.db,
+        [Person("resident1@example.jp", districts=("chuo",)), Person("resident2@example.jp", "en")],
         now,
-        [
-            ("resident1@example.jp", "ja", ("disaster",), ("chuo",)),
-            ("resident2@example.jp", "en", ("disaster",), ()),
-        ],
     )
     staff = Staff(tokens)
     alert = await send_four_eyes(alert_mail.client, staff, alert_body(now))
