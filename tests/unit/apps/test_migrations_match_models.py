@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from services.kit.migrate import upgrade
-
-SERVICES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
+from tests.support.services import SERVICES
 
 
 def _service_metadata(name: str) -> MetaData:
