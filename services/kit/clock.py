@@ -25,9 +25,6 @@ class Clock:
     def now_jst(self) -> datetime:
         return self.now().astimezone(JST)
 
-    def set_offset(self, offset: timedelta) -> None:
-        self._offset = offset
-
     def advance(self, delta: timedelta) -> None:
         """Move simulated time forward; time never runs backwards."""
         if delta < timedelta(0):
