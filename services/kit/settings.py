@@ -73,7 +73,3 @@ class ServiceSettings(BaseSettings):
     def _refuse_dev_secrets_in_production(self) -> Self:
         refuse_development_secrets(self)
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
