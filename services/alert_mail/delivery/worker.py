@@ -37,7 +37,7 @@ from services.alert_mail.settings import Settings
 from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.mailer import Mailer, SendResult
-from services.kit.tasks import cancel_and_wait
+from services.kit.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger("cityhall.alert_mail.worker")
 
@@ -279,10 +279,7 @@ class DeliveryWorker:
                 done = 0
             full = done >= self.settings.worker_batch_size
             if done == 0 and not self._stopping:
-                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancel (see kit outbox).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.worker_idle_poll_seconds):
-                        await self._wake.wait()
+                await wait_event(self._wake, self.settings.worker_idle_poll_seconds)
 
     def start(self) -> None:
         if not self._tasks:

@@ -12,7 +12,6 @@ skips the ids it already announced."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from services.alert_mail.feeds.store import in_district, latest_sent_at, sent_since
 from services.alert_mail.models import Alert
 from services.kit.db import Database
+from services.kit.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger("cityhall.alert_mail.stream")
 
@@ -62,11 +62,8 @@ class Broadcaster:
         self._task = asyncio.create_task(self._run(), name="alert-broadcaster")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # gather, not a suppressed await: a cancel of stop() itself must still propagate.
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         for listener in list(self.listeners):
             self._close(listener)
 
@@ -83,11 +80,7 @@ class Broadcaster:
 
     async def _run(self) -> None:
         while True:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
-            # lands as the event is set (a commit just before shutdown), and stop() would hang.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
-                    await self._wake.wait()
+            await wait_event(self._wake, self.poll_interval)
             self._wake.clear()
             try:
                 await self._poll(announce=True)
