@@ -20,7 +20,6 @@ was logged: a heartbeat shows the log was alive and not cut short).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -58,7 +57,7 @@ from gateway.audit_log.tables import AuditChainHead, AuditCheckpointRecord, Audi
 from gateway.keys import KeyStore
 from services.kit.db import Database
 from services.kit.errors import ServiceUnavailable
-from services.kit.tasks import cancel_and_wait
+from services.kit.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger("cityhall.gateway.audit")
 
@@ -344,8 +343,7 @@ class AuditLog:
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval_seconds
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), timeout=interval)
+            await wait_event(self._full, interval)
             if self._stopping.is_set():
                 return  # stop() writes the rest
             self._full.clear()
@@ -358,8 +356,7 @@ class AuditLog:
     async def _checkpoint_loop(self) -> None:
         interval = min(1.0, self.settings.checkpoint_every_seconds / 2)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+            await wait_event(self._stopping, interval)
             if self._stopping.is_set():
                 return
             try:
