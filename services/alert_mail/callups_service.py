@@ -83,13 +83,6 @@ async def _audit(
     await audit.record(session, actor, action, target, service=SERVICE, now=now, changes=changes)
 
 
-def _cursor_id(cursor: str | None) -> str | None:
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
-    return after
-
-
 # --- groups ---------------------------------------------------------------------------------
 
 
@@ -198,7 +191,7 @@ async def list_groups(
     query = select(StaffGroup)
     if department is not None:
         query = query.where(col(StaffGroup.department) == department)
-    if (after := _cursor_id(cursor)) is not None:
+    if (after := decode_cursor(cursor, str)) is not None:
         query = query.where(col(StaffGroup.id) > after)
     rows = list((await session.exec(query.order_by(col(StaffGroup.id)).limit(limit + 1))).all())
     more, rows = len(rows) > limit, rows[:limit]
@@ -284,7 +277,7 @@ async def list_members(
     now: datetime,
 ) -> tuple[list[MemberRead], str | None]:
     query = select(StaffGroupMember).where(col(StaffGroupMember.group_id) == group.id)
-    if (after := _cursor_id(cursor)) is not None:
+    if (after := decode_cursor(cursor, str)) is not None:
         query = query.where(col(StaffGroupMember.id) > after)
     query = query.order_by(col(StaffGroupMember.id)).limit(limit + 1)
     rows = list((await session.exec(query)).all())
@@ -479,7 +472,7 @@ async def list_callups(
         query = query.where(col(Callup.status) == status)
     if group_id is not None:
         query = query.where(col(Callup.group_id) == group_id)
-    if (before := _cursor_id(cursor)) is not None:
+    if (before := decode_cursor(cursor, str)) is not None:
         query = query.where(col(Callup.id) < before)
     rows = list((await session.exec(query.order_by(col(Callup.id).desc()).limit(limit + 1))).all())
     more, rows = len(rows) > limit, rows[:limit]
@@ -597,7 +590,7 @@ async def list_recipients(
         .join(Delivery, col(Delivery.id) == col(CallupRecipient.delivery_id), isouter=True)
         .where(col(CallupRecipient.callup_id) == callup.id)
     )
-    if (after := _cursor_id(cursor)) is not None:
+    if (after := decode_cursor(cursor, str)) is not None:
         query = query.where(col(CallupRecipient.id) > after)
     query = query.order_by(col(CallupRecipient.id)).limit(limit + 1)
     rows = list((await session.exec(query)).all())
