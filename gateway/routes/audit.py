@@ -60,8 +60,8 @@ async def list_events(
 ) -> Page[AuditEntry]:
     """Newest first. Filters match the copies kept beside each record; what is returned is
     the hashed record, so `GET /audit/verify` vouches for it."""
-    before = decode_cursor(cursor)
-    if before is not None and (type(before) is not int or before < 1):
+    before = decode_cursor(cursor, int)
+    if before is not None and before < 1:
         raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
     rows = await audit_log(request).events(
         limit=limit + 1,

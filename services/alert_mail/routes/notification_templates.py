@@ -26,7 +26,6 @@ from services.alert_mail.schemas.notifications import (
     TemplateVersionRead,
 )
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import UnprocessableContent
 from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/templates")
@@ -34,21 +33,13 @@ router = APIRouter(prefix="/templates")
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
-def _refuse_cursor() -> UnprocessableContent:
-    return UnprocessableContent("cursor is not a value returned by this API", field="cursor")
-
-
 def _after_id(cursor: str | None) -> str | None:
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise _refuse_cursor()
+    after: str | None = decode_cursor(cursor, str)
     return after
 
 
 def _before_version(cursor: str | None) -> int | None:
-    before = decode_cursor(cursor)
-    if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
-        raise _refuse_cursor()
+    before: int | None = decode_cursor(cursor, int)
     return before
 
 

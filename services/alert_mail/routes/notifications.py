@@ -20,7 +20,6 @@ from services.alert_mail.schemas.notifications import (
     NotificationStatus,
 )
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import UnprocessableContent
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
@@ -87,9 +86,7 @@ async def list_notifications(
     cursor: Cursor = None,
 ) -> NotificationList:
     """Your own notifications, newest first."""
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
+    after = decode_cursor(cursor, str)
     filters = service.NotificationFilter(
         client=principal.sub, reference=reference, status=status, template_id=template_id
     )

@@ -79,9 +79,7 @@ async def list_payments(
         if value is not None and value.tzinfo is None:
             raise UnprocessableContent(f"{name} needs a UTC offset", field=name)
         service.check_era(value, name)
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
+    after = decode_cursor(cursor, str)
     filters = service.ListFilter(
         owner=principal.sub,
         reference=reference,
@@ -113,9 +111,7 @@ async def list_payment_events(
 ) -> PaymentEventList:
     """The append-only history of the payment, oldest first."""
     await service.get_owned(session, payment_id, principal.sub)
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
+    after = decode_cursor(cursor, int)
     items, more = await service.list_events(session, payment_id, limit=limit, after=after)
     return PaymentEventList(
         items=items, next_cursor=encode_cursor(items[-1].seq) if more and items else None

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import UnprocessableContent
 from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from services.payments_mock import webhooks_service as service
 from services.payments_mock.deps import DeliveryId, EndpointId, SettingsDep, WebhookManager
@@ -30,9 +29,7 @@ router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
 
 def _after(cursor: str | None) -> str | None:
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
+    after: str | None = decode_cursor(cursor, str)
     return after
 
 
