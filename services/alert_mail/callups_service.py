@@ -646,13 +646,8 @@ async def resolve_reply_token(
     session: AsyncSession, settings: Settings, token: str, *, for_update: bool = False
 ) -> ReplyTarget:
     """The recipient a reply link names; ReplyLinkInvalid (404) when forged or superseded."""
-    # links.read_personal_token trusts str.isdigit(), which passes "²" to int(): ASCII only here
-    read = (
-        read_personal_token(
-            settings.link_secret.get_secret_value(), callup_mail.REPLY_PURPOSE, token
-        )
-        if token.isascii()
-        else None
+    read = read_personal_token(
+        settings.link_secret.get_secret_value(), callup_mail.REPLY_PURPOSE, token
     )
     if read is None:
         raise ReplyLinkInvalid("the reply link is not valid")

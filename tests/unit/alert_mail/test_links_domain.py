@@ -23,6 +23,7 @@ def test_a_genuine_token_reads_back_its_subject_and_version() -> None:
         "sub_01.x.mac",
         "sub_01.\u00b2.mac",  # superscript two: str.isdigit() says yes, int() says no
         "sub_01.\uff13.mac",  # full-width three
+        "sub_01.1.\u00e9",  # non-ASCII where the MAC goes: compare_digest would raise
         "sub_01.1234567890.mac",
         ".3.mac",
     ],

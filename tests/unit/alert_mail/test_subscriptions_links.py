@@ -242,3 +242,12 @@ async def test_a_link_minted_while_logged_in_never_takes_over_an_owned_subscript
     assert stored.owner == "cit_owner"
     listed = (await alert_mail.client.get("/v1/subscriptions/mine", headers=other)).json()
     assert listed["items"] == []
+
+
+async def test_a_token_with_non_ascii_text_is_an_invalid_link_not_a_500(
+    alert_mail: AlertMail,
+) -> None:
+    for path in ("/v1/subscriptions/by-token", "/v1/subscriptions/manage"):
+        answer = await alert_mail.client.get(path, params={"token": "sub_x.1.\u00e9"})
+        assert answer.status_code < 500, (path, answer.text)
+        assert answer.status_code in (404, 410, 422), (path, answer.status_code)
