@@ -18,8 +18,7 @@ from services.alert_mail.schemas.deliveries import (
     DeliveryRead,
     delivery_public_id,
 )
-from services.kit.errors import UnprocessableContent
-from services.kit.pagination import decode_cursor, keyset_page
+from services.kit.pagination import keyset_page
 
 
 async def progress(session: AsyncSession, alert: Alert) -> AlertProgress:
@@ -92,9 +91,6 @@ async def list_deliveries(
     limit: int,
     cursor: str | None,
 ) -> DeliveryList:
-    after = decode_cursor(cursor)
-    if after is not None and (not isinstance(after, int) or isinstance(after, bool)):
-        raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
     query = select(Delivery).where(col(Delivery.alert_id) == alert.id)
     if status is not None:
         query = query.where(col(Delivery.status) == status)

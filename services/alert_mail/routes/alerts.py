@@ -76,9 +76,7 @@ async def list_alerts(
     cursor: Cursor = None,
 ) -> AlertList:
     """The staff member's department's alerts, drafts included, newest first."""
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, str):
-        raise _bad_cursor()
+    after = decode_cursor(cursor, str)
     filters = service.StaffFilter(status=status.value if status else None, category=category)
     rows, more = await service.list_for_staff(session, principal, filters, limit=limit, after=after)
     return AlertList(
@@ -150,9 +148,6 @@ async def list_alert_events(
 ) -> AlertEventList:
     """The append-only history of the alert, oldest first."""
     await service.get_visible(session, alert_id, principal)
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, int):
-        raise _bad_cursor()
     items, next_cursor = await service.list_events(session, alert_id, limit=limit, cursor=cursor)
     return AlertEventList(items=items, next_cursor=next_cursor)
 
