@@ -5,20 +5,21 @@ problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
 RequestContextMiddleware (request id, access log, body limit) → routes. The lifespan opens the
-database (and migrates it), loads or creates the signing keys, opens the one pooled aiohttp
-session every proxied request shares and the rate limiter's buckets (memory or Redis).
+database (and migrates it), loads or creates the signing keys, opens a keep-alive
+connection pool per upstream service and the rate limiter's buckets (memory or Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -35,7 +36,8 @@ from gateway.routing import RouteTable
 from gateway.runtime import GatewayRuntime
 from gateway.server_errors import ServerErrorGuard
 from gateway.settings import GatewaySettings
-from gateway.upstreams import SKIP_AUTO_HEADERS, AsgiUpstream, HttpUpstream, Upstream
+from gateway.upstream_http.pool import ConnectionPool
+from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
 from services.kit.metrics import Metrics
@@ -49,23 +51,18 @@ log = logging.getLogger("cityhall.gateway")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _http_session(settings: GatewaySettings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=settings.upstream_pool_limit,
-        limit_per_host=settings.upstream_pool_limit_per_host,
-        keepalive_timeout=settings.upstream_keepalive_seconds,
-        ttl_dns_cache=300,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        # Per-phase limits are applied by the upstreams themselves (event streams idle).
-        timeout=aiohttp.ClientTimeout(
-            total=None, connect=None, sock_connect=settings.upstream_connect_timeout_seconds
-        ),
-        auto_decompress=False,  # bodies pass through exactly as the service encoded them
-        cookie_jar=aiohttp.DummyCookieJar(),  # one session for every user: keep no cookies
-        skip_auto_headers=SKIP_AUTO_HEADERS,
-        trust_env=False,
+def _connection_pool(settings: GatewaySettings, base_url: str) -> ConnectionPool:
+    url = urlsplit(base_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"upstream URL {base_url!r}: expected http(s)://host[:port]")
+    tls = ssl.create_default_context() if url.scheme == "https" else None
+    return ConnectionPool(
+        url.hostname,
+        url.port or (443 if tls else 80),
+        tls=tls,
+        limit=settings.upstream_pool_limit_per_host,
+        keepalive_seconds=settings.upstream_keepalive_seconds,
+        connect_timeout=settings.upstream_connect_timeout_seconds,
     )
 
 
@@ -99,7 +96,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        session: aiohttp.ClientSession | None = None
+        pools: list[ConnectionPool] = []
         audit_log: AuditLog = app.state.audit_log
         resources = AsyncExitStack()
         try:
@@ -107,16 +104,16 @@ def _lifespan(
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
             await idp.start(db)
-            session = _http_session(settings)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
                 if name in upstream_apps:
                     upstreams[name] = AsgiUpstream(name, upstream_apps[name])
                 else:
+                    pools.append(_connection_pool(settings, base_url))
                     upstreams[name] = HttpUpstream(
                         name,
                         base_url,
-                        session,
+                        pools[-1],
                         response_timeout=settings.upstream_timeout_seconds,
                         read_timeout=settings.upstream_read_timeout_seconds,
                     )
@@ -146,8 +143,8 @@ def _lifespan(
             await resources.aclose()
             await audit_log.stop()  # writes the queued access records, signs the head
             await idp.stop()
-            if session is not None:
-                await session.close()
+            for pool in pools:
+                pool.close()
             await db.dispose()
 
     return lifespan

@@ -114,7 +114,6 @@ class GatewaySettings(BaseSettings):
     upstream_read_timeout_seconds: float = Field(
         60.0, gt=0, le=3600, description="longest silence inside a body (not for event streams)"
     )
-    upstream_pool_limit: int = Field(256, ge=1, le=10_000)
     upstream_pool_limit_per_host: int = Field(128, ge=1, le=10_000)
     upstream_keepalive_seconds: float = Field(
         4.0, gt=0, le=600, description="below the upstream servers' own (uvicorn: 5 s)"

@@ -1,5 +1,6 @@
-"""How the gateway reaches a service: over HTTP with the shared aiohttp pool, or in-process
-through the service's ASGI app (single-process mode). Both do the same two things:
+"""How the gateway reaches a service: over HTTP on pooled keep-alive connections
+(`gateway.upstream_http`), or in-process through the service's ASGI app (single-process
+mode). Both do the same two things:
 
 - `forward()` streams one client request through and its response back. Failures before the
   response starts raise `ServiceUnavailable` (connection refused), `GatewayTimeout` or
@@ -14,22 +15,26 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import aiohttp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from yarl import URL
 
 from gateway.headers import RawHeaders, downstream_response_headers, header_value
-from services.kit.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from gateway.upstream_http.connection import (
+    Connection,
+    ResponseHead,
+    UpstreamClosed,
+    UpstreamError,
+)
+from gateway.upstream_http.pool import ConnectFailed, ConnectionPool
+from services.kit.errors import AppError, BadGateway, GatewayTimeout, ServiceUnavailable
 
 log = logging.getLogger("cityhall.gateway.upstream")
 
-# aiohttp must add nothing of its own: no compression the client did not ask for.
-SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -69,23 +74,10 @@ class Upstream(Protocol):
     ) -> UpstreamResponse: ...
 
 
-def _str_headers(headers: RawHeaders) -> list[tuple[str, str]]:
-    """aiohttp writes header values as UTF-8: decode so that valid UTF-8 survives unchanged."""
-    out = []
-    for key, value in headers:
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            text = value.decode("latin-1")
-        out.append((key.decode("latin-1"), text))
-    return out
-
-
-def _target(scope: Scope) -> str:
+def _target(scope: Scope) -> bytes:
     raw_path = scope.get("raw_path") or quote(scope["path"]).encode()
-    target = bytes(raw_path).decode("latin-1")
     query = scope.get("query_string", b"")
-    return f"{target}?{query.decode('latin-1')}" if query else target
+    return bytes(raw_path) + b"?" + query if query else bytes(raw_path)
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -99,115 +91,113 @@ def _is_event_stream(headers: RawHeaders) -> bool:
 
 
 class HttpUpstream:
-    """A service behind a base URL, reached over the gateway's one pooled aiohttp session."""
+    """A service behind a base URL, reached over pooled keep-alive HTTP/1.1 connections."""
 
     def __init__(
         self,
         name: str,
         base_url: str,
-        session: aiohttp.ClientSession,
+        pool: ConnectionPool,
         *,
         response_timeout: float,
         read_timeout: float,
     ) -> None:
         self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.session = session
+        url = urlsplit(base_url)
+        self.base_path = url.path.rstrip("/").encode("latin-1")
+        self.host_header = url.netloc.encode("idna")
+        self.pool = pool
         self.response_timeout = response_timeout
         self.read_timeout = read_timeout
 
-    async def _request_body(self, receive: Receive, done: asyncio.Event) -> AsyncIterator[bytes]:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ConnectionAbortedError("client went away during the upload")
-            chunk = message.get("body", b"")
-            if chunk:
-                yield chunk
-            if not message.get("more_body", False):
-                done.set()
-                return
+    def _failed(self, exc: UpstreamError | TimeoutError) -> AppError:
+        if isinstance(exc, TimeoutError):
+            return GatewayTimeout(f"{self.name} did not answer in time")
+        if isinstance(exc, ConnectFailed):
+            if exc.timed_out:
+                return GatewayTimeout(f"{self.name} did not accept a connection in time")
+            return ServiceUnavailable(f"{self.name} is not reachable")
+        if isinstance(exc, UpstreamClosed):
+            return BadGateway(f"{self.name} closed the connection")
+        return BadGateway(f"{self.name} sent an invalid response")
 
-    async def _open(
-        self, request: ProxyRequest, body_done: asyncio.Event
-    ) -> aiohttp.ClientResponse:
-        scope = request.scope
-        url = URL(self.base_url + _target(scope), encoded=True)
-        headers = _str_headers(request.headers)
-        # A pooled keep-alive connection the upstream closed meanwhile fails on first use;
-        # a request without a body and without side effects can safely go once more.
-        retry = scope["method"] in _SAFE_METHODS and not request.has_body
-        for attempt in (1, 2):
-            data = self._request_body(request.receive, body_done) if request.has_body else None
+    async def _exchange(
+        self, method: str, target: bytes, headers: RawHeaders, send_request: SendRequest
+    ) -> tuple[Connection, ResponseHead, bool]:
+        """Sends the request on a pooled connection and waits for the response head.
+        Returns the connection (release it to the pool when done), the head, and whether
+        the request body was sent whole. A bodiless request without side effects that meets
+        a reused connection the service had closed goes once more, on another."""
+        replayable = method in _SAFE_METHODS
+        while True:
+            try:
+                connection, reused = await self.pool.acquire()
+            except ConnectFailed as exc:
+                raise self._failed(exc) from exc
             try:
                 async with asyncio.timeout(self.response_timeout):
-                    return await self.session.request(
-                        scope["method"],
-                        url,
-                        headers=headers,
-                        data=data,
-                        allow_redirects=False,
-                        skip_auto_headers=SKIP_AUTO_HEADERS,
-                    )
-            except aiohttp.ServerDisconnectedError as exc:
-                if retry and attempt == 1:
+                    body_sent = await send_request(connection, method, target, headers)
+                    head = await connection.response_head()
+                return connection, head, body_sent
+            except UpstreamClosed as exc:
+                self.pool.release(connection)
+                if replayable and reused and exc.replayable:
+                    replayable = False
                     continue
-                raise BadGateway(f"{self.name} closed the connection") from exc
-            except TimeoutError as exc:
-                raise GatewayTimeout(f"{self.name} did not answer in time") from exc
-            except aiohttp.ClientConnectorError as exc:
-                raise ServiceUnavailable(f"{self.name} is not reachable") from exc
-            except (aiohttp.ClientError, ConnectionAbortedError) as exc:
-                raise BadGateway(f"{self.name} failed: {type(exc).__name__}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+                raise self._failed(exc) from exc
+            except (UpstreamError, TimeoutError) as exc:
+                self.pool.release(connection)
+                raise self._failed(exc) from exc
+            except BaseException:
+                self.pool.release(connection)
+                raise
 
     async def forward(self, request: ProxyRequest, send: Send) -> None:
-        body_done = asyncio.Event()
-        if not request.has_body:
-            body_done.set()
-        response = await self._open(request, body_done)
-        completed = False
+        scope = request.scope
+        headers = [(b"host", self.host_header), *request.headers]
+        if request.has_body:
+            send_request: SendRequest = partial(_send_streamed, request.receive)
+        else:
+            send_request = _send_bodiless
+        connection, head, body_sent = await self._exchange(
+            scope["method"], self.base_path + _target(scope), headers, send_request
+        )
         try:
-            raw = list(response.raw_headers)
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status,
-                    "headers": downstream_response_headers(raw, request_id=request.request_id),
+                    "status": head.status,
+                    "headers": downstream_response_headers(
+                        head.headers, request_id=request.request_id
+                    ),
                 }
             )
-            event_stream = _is_event_stream(raw)
-            pump = self._pump(response, send, None if event_stream else self.read_timeout)
-            unbounded = event_stream or header_value(raw, b"content-length") is None
-            if unbounded and body_done.is_set():
-                completed = await _unless_disconnected(pump, request.receive)
+            event_stream = _is_event_stream(head.headers)
+            pump = self._pump(connection, send, None if event_stream else self.read_timeout)
+            unbounded = event_stream or header_value(head.headers, b"content-length") is None
+            if unbounded and body_sent:
+                await _unless_disconnected(pump, request.receive)
             else:
-                completed = await pump
+                await pump
         finally:
-            if completed:
-                response.release()
-            else:
-                response.close()
+            self.pool.release(connection)  # closed instead unless the exchange completed
 
-    async def _pump(
-        self, response: aiohttp.ClientResponse, send: Send, read_timeout: float | None
-    ) -> bool:
+    async def _pump(self, connection: Connection, send: Send, read_timeout: float | None) -> bool:
         """Copies the body as it arrives (no buffering: server-sent events flow through).
         What has arrived already is taken without a timer, and the last piece goes out with
         the end of the body, so a small response costs one ASGI message."""
-        content = response.content
         try:
             while True:
-                chunk = content.read_nowait()
-                if not chunk and not content.is_eof():
+                chunk = connection.read_nowait()
+                if not chunk and not connection.at_eof():
                     async with asyncio.timeout(read_timeout):
-                        chunk = await content.readany()
-                last = content.at_eof()
+                        chunk = await connection.read()
+                last = connection.at_eof()
                 if chunk or last:
                     await send({"type": "http.response.body", "body": chunk, "more_body": not last})
                 if last:
                     return True
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamError) as exc:
             # Too late for a problem response: cutting the stream short tells the client.
             log.warning("%s: response body cut short: %r", self.name, exc)
             return False
@@ -215,23 +205,81 @@ class HttpUpstream:
     async def call(
         self, method: str, path: str, *, headers: RawHeaders, body: bytes, time_limit: float
     ) -> UpstreamResponse:
+        framing = [(b"content-length", str(len(body)).encode())] if body else []
+        all_headers = [(b"host", self.host_header), *headers, *framing]
         try:
-            async with self.session.request(
-                method,
-                URL(self.base_url + path),
-                headers=_str_headers(headers),
-                data=body or None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=time_limit),
-            ) as response:
-                payload = await response.read()
-                return UpstreamResponse(response.status, list(response.raw_headers), payload)
+            async with asyncio.timeout(time_limit):
+                connection, head, _ = await self._exchange(
+                    method,
+                    self.base_path + path.encode("latin-1"),
+                    all_headers,
+                    partial(_send_whole, body),
+                )
+                try:
+                    chunks = []
+                    while chunk := await connection.read():
+                        chunks.append(chunk)
+                finally:
+                    self.pool.release(connection)
         except TimeoutError as exc:
             raise GatewayTimeout(f"{self.name} did not answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ServiceUnavailable(f"{self.name} is not reachable") from exc
-        except aiohttp.ClientError as exc:
-            raise BadGateway(f"{self.name} failed: {type(exc).__name__}") from exc
+        except UpstreamError as exc:
+            raise self._failed(exc) from exc
+        return UpstreamResponse(head.status, head.headers, b"".join(chunks))
+
+
+SendRequest = Callable[[Connection, str, bytes, RawHeaders], Awaitable[bool]]
+"""Writes one request on a connection; returns whether its body went whole."""
+
+
+async def _send_bodiless(
+    connection: Connection, method: str, target: bytes, headers: RawHeaders
+) -> bool:
+    connection.send_head(method, target, headers)
+    return True
+
+
+async def _send_whole(
+    body: bytes, connection: Connection, method: str, target: bytes, headers: RawHeaders
+) -> bool:
+    connection.send_head(method, target, headers, body=body)
+    return True
+
+
+async def _send_streamed(
+    receive: Receive, connection: Connection, method: str, target: bytes, headers: RawHeaders
+) -> bool:
+    """The client's body as it arrives: with its Content-Length as it came, else chunked.
+    A body that fits in the first ASGI message goes out with the head, in one write."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ConnectionAbortedError("client went away before the upload")
+    chunk = message.get("body", b"")
+    more = message.get("more_body", False)
+    length = header_value(headers, b"content-length")
+    if not more:
+        if length is None:  # a chunked upload that came whole: say how long it is
+            headers = [*headers, (b"content-length", str(len(chunk)).encode())]
+        connection.send_head(method, target, headers, body=chunk)
+        return True
+    if length is None:
+        connection.send_head(method, target, [*headers, (b"transfer-encoding", b"chunked")])
+        connection.start_chunked_body()
+    else:
+        connection.send_head(method, target, headers)
+    while True:
+        if not await connection.send_body(chunk):
+            # The service answered before the whole body went: it does not want the rest.
+            connection.abandon_body()
+            return False
+        if not more:
+            connection.end_body()
+            return True
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            connection.abandon_body()
+            raise ConnectionAbortedError("client went away during the upload")
+        chunk, more = message.get("body", b""), message.get("more_body", False)
 
 
 async def _unless_disconnected(pump: Any, receive: Receive) -> bool:
