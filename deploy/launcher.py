@@ -431,7 +431,7 @@ async def run_single_process(stack: Stack, *, seed: bool, out: TextIO = sys.stdo
             proc = stack.app(name)
             servers[name] = Server(server_config(app, proc.host, proc.port))
         servers[GATEWAY] = Server(
-            server_config(gateway, gateway_settings.host, gateway_settings.port)
+            server_config(gateway, gateway_settings.host, gateway_settings.port, front_door=True)
         )
         mailbox = stack.app(MAILSINK)
         servers[MAILSINK] = Server(

@@ -63,11 +63,18 @@ class Server(uvicorn.Server):
         yield
 
 
-def server_config(app: ASGIApp, host: str, port: int, *, lifespan: str = "on") -> uvicorn.Config:
+def server_config(
+    app: ASGIApp, host: str, port: int, *, lifespan: str = "on", front_door: bool = False
+) -> uvicorn.Config:
+    """`front_door`: the gateway, which reads X-Forwarded-* itself, and only when told it sits
+    behind a trusted proxy. uvicorn would otherwise take them from any local client and the
+    gateway would rate-limit and audit an address the client chose. The services keep
+    uvicorn's default: they trust the forwarding headers of the gateway on 127.0.0.1."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        proxy_headers=not front_door,
         loop="uvloop" if has_uvloop() else "asyncio",
         http="httptools" if has_httptools() else "h11",
         lifespan=lifespan,  # type: ignore[arg-type]
@@ -128,9 +135,9 @@ async def _serve_app(name: str) -> int:
         from gateway.settings import GatewaySettings
 
         settings = GatewaySettings()
-        servers.append(
-            (name, Server(server_config(gateway_app(settings), settings.host, settings.port)))
-        )
+        app = gateway_app(settings)
+        config = server_config(app, settings.host, settings.port, front_door=True)
+        servers.append((name, Server(config)))
     elif name in SERVICES:
         settings_ = SERVICES[name].settings()
         app = build_service_app(name)
