@@ -6,13 +6,15 @@ the gateway, side by side in one run.
   verifies against the gateway's JWKS; a few payments are created first so the page has rows;
 - the gateway (`python -m deploy.serve gateway`): token verification, rate limits (in memory,
   set high enough never to refuse) and the hash-chained audit log all on;
-- wrk (installed with apt-get if missing) loads each in turn, `--rounds` times alternately, at
-  32 connections (throughput) and at 1 connection (latency). Same URL path, same token.
+- wrk (installed with apt-get if missing) loads each in turn: `--rounds` pairs of runs at 32
+  connections (throughput), then `--pairs` pairs of short runs at 1 connection (latency).
+  Same URL path, same token.
 
 Both servers log at WARNING (no per-request access lines on either side); the audit log still
 records every request through the gateway, which is checked at the end (`/audit/verify`).
 
-    uv run python bench/gateway.py [--seconds 10] [--rounds 3] [--redis redis://127.0.0.1:6379/0]
+    uv run python bench/gateway.py [--seconds 10] [--rounds 3] [--pairs 15] [--pair-seconds 2]
+        [--redis redis://127.0.0.1:6379/0]
 
 Targets (issue 3): via gateway >= 0.8x direct throughput at 32 connections; p50 added at one
 connection <= 0.25 ms.
@@ -200,22 +202,32 @@ Rounds = dict[tuple[str, int], list[Load]]
 def measure(
     wrk: str, urls: dict[str, str], token: str, pids: dict[str, int], args: argparse.Namespace
 ) -> Rounds:
+    """Throughput: `--rounds` pairs of `--seconds` runs at 32 connections. Latency: `--pairs`
+    pairs of short runs at one connection, the order swapped every pair (ABBA), so that a
+    drift of the machine's speed during the run falls on both sides alike."""
     rounds: Rounds = {}
     for url in urls.values():
         run_wrk(wrk, url, token, 32, 3, pids)  # warm-up: connection pools, caches
+    names = list(urls)
     for _ in range(args.rounds):
-        for connections in (32, 1):
-            for name, url in urls.items():
-                load = run_wrk(wrk, url, token, connections, args.seconds, pids)
-                rounds.setdefault((name, connections), []).append(load)
+        for name in names:
+            rounds.setdefault((name, 32), []).append(
+                run_wrk(wrk, urls[name], token, 32, args.seconds, pids)
+            )
+    for pair in range(args.pairs):
+        for name in names if pair % 2 == 0 else reversed(names):
+            rounds.setdefault((name, 1), []).append(
+                run_wrk(wrk, urls[name], token, 1, args.pair_seconds, pids)
+            )
     return rounds
 
 
 def report(rounds: Rounds, args: argparse.Namespace) -> None:
     results = {key: median_load(loads) for key, loads in rounds.items()}
     print(
-        f"\nGET {PATH} (payments_mock, service token), wrk {args.seconds} s x {args.rounds} "
-        f"rounds, medians; {os.cpu_count()} CPUs"
+        f"\nGET {PATH} (payments_mock, service token), medians of wrk runs: {args.rounds} x "
+        f"{args.seconds} s per side at 32 connections, {args.pairs} x {args.pair_seconds} s "
+        f"per side at 1; {os.cpu_count()} CPUs"
     )
     print(
         f"{'':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} "
@@ -227,15 +239,15 @@ def report(rounds: Rounds, args: argparse.Namespace) -> None:
             f"{load.p99_ms:>8.3f} {load.failures:>7} {load.cpu_us['service']:>20.0f} "
             f"{load.cpu_us['gateway']:>8.0f}"
         )
-    # Each round pairs a direct run with the gateway run right after it, so the comparison
-    # is made within a round (the machine's load drifts between rounds), then the median.
+    # Each direct run is paired with the gateway run next to it, so the comparison is made
+    # within a pair (the machine's speed drifts during a run), then the median of the pairs.
     pairs = zip(rounds[("direct", 32)], rounds[("gateway", 32)], strict=True)
     ratios = [gateway.rps / direct.rps for direct, gateway in pairs]
     pairs = zip(rounds[("direct", 1)], rounds[("gateway", 1)], strict=True)
     added = [gateway.p50_ms - direct.p50_ms for direct, gateway in pairs]
     ratio, added_ms = statistics.median(ratios), statistics.median(added)
     print()
-    print(f"{'measure (median of the rounds)':38} {'value':>9} {'target':>9}   rounds")
+    print(f"{'measure (median of the pairs)':38} {'value':>9} {'target':>9}   pairs")
     ok_ratio = "ok" if ratio >= TARGET_RATIO else "MISSED"
     ok_added = "ok" if added_ms <= TARGET_ADDED_MS else "MISSED"
     print(
@@ -251,7 +263,9 @@ def report(rounds: Rounds, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="throughput pairs (32 conns)")
+    parser.add_argument("--pairs", type=int, default=15, help="latency pairs (1 connection)")
+    parser.add_argument("--pair-seconds", type=int, default=2)
     parser.add_argument("--payments", type=int, default=10, help="rows created before the load")
     parser.add_argument("--redis", help="GATEWAY_REDIS_URL for the gateway (default: in memory)")
     args = parser.parse_args()
