@@ -53,7 +53,8 @@ def is_operator(principal: Principal) -> bool:
     )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """Async, so that FastAPI calls it in the event loop instead of a worker thread."""
     settings: Settings = request.app.state.settings
     return settings
 
