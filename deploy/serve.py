@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import ASGIApp
 
+from deploy.coalesced_writes import CoalescingHttpToolsProtocol
 from deploy.mailsink import MailSink, create_mailbox_app
 from deploy.stack import GATEWAY, MAILSINK, SERVICES, LauncherSettings, build_service_app
 
@@ -76,7 +77,7 @@ def server_config(
         port=port,
         proxy_headers=not front_door,
         loop="uvloop" if has_uvloop() else "asyncio",
-        http="httptools" if has_httptools() else "h11",
+        http=CoalescingHttpToolsProtocol if has_httptools() else "h11",
         lifespan=lifespan,  # type: ignore[arg-type]
         workers=1,
         access_log=False,  # the kit's middleware writes the access log

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from deploy.serve import Server, server_config
+from tests.support.served import served
 
 
 async def client_echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -19,26 +15,8 @@ async def client_echo(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@asynccontextmanager
-async def running(front_door: bool) -> AsyncIterator[str]:
-    server = Server(
-        server_config(client_echo, "127.0.0.1", 0, lifespan="off", front_door=front_door)
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def seen_client(front_door: bool) -> str:
-    async with running(front_door) as url, httpx.AsyncClient() as client:
+    async with served(client_echo, front_door=front_door) as url, httpx.AsyncClient() as client:
         response = await client.get(url, headers={"X-Forwarded-For": "203.0.113.9"})
     return response.text
 
