@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlmodel import col, select
@@ -62,7 +63,11 @@ def code_secret(settings: Settings) -> bytes:
 
 
 def voucher_token(settings: Settings, payment_id: str) -> str:
-    mac = hmac.new(code_secret(settings), f"voucher\x00{payment_id}".encode(), hashlib.sha256)
+    return _voucher_token(code_secret(settings), payment_id)
+
+
+def _voucher_token(secret: bytes, payment_id: str) -> str:
+    mac = hmac.new(secret, f"voucher\x00{payment_id}".encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
 
 
@@ -88,9 +93,28 @@ def business_days_later(moment: datetime, days: int) -> datetime:
 # --- reading -------------------------------------------------------------------------------
 
 
+# A payment's konbini and Pay-easy details follow from its id, barcode and deadline, which never
+# change, and they cost more than the rest of a read (HMACs, check digits, per-chain steps);
+# so they are built once per payment and shared by later reads (~11 KB each).
+DETAILS_CACHE_SIZE = 1024
+
+
 def konbini_details(settings: Settings, payment: Payment) -> KonbiniDetails:
     assert payment.barcode is not None
-    slip = gs1_barcode.parse(payment.barcode)
+    return _konbini_details(
+        code_secret(settings),
+        settings.voucher_base_url,
+        payment.id,
+        payment.barcode,
+        payment.expires_at,
+    )
+
+
+@lru_cache(maxsize=DETAILS_CACHE_SIZE)
+def _konbini_details(
+    secret: bytes, voucher_base_url: str, payment_id: str, barcode: str, expires_at: datetime
+) -> KonbiniDetails:
+    slip = gs1_barcode.parse(barcode)
     stores = [
         KonbiniStore(
             chain=i.chain.value,
@@ -101,14 +125,14 @@ def konbini_details(settings: Settings, payment: Payment) -> KonbiniDetails:
             confirmation_label=i.confirmation_label,
             steps=list(i.steps),
         )
-        for i in konbini.all_instructions(payment.id, code_secret(settings)).values()
+        for i in konbini.all_instructions(payment_id, secret).values()
     ]
-    token = voucher_token(settings, payment.id)
+    token = _voucher_token(secret, payment_id)
     return KonbiniDetails(
         barcode=slip.digits,
         barcode_human_readable=slip.human_readable,
-        voucher_url=f"{settings.voucher_base_url}/v1/payments/{payment.id}/voucher?token={token}",
-        deadline_ja=calendar.format_deadline_ja(payment.expires_at),
+        voucher_url=f"{voucher_base_url}/v1/payments/{payment_id}/voucher?token={token}",
+        deadline_ja=calendar.format_deadline_ja(expires_at),
         stores=stores,
     )
 
@@ -120,7 +144,12 @@ def payeasy_numbers(settings: Settings, payment_id: str) -> payeasy.PayEasyNumbe
 
 
 def payeasy_details(settings: Settings, payment: Payment) -> PayEasyDetails:
-    numbers = payeasy_numbers(settings, payment.id)
+    return _payeasy_details(code_secret(settings), settings.payeasy_institution_number, payment.id)
+
+
+@lru_cache(maxsize=DETAILS_CACHE_SIZE)
+def _payeasy_details(secret: bytes, institution_number: str, payment_id: str) -> PayEasyDetails:
+    numbers = payeasy.numbers_for(institution_number, payment_id, secret)
     return PayEasyDetails(
         institution_number=numbers.institution_number,
         customer_number=numbers.customer_number,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.kit.schemas import WriteModel
 
@@ -122,6 +122,8 @@ class PayerRead(BaseModel):
 
 
 class KonbiniStore(BaseModel):
+    model_config = ConfigDict(frozen=True)  # built once per payment and shared by reads
+
     chain: Chain
     chain_name: str
     payment_code: str
@@ -132,6 +134,8 @@ class KonbiniStore(BaseModel):
 
 
 class KonbiniDetails(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     barcode: str = Field(description="the 44 digits of the GS1-128 convenience-store barcode")
     barcode_human_readable: str
     voucher_url: str
@@ -140,6 +144,8 @@ class KonbiniDetails(BaseModel):
 
 
 class PayEasyDetails(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     institution_number: str = Field(description="収納機関番号")
     customer_number: str = Field(description="お客様番号")
     confirmation_number: str = Field(description="確認番号")
