@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from gateway.runtime import GatewayRuntime
 
 
-def get_runtime(request: Request) -> GatewayRuntime:
+async def get_runtime(request: Request) -> GatewayRuntime:
     runtime: GatewayRuntime = request.app.state.runtime
     return runtime
 

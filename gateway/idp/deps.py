@@ -12,7 +12,7 @@ from gateway.settings import GatewaySettings
 from services.kit.errors import ServiceUnavailable
 
 
-def get_idp(request: Request) -> IdentityProvider:
+async def get_idp(request: Request) -> IdentityProvider:
     idp: IdentityProvider | None = getattr(request.app.state, "idp", None)
     if idp is None:
         raise ServiceUnavailable("the identity provider is not configured")

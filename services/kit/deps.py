@@ -32,7 +32,7 @@ async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

@@ -28,7 +28,7 @@ def _staff_with_any_role(*roles: str) -> Callable[[Request], Awaitable[Principal
     return dependency
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

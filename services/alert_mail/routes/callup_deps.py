@@ -28,7 +28,7 @@ async def callup_sender(request: Request) -> Principal:
     return principal
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

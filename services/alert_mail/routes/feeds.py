@@ -92,7 +92,7 @@ async def alerts_atom(
     )
 
 
-def get_broadcaster(request: Request) -> Broadcaster:
+async def get_broadcaster(request: Request) -> Broadcaster:
     broadcaster: Broadcaster | None = getattr(request.app.state, "broadcaster", None)
     if broadcaster is None:
         raise ServiceUnavailable("the alert stream is not running")

@@ -78,7 +78,7 @@ async def subscription_counter(request: Request) -> Principal:
     return principal
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
