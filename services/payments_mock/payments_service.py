@@ -16,8 +16,10 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from services.kit import audit
 from services.kit.auth import Principal
@@ -246,10 +248,13 @@ class ListFilter:
     created_to: datetime | None = None
 
 
-async def list_payments(
-    session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
-) -> tuple[list[Payment], bool]:
-    """Newest first, `limit` at a time after the id `after`."""
+@dataclass(frozen=True, slots=True)
+class ListedPayment:
+    payment: Payment
+    refunds: list[Refund]
+
+
+def _matching(filters: ListFilter, after: str | None) -> SelectOfScalar[Payment]:
     query = select(Payment).where(col(Payment.owner) == filters.owner)
     if filters.reference is not None:
         query = query.where(col(Payment.reference) == filters.reference)
@@ -263,7 +268,27 @@ async def list_payments(
         query = query.where(col(Payment.created_at) < filters.created_to)
     if after is not None:
         query = query.where(col(Payment.id) < after)
-    rows = list((await session.exec(query.order_by(col(Payment.id).desc()).limit(limit + 1))).all())
+    return query
+
+
+async def list_payments(
+    session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
+) -> tuple[list[ListedPayment], bool]:
+    """Newest first, `limit` at a time after the id `after`, each with its refunds: one query,
+    the page joined to the refunds of its payments."""
+    page = _matching(filters, after).order_by(col(Payment.id).desc()).limit(limit + 1).subquery()
+    payment = aliased(Payment, page)
+    query = (
+        select(payment, Refund)
+        .outerjoin(Refund, col(Refund.payment_id) == payment.id)
+        .order_by(col(payment.id).desc(), col(Refund.id))
+    )
+    listed: dict[str, ListedPayment] = {}
+    for row, refund in (await session.exec(query)).all():
+        entry = listed.setdefault(row.id, ListedPayment(row, []))
+        if refund is not None:
+            entry.refunds.append(refund)
+    rows = list(listed.values())
     return rows[:limit], len(rows) > limit
 
 

@@ -89,8 +89,9 @@ async def list_payments(
         created_to=created_to,
     )
     rows, more = await service.list_payments(session, filters, limit=limit, after=after)
-    items = [service.to_read(settings, p) for p in rows]
-    return PaymentList(items=items, next_cursor=encode_cursor(rows[-1].id) if more else None)
+    items = [service.to_read(settings, row.payment, row.refunds) for row in rows]
+    next_cursor = encode_cursor(rows[-1].payment.id) if more else None
+    return PaymentList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{payment_id}", response_model=PaymentRead)

@@ -239,6 +239,51 @@ async def test_list_filters_and_cursor_paging(payments: Payments) -> None:
     assert len(past.json()["items"]) == 7
 
 
+async def _refund(payments: Payments, payment: dict[str, Any], amount: int) -> None:
+    refundable = (await payments.get(payment["id"]))["amount_refundable"]
+    response = await payments.client.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount": amount, "expected_refundable": refundable},
+        headers=payments.auth(),
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_list_items_carry_their_refunds_like_a_single_read(payments: Payments) -> None:
+    oldest, middle, newest = [await payments.create(amount=3_000) for _ in range(3)]
+    for payment in (oldest, newest):
+        await payments.pay_konbini(payment)
+    await payments.advance(timedelta(days=10))
+    await payments.tick()  # settled: refunds are allowed
+    await _refund(payments, newest, 1_000)
+    await _refund(payments, newest, 500)
+    await _refund(payments, oldest, 3_000)
+
+    listed: list[dict[str, Any]] = []
+    cursor = None
+    while True:  # two per page: the newest payment's two refunds must not shorten the page
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = await payments.client.get("/v1/payments", params=params, headers=payments.auth())
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) == (2 if not listed else 1)
+        listed += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert [p["id"] for p in listed] == [newest["id"], middle["id"], oldest["id"]]
+    assert [sorted(r["amount"] for r in p["refunds"]) for p in listed] == [
+        [500, 1_000],
+        [],
+        [3_000],
+    ]
+    assert listed[0]["status"] == "partially_refunded"
+    assert listed[2]["refunds"][0]["method"] == "bank_transfer"
+    for item in listed:
+        assert item == await payments.get(item["id"])
+
+
 async def test_fifty_concurrent_identical_creates_make_one_payment(payments: Payments) -> None:
     body = {"amount": 4500, "method": "konbini", "description": "施設使用料", "reference": "rsv-1"}
     headers = {**payments.auth(), "Idempotency-Key": "rsv-1-fee"}
