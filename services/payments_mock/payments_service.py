@@ -16,7 +16,6 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -254,8 +253,10 @@ class ListedPayment:
     refunds: list[Refund]
 
 
-def _matching(filters: ListFilter, after: str | None) -> SelectOfScalar[Payment]:
-    query = select(Payment).where(col(Payment.owner) == filters.owner)
+def _page_ids(filters: ListFilter, *, limit: int, after: str | None) -> SelectOfScalar[str]:
+    """The ids of a page, newest first after the id `after`, and one more to tell whether
+    another page follows."""
+    query = select(Payment.id).where(col(Payment.owner) == filters.owner)
     if filters.reference is not None:
         query = query.where(col(Payment.reference) == filters.reference)
     if filters.status is not None:
@@ -268,24 +269,23 @@ def _matching(filters: ListFilter, after: str | None) -> SelectOfScalar[Payment]
         query = query.where(col(Payment.created_at) < filters.created_to)
     if after is not None:
         query = query.where(col(Payment.id) < after)
-    return query
+    return query.order_by(col(Payment.id).desc()).limit(limit + 1)
 
 
 async def list_payments(
     session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
 ) -> tuple[list[ListedPayment], bool]:
     """Newest first, `limit` at a time after the id `after`, each with its refunds: one query,
-    the page joined to the refunds of its payments."""
-    page = _matching(filters, after).order_by(col(Payment.id).desc()).limit(limit + 1).subquery()
-    payment = aliased(Payment, page)
+    the page's payments joined to their refunds."""
     query = (
-        select(payment, Refund)
-        .outerjoin(Refund, col(Refund.payment_id) == payment.id)
-        .order_by(col(payment.id).desc(), col(Refund.id))
+        select(Payment, Refund)
+        .outerjoin(Refund, col(Refund.payment_id) == col(Payment.id))
+        .where(col(Payment.id).in_(_page_ids(filters, limit=limit, after=after)))
+        .order_by(col(Payment.id).desc(), col(Refund.id))
     )
     listed: dict[str, ListedPayment] = {}
-    for row, refund in (await session.exec(query)).all():
-        entry = listed.setdefault(row.id, ListedPayment(row, []))
+    for payment, refund in (await session.exec(query)).all():
+        entry = listed.setdefault(payment.id, ListedPayment(payment, []))
         if refund is not None:
             entry.refunds.append(refund)
     rows = list(listed.values())
