@@ -67,7 +67,21 @@ def rfc3339_utc(moment: datetime) -> str:
     """`2026-04-01T09:30:00.123456Z`: fixed width in UTC, so equal instants give equal strings."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must carry a UTC offset")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:
+        # strftime's own spelling (unpadded on glibc), which earlier records were hashed with.
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime for every later year, at a third of its cost: it runs
+    # for every access record.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - the fastest spelling
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )
 
 
 def _is_flat_ascii_keyed(value: Mapping[str, object]) -> bool:

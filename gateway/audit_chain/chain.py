@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gateway.audit_chain.canonical import JsonValue, canonical_bytes
@@ -37,6 +37,20 @@ def link_hash(prev_hash: str, canonical_event: bytes) -> str:
     if not is_hex_digest(prev_hash):
         raise ValueError("prev_hash must be 64 lowercase hex characters")
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_event).hexdigest()
+
+
+def link_hashes(prev_hash: str, canonical_events: Iterable[str]) -> list[str]:
+    """`link_hash` along a run of events, each given as its canonical JSON text: the hash of
+    every link, the first one following `prev_hash`."""
+    if not is_hex_digest(prev_hash):
+        raise ValueError("prev_hash must be 64 lowercase hex characters")
+    hashes: list[str] = []
+    sha256 = hashlib.sha256
+    for text in canonical_events:
+        # prev_hash is ASCII, so one encode of the concatenation gives the same bytes.
+        prev_hash = sha256((prev_hash + text).encode("utf-8")).hexdigest()
+        hashes.append(prev_hash)
+    return hashes
 
 
 def append(prev: ChainLink | None, event: Mapping[str, object]) -> ChainLink:

@@ -3,17 +3,28 @@
 An access record holds who (actor, roles, client IP), what (method, route template, target
 service, status, latency) and the request id: never a body, a query string, a header or a
 token. A domain event is what a service shipped, plus who shipped it and when it arrived.
+
+Each entry carries its canonical JSON, made once when the entry is built: that text is what
+the writer hashes and stores. Access records, one per request, are printed straight from
+their fields (`_access_json`), the same bytes `canonical_json` gives for their dict.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
+from typing import NamedTuple
 
-from gateway.audit_chain.canonical import MAX_SAFE_INTEGER, JsonValue, rfc3339_utc
-from gateway.ids import new_hex_id
+from gateway.audit_chain.canonical import (
+    MAX_SAFE_INTEGER,
+    JsonValue,
+    canonical_json,
+    rfc3339_utc,
+)
+from gateway.ids import new_sortable_hex_id
 
 MAX_TEMPLATE_SEGMENTS = 12
 _KEPT_SEGMENT = re.compile(r"[a-z][a-z-]{0,39}|v[0-9]{1,2}")
@@ -22,9 +33,9 @@ versions (`v1`). Anything else (ids, numbers, e-mail addresses, names in other s
 becomes `{id}`."""
 
 
-@dataclass(frozen=True, slots=True)
-class ChainEntry:
-    """What the appender needs: the event plus the columns used to filter it."""
+class ChainEntry(NamedTuple):
+    """What the appender needs: the record as canonical JSON (hashed and stored as it is)
+    plus the columns used to filter it. A tuple: cheap to build, one per request."""
 
     event_id: str
     kind: str
@@ -33,7 +44,13 @@ class ChainEntry:
     action: str
     target: str
     service: str | None
-    event: dict[str, JsonValue]
+    canonical: str
+
+    @property
+    def event(self) -> dict[str, JsonValue]:
+        """The record as JSON (a fresh copy each time)."""
+        value: dict[str, JsonValue] = json.loads(self.canonical)
+        return value
 
 
 def mask_path(path: str) -> str:
@@ -87,33 +104,108 @@ def access_entry(
     latency_ms: int,
     request_id: str | None,
 ) -> ChainEntry:
-    event_id = f"acc_{new_hex_id()}"
-    action = f"http.{method.upper()}"[:128]
-    event: dict[str, JsonValue] = {
-        "kind": "access",
-        "id": event_id,
-        "recorded_at": rfc3339_utc(recorded_at),
-        "actor": actor,
-        "actor_kind": actor_kind,
-        "roles": _strings(roles),
-        "client_ip": client_ip,
-        "method": method.upper(),
-        "route": route[:255],
-        "service": service,
-        "status": status,
-        "latency_ms": latency_ms,
-        "request_id": request_id,
-    }
+    event_id = f"acc_{new_sortable_hex_id()}"
+    method = method.upper()
+    route = route[:255]
+    canonical = _access_json(
+        event_id, recorded_at, actor, actor_kind, client_ip, method, route, service,
+        request_id, roles, status, latency_ms,
+    )  # fmt: skip
+    if not canonical.isascii() and not _is_unicode(canonical):
+        # A lone surrogate (from a token's claims, say) is not Unicode and cannot be hashed:
+        # written as "?" rather than failing every later flush.
+        return access_entry(
+            recorded_at=recorded_at,
+            actor=_unicode_or_none(actor),
+            actor_kind=_unicode_or_none(actor_kind),
+            roles=[_unicode(role) for role in roles],
+            client_ip=_unicode_or_none(client_ip),
+            method=_unicode(method),
+            route=_unicode(route),
+            service=_unicode(service),
+            status=status,
+            latency_ms=latency_ms,
+            request_id=_unicode_or_none(request_id),
+        )
     return ChainEntry(
-        event_id=event_id,
-        kind="access",
-        recorded_at=recorded_at,
-        actor=actor,
-        action=action,
-        target=route[:255],
-        service=service,
-        event=event,
+        event_id, "access", recorded_at, actor, f"http.{method}"[:128], route, service, canonical
     )
+
+
+def _access_json(
+    event_id: str,
+    recorded_at: datetime,
+    actor: str | None,
+    actor_kind: str | None,
+    client_ip: str | None,
+    method: str,
+    route: str,
+    service: str,
+    request_id: str | None,
+    roles: Sequence[str],
+    status: int,
+    latency_ms: int,
+) -> str:
+    """`canonical_json` of the access record's dict, printed directly (a third of the cost):
+    the members in their sorted order, strings escaped by the encoder `json.dumps` uses.
+    Values of any other type than expected take the general path, so the text never
+    differs from it."""
+    if (
+        type(status) is int
+        and type(latency_ms) is int
+        and -MAX_SAFE_INTEGER <= status <= MAX_SAFE_INTEGER
+        and -MAX_SAFE_INTEGER <= latency_ms <= MAX_SAFE_INTEGER
+    ):
+        try:
+            return (
+                f'{{"actor":{_json_text(actor)},"actor_kind":{_json_text(actor_kind)},'
+                f'"client_ip":{_json_text(client_ip)},"id":"{event_id}","kind":"access",'
+                f'"latency_ms":{latency_ms},"method":{encode_basestring(method)},'
+                f'"recorded_at":"{rfc3339_utc(recorded_at)}",'
+                f'"request_id":{_json_text(request_id)},'
+                f'"roles":[{",".join([encode_basestring(role) for role in sorted(roles)])}],'
+                f'"route":{encode_basestring(route)},"service":{encode_basestring(service)},'
+                f'"status":{status}}}'
+            )
+        except TypeError:  # not a string where one belongs
+            pass
+    return canonical_json(
+        {
+            "kind": "access",
+            "id": event_id,
+            "recorded_at": rfc3339_utc(recorded_at),
+            "actor": actor,
+            "actor_kind": actor_kind,
+            "roles": _strings(roles),
+            "client_ip": client_ip,
+            "method": method,
+            "route": route,
+            "service": service,
+            "status": status,
+            "latency_ms": latency_ms,
+            "request_id": request_id,
+        }
+    )
+
+
+def _json_text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unicode(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _unicode_or_none(text: str | None) -> str | None:
+    return None if text is None else _unicode(text)
 
 
 def domain_entry(
@@ -154,5 +246,5 @@ def domain_entry(
         action=action,
         target=target,
         service=service,
-        event=event,
+        canonical=canonical_json(event),
     )

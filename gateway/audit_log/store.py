@@ -4,13 +4,15 @@ Writes are serialised twice: an asyncio lock within this process, and the chain-
 across processes (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite every write transaction
 starts with `BEGIN IMMEDIATE`, which already admits one writer at a time). Each append reads
 the head, links the new events to it, inserts them and moves the head in one transaction, so
-`seq` stays contiguous and two gateway replicas cannot fork the chain.
+`seq` stays contiguous and two gateway replicas cannot fork the chain. The transaction runs
+on the database driver itself (`writer`): this is the gateway's per-request cost.
 
 Access records never wait for the database: `record_access` puts them on a bounded in-memory
 queue and a background task writes them in batches (every `flush_interval_seconds`, or as
-soon as `batch_size` wait). A crash loses at most what is in that queue. Domain events are
-appended before the ingest call answers, so the services' outboxes keep them until they
-are committed here.
+soon as `batch_size` wait), each batch one transaction whose records are linked and inserted
+`CHUNK_SIZE` at a time, so the event loop serves requests in between. A crash loses at most
+what is in that queue. Domain events are appended before the ingest call answers, so the
+services' outboxes keep them until they are committed here.
 
 Checkpoints are signed inside the append transaction once `checkpoint_every_events` events
 have gathered, and by a background task every `checkpoint_every_seconds` (also when nothing
@@ -27,22 +29,21 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.audit_chain.canonical import (
     CanonicalizationError,
     JsonValue,
-    canonical_bytes,
     canonical_json,
     rfc3339_utc,
 )
-from gateway.audit_chain.chain import GENESIS, ChainLink, link_hash
+from gateway.audit_chain.chain import ChainLink, link_hashes
 from gateway.audit_chain.checkpoint import (
     Checkpoint,
     CheckpointPolicy,
@@ -54,6 +55,7 @@ from gateway.audit_chain.verify import AuditRecord, VerifyReport, verify
 from gateway.audit_log.events import ChainEntry
 from gateway.audit_log.settings import AuditSettings
 from gateway.audit_log.tables import AuditChainHead, AuditCheckpointRecord, AuditEventRecord
+from gateway.audit_log.writer import ChainWriter, Head, writer_for
 from gateway.keys import KeyStore
 from services.kit.db import Database
 from services.kit.errors import ServiceUnavailable
@@ -62,6 +64,8 @@ from services.kit.tasks import cancel_and_wait, wait_event
 log = logging.getLogger("cityhall.gateway.audit")
 
 STOP_GRACE_SECONDS = 10.0
+CHUNK_SIZE = 128
+"""Records linked and inserted per statement; between two the event loop serves requests."""
 
 Page = list[ChainLink | Checkpoint]
 
@@ -85,36 +89,6 @@ def _row_to_link(row: AuditEventRecord) -> ChainLink:
     except (ValueError, CanonicalizationError):
         event = {"unparseable": row.event}
     return ChainLink(seq=row.seq, event=event, prev_hash=row.prev_hash, hash=row.hash)
-
-
-def _chained_rows(
-    entries: Sequence[ChainEntry], head_seq: int, head_hash: str
-) -> tuple[list[dict[str, Any]], int, str]:
-    """The table rows that chain `entries` after the head, and the new head (seq, hash).
-    Each event is canonicalised once: those bytes are hashed and stored as they are."""
-    rows: list[dict[str, Any]] = []
-    seq, prev_hash = head_seq, head_hash
-    for entry in entries:
-        encoded = canonical_bytes(entry.event)
-        digest = link_hash(prev_hash, encoded)
-        seq += 1
-        rows.append(
-            {
-                "seq": seq,
-                "event_id": entry.event_id,
-                "kind": entry.kind,
-                "recorded_at": entry.recorded_at,
-                "actor": entry.actor,
-                "action": entry.action,
-                "target": entry.target,
-                "service": entry.service,
-                "event": encoded.decode("utf-8"),
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
-        prev_hash = digest
-    return rows, seq, prev_hash
 
 
 def _row_to_checkpoint(row: AuditCheckpointRecord) -> Checkpoint:
@@ -141,6 +115,7 @@ class AuditLog:
         self._write_lock = asyncio.Lock()
         self._flush_lock = asyncio.Lock()
         self._db: Database | None = None
+        self._writer: ChainWriter | None = None
         self._keys: KeyStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint_monotonic = time.monotonic()
@@ -149,9 +124,11 @@ class AuditLog:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, db: Database) -> None:
+    async def start(self, db: Database, *, writer: ChainWriter | None = None) -> None:
+        """Start writing to `db` (through `writer`, by default the one for its driver)."""
         self._keys = await asyncio.to_thread(KeyStore.load_or_create, self.key_path)
         self._db = db
+        self._writer = writer or writer_for(db)
         self._last_checkpoint_monotonic = time.monotonic()
         self._stopping.clear()
         self._tasks = [
@@ -180,12 +157,19 @@ class AuditLog:
         except Exception:
             log.exception("audit log: final flush failed; %d records lost", len(self._queue))
         self._db = None
+        self._writer = None
 
     @property
     def db(self) -> Database:
         if self._db is None:
             raise ServiceUnavailable("the audit log is not running")
         return self._db
+
+    @property
+    def writer(self) -> ChainWriter:
+        if self._writer is None:
+            raise ServiceUnavailable("the audit log is not running")
+        return self._writer
 
     @property
     def keystore(self) -> KeyStore:
@@ -229,7 +213,7 @@ class AuditLog:
                 if remaining is not None:
                     size = min(size, remaining)
                     remaining -= size
-                batch = [self._queue[i] for i in range(size)]
+                batch = list(islice(self._queue, size))
                 await self.append(batch)  # on failure the batch stays queued for the next try
                 for _ in batch:
                     self._queue.popleft()
@@ -237,58 +221,32 @@ class AuditLog:
         return written
 
     async def append(self, entries: Sequence[ChainEntry], *, dedupe: bool = False) -> int:
-        """Chain `entries` in order; with `dedupe`, skip event ids already in the log (and
-        repeats within the batch). Returns how many were appended."""
+        """Chain `entries` in order, in one transaction; with `dedupe`, skip event ids already
+        in the log (and repeats within the batch). Returns how many were appended."""
         if not entries:
             return 0
-        async with self._write_lock, self.db.session() as session:
-            head = await self._lock_head(session)
+        async with self._write_lock, self.writer.transaction() as transaction:
+            head = await transaction.lock_head()
             if dedupe:
-                entries = await self._unseen(session, entries)
-            if not entries:
-                return 0
-            rows, seq, prev_hash = _chained_rows(entries, head.seq, head.hash)
-            # Core executemany: ORM objects cost more than the hashing for each record.
-            conn = await session.connection()
-            await conn.execute(insert(AuditEventRecord), rows)
+                seen = await transaction.seen(list({entry.event_id for entry in entries}))
+                entries = _unseen(entries, seen)
+                if not entries:
+                    return 0
+            seq, prev_hash = head.seq, head.hash
+            for start in range(0, len(entries), CHUNK_SIZE):
+                chunk = entries[start : start + CHUNK_SIZE]
+                hashes = link_hashes(prev_hash, [entry.canonical for entry in chunk])
+                await transaction.insert(seq + 1, chunk, prev_hash, hashes)  # the loop runs
+                seq, prev_hash = seq + len(chunk), hashes[-1]
             head.seq, head.hash = seq, prev_hash
-            session.add(head)
-            await session.flush()
+            checkpoint = None
             if head.seq - head.checkpoint_seq >= self.policy.every_events:
-                await self._sign(session, head)
+                checkpoint = self._sign(head)
+            await transaction.save_head(head, checkpoint)
         return len(entries)
 
-    async def _lock_head(self, session: AsyncSession) -> AuditChainHead:
-        statement = select(AuditChainHead).where(col(AuditChainHead.id) == 1)
-        if not self.db.is_sqlite:
-            statement = statement.with_for_update()
-        head = (await session.exec(statement)).one_or_none()
-        if head is None:  # the migration creates it; be robust to an emptied table
-            head = AuditChainHead(id=1, seq=0, hash=GENESIS, checkpoint_seq=0)
-            session.add(head)
-            await session.flush()
-        return head
-
-    async def _unseen(
-        self, session: AsyncSession, entries: Sequence[ChainEntry]
-    ) -> list[ChainEntry]:
-        ids = list({entry.event_id for entry in entries})
-        seen: set[str] = set()
-        for start in range(0, len(ids), 500):
-            rows = await session.exec(
-                select(AuditEventRecord.event_id).where(
-                    col(AuditEventRecord.event_id).in_(ids[start : start + 500])
-                )
-            )
-            seen.update(rows)
-        unseen: list[ChainEntry] = []
-        for entry in entries:
-            if entry.event_id not in seen:
-                seen.add(entry.event_id)
-                unseen.append(entry)
-        return unseen
-
-    async def _sign(self, session: AsyncSession, head: AuditChainHead) -> Checkpoint:
+    def _sign(self, head: Head) -> Checkpoint:
+        """A checkpoint over `head`, which now records it (the caller saves both)."""
         key = self.keystore.current
         now = datetime.now(UTC)  # wall time: the simulation clock resets when a process restarts
         if head.checkpoint_issued_at is not None:
@@ -301,30 +259,21 @@ class AuditLog:
             rfc3339_utc(now),
             head.checkpoint_signature,
         )
-        session.add(
-            AuditCheckpointRecord(
-                kid=checkpoint.kid,
-                head_seq=checkpoint.head_seq,
-                head_hash=checkpoint.head_hash,
-                issued_at=checkpoint.issued_at,
-                prev_signature=checkpoint.prev_signature,
-                signature=checkpoint.signature,
-            )
-        )
         head.checkpoint_seq = checkpoint.head_seq
         head.checkpoint_signature = checkpoint.signature
         head.checkpoint_issued_at = checkpoint.issued_at
-        session.add(head)
         self._last_checkpoint_monotonic = time.monotonic()
         return checkpoint
 
     async def checkpoint(self, *, only_if_new: bool = False) -> Checkpoint | None:
         """Sign the current head now (with `only_if_new`, only when it moved since the last)."""
-        async with self._write_lock, self.db.session() as session:
-            head = await self._lock_head(session)
+        async with self._write_lock, self.writer.transaction() as transaction:
+            head = await transaction.lock_head()
             if only_if_new and head.seq == head.checkpoint_seq:
                 return None
-            return await self._sign(session, head)
+            checkpoint = self._sign(head)
+            await transaction.save_head(head, checkpoint)
+        return checkpoint
 
     async def checkpoint_if_due(self) -> Checkpoint | None:
         async with self.db.session(write=False) as session:
@@ -505,6 +454,17 @@ class AuditLog:
         statement = statement.where(*filters).order_by(col(AuditEventRecord.seq).desc())
         async with self.db.session(write=False) as session:
             return list(await session.exec(statement.limit(limit)))
+
+
+def _unseen(entries: Sequence[ChainEntry], seen: set[str]) -> list[ChainEntry]:
+    """`entries` without those in `seen`, and each event id once (its first occurrence)."""
+    seen = set(seen)
+    unseen: list[ChainEntry] = []
+    for entry in entries:
+        if entry.event_id not in seen:
+            seen.add(entry.event_id)
+            unseen.append(entry)
+    return unseen
 
 
 async def _next_page(pages: AsyncIterator[Page]) -> Page | None:

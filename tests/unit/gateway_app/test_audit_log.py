@@ -10,9 +10,11 @@ PostgreSQL when CITYHALL_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import stat
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,12 @@ from gateway.audit_chain.canonical import canonical_json
 from gateway.audit_chain.chain import ChainLink, append
 from gateway.audit_chain.checkpoint import b64url_encode, checkpoint_payload
 from gateway.audit_chain.export import jwk_to_public_key, verify_export
+from gateway.audit_log import store
 from gateway.audit_log.events import ChainEntry, access_entry, mask_path, route_template
 from gateway.audit_log.settings import AuditSettings
 from gateway.audit_log.store import AuditLog
 from services.kit.db import Database
+from services.kit.tasks import cancel_and_wait
 
 from .support import Gateway, GatewayFactory, Upstream
 from .test_audit_ingest import event, service_headers
@@ -542,3 +546,159 @@ async def test_stopping_while_the_flusher_writes_loses_nothing(db_url: str, tmp_
         await db.dispose()
     assert report.ok
     assert report.events == rounds * per_round
+
+
+@asynccontextmanager
+async def started_log(
+    db_url: str, tmp_path: Path, **settings: Any
+) -> AsyncIterator[tuple[AuditLog, Database]]:
+    from gateway.app import MIGRATIONS
+    from services.kit.migrate import upgrade
+
+    db = Database(db_url)
+    await upgrade(db.engine, MIGRATIONS, include_kit=False)
+    values: dict[str, Any] = {"flush_interval_seconds": 60, "checkpoint_every_seconds": 3600}
+    values.update(settings)
+    log = AuditLog(AuditSettings(**values), default_key_path=tmp_path / "audit-key.json")
+    await log.start(db)
+    try:
+        yield log, db
+    finally:
+        await log.stop()
+        await db.dispose()
+
+
+async def latencies(log: AuditLog) -> list[int]:
+    """The access records' latency_ms (the tests' record numbers), oldest first."""
+    rows = await log.events(limit=100_000)
+    numbers = [json.loads(row.event)["latency_ms"] for row in reversed(rows)]
+    assert [row.seq for row in reversed(rows)] == list(range(1, len(rows) + 1))
+    return numbers
+
+
+def watch_inserts(
+    log: AuditLog,
+    monkeypatch: pytest.MonkeyPatch,
+    on_insert: Callable[[int], Awaitable[None]],
+) -> None:
+    """Calls `on_insert(n)` after the n-th chunk insert (counted across transactions)."""
+    writer = log.writer
+    real = writer.transaction
+    count = 0
+
+    @asynccontextmanager
+    async def watched() -> AsyncIterator[Any]:
+        async with real() as transaction:
+            original = transaction.insert
+
+            async def insert(*args: Any) -> None:
+                nonlocal count
+                await original(*args)
+                count += 1
+                await on_insert(count)
+
+            monkeypatch.setattr(transaction, "insert", insert)
+            yield transaction
+
+    monkeypatch.setattr(writer, "transaction", watched)
+
+
+async def test_a_chunked_flush_writes_everything_in_order(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 5 (a transaction each), inserted 3 at a time; the event loop runs other
+    tasks between two chunks of one transaction."""
+    monkeypatch.setattr(store, "CHUNK_SIZE", 3)
+    async with started_log(db_url, tmp_path, batch_size=5) as (log, _db):
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        seen_ticks: list[int] = []
+
+        async def note(_n: int) -> None:
+            seen_ticks.append(ticks)
+
+        watch_inserts(log, monkeypatch, note)
+        for i in range(17):
+            log.record_access(get_x(i))
+        ticking = asyncio.create_task(ticker())
+        try:
+            written = await log.flush()
+        finally:
+            await cancel_and_wait(ticking)
+        queued = log.queued
+        numbers = await latencies(log)
+        report = await log.verify()
+    assert written == 17
+    assert queued == 0
+    assert numbers == list(range(17))
+    assert len(seen_ticks) == 7  # batches of 3 + 2 records three times, then one of 2
+    assert all(b > a for a, b in itertools.pairwise(seen_ticks))
+    assert report.ok, report
+
+
+async def test_a_failed_chunk_keeps_the_unwritten_records_queued(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second batch fails in its second chunk: the first batch stays written, the
+    whole second batch is rolled back and stays queued, in order, with what came after."""
+    monkeypatch.setattr(store, "CHUNK_SIZE", 2)
+    async with started_log(db_url, tmp_path, batch_size=5) as (log, _db):
+
+        async def fail_fifth(n: int) -> None:
+            if n == 5:  # batch 1: inserts 1-3 (2 + 2 + 1 records); batch 2: 4 and 5
+                raise RuntimeError("the database went away")
+
+        watch_inserts(log, monkeypatch, fail_fifth)
+        for i in range(12):
+            log.record_access(get_x(i))
+        with pytest.raises(RuntimeError, match="went away"):
+            await log.flush()
+        queued_after_failure = log.queued
+        written_before = await latencies(log)
+        await log.flush()  # the retry (or the background flusher's): inserts 5+ do not fail
+        queued_after_retry = log.queued
+        numbers = await latencies(log)
+        report = await log.verify()
+    assert written_before == list(range(5))
+    assert queued_after_failure == 7
+    assert queued_after_retry == 0
+    assert numbers == list(range(12))
+    assert report.ok, report
+
+
+async def test_stopping_during_a_chunked_flush_loses_nothing(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stop() while the background flusher is between two chunks of a batch, with more
+    records arriving meanwhile: the flusher finishes its batch, stop() writes the rest."""
+    monkeypatch.setattr(store, "CHUNK_SIZE", 4)
+    async with started_log(db_url, tmp_path, batch_size=20) as (log, db):
+        mid_flush = asyncio.Event()
+        resume = asyncio.Event()
+
+        async def pause_after_first(n: int) -> None:
+            if n == 1:
+                mid_flush.set()
+                await resume.wait()
+
+        watch_inserts(log, monkeypatch, pause_after_first)
+        for i in range(30):
+            log.record_access(get_x(i))  # 20 wake the flusher
+        await mid_flush.wait()
+        for i in range(30, 45):
+            log.record_access(get_x(i))
+        stopping = asyncio.create_task(log.stop())
+        await asyncio.sleep(0)
+        resume.set()
+        await stopping
+        await log.start(db)
+        numbers = await latencies(log)
+        report = await log.verify()
+    assert numbers == list(range(45))
+    assert report.ok, report
