@@ -75,9 +75,12 @@ class ConnectionPool:
             self._waiters.append(waiter)
             try:
                 await waiter
-            finally:
-                if waiter in self._waiters:
+            except BaseException:
+                if not waiter.cancelled():
+                    self._wake_one()  # woken, but leaving: the turn goes to the next waiter
+                elif waiter in self._waiters:
                     self._waiters.remove(waiter)
+                raise
 
     async def _connect(self) -> Connection:
         loop = asyncio.get_running_loop()
