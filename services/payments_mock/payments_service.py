@@ -16,9 +16,10 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import ColumnElement, Integer, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select
 
 from services.kit import audit
 from services.kit.auth import Principal
@@ -253,38 +254,59 @@ class ListedPayment:
     refunds: list[Refund]
 
 
-def _page_ids(filters: ListFilter, *, limit: int, after: str | None) -> SelectOfScalar[str]:
-    """The ids of a page, newest first after the id `after`, and one more to tell whether
-    another page follows."""
-    query = select(Payment.id).where(col(Payment.owner) == filters.owner)
-    if filters.reference is not None:
-        query = query.where(col(Payment.reference) == filters.reference)
-    if filters.status is not None:
-        query = query.where(col(Payment.status) == filters.status)
-    if filters.method is not None:
-        query = query.where(col(Payment.method) == filters.method)
-    if filters.created_from is not None:
-        query = query.where(col(Payment.created_at) >= filters.created_from)
-    if filters.created_to is not None:
-        query = query.where(col(Payment.created_at) < filters.created_to)
-    if after is not None:
-        query = query.where(col(Payment.id) < after)
-    return query.order_by(col(Payment.id).desc()).limit(limit + 1)
+# The conditions a list page may add, as bound parameters named after the filter setting each.
+_PAGE_CONDITIONS: dict[str, ColumnElement[bool]] = {
+    "reference": col(Payment.reference) == bindparam("reference"),
+    "status": col(Payment.status) == bindparam("status"),
+    "method": col(Payment.method) == bindparam("method"),
+    "created_from": col(Payment.created_at) >= bindparam("created_from"),
+    "created_to": col(Payment.created_at) < bindparam("created_to"),
+    "after": col(Payment.id) < bindparam("after"),
+}
+
+
+def _page_parameters(filters: ListFilter, after: str | None) -> dict[str, Any]:
+    """The conditions in use and their values, by the names of their bound parameters."""
+    values = {
+        "reference": filters.reference,
+        "status": filters.status,
+        "method": filters.method,
+        "created_from": filters.created_from,
+        "created_to": filters.created_to,
+        "after": after,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@lru_cache(maxsize=1 << len(_PAGE_CONDITIONS))  # every combination
+def _list_query(conditions: frozenset[str]) -> Select[Payment, Refund]:
+    """The payments of a page (newest first, one more than the page size to tell whether another
+    page follows) joined to their refunds. Built once per combination of conditions: building
+    and keying the statement took longer than running it."""
+    page_ids = (
+        select(Payment.id)
+        .where(col(Payment.owner) == bindparam("owner"))
+        .where(*(_PAGE_CONDITIONS[name] for name in sorted(conditions)))
+        .order_by(col(Payment.id).desc())
+        .limit(bindparam("page_size", type_=Integer))
+    )
+    return (
+        select(Payment, Refund)
+        .outerjoin(Refund, col(Refund.payment_id) == col(Payment.id))
+        .where(col(Payment.id).in_(page_ids))
+        .order_by(col(Payment.id).desc(), col(Refund.id))
+    )
 
 
 async def list_payments(
     session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
 ) -> tuple[list[ListedPayment], bool]:
-    """Newest first, `limit` at a time after the id `after`, each with its refunds: one query,
-    the page's payments joined to their refunds."""
-    query = (
-        select(Payment, Refund)
-        .outerjoin(Refund, col(Refund.payment_id) == col(Payment.id))
-        .where(col(Payment.id).in_(_page_ids(filters, limit=limit, after=after)))
-        .order_by(col(Payment.id).desc(), col(Refund.id))
-    )
+    """Newest first, `limit` at a time after the id `after`, each with its refunds (one query)."""
+    conditions = _page_parameters(filters, after)
+    query = _list_query(frozenset(conditions))
+    params = {**conditions, "owner": filters.owner, "page_size": limit + 1}
     listed: dict[str, ListedPayment] = {}
-    for payment, refund in (await session.exec(query)).all():
+    for payment, refund in (await session.exec(query, params=params)).all():
         entry = listed.setdefault(payment.id, ListedPayment(payment, []))
         if refund is not None:
             entry.refunds.append(refund)
