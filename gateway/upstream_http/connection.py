@@ -25,8 +25,8 @@ import httptools
 RawHeaders = list[tuple[bytes, bytes]]
 
 READ_HIGH_WATER = 256 * 1024
-"""Response bytes buffered before the connection stops reading from the service."""
-READ_LOW_WATER = 64 * 1024
+"""Response bytes buffered before the connection stops reading from the service (until
+they are read)."""
 
 _NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -66,11 +66,16 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
+        """No request can go on this connection any more."""
         self.idle_since = 0.0
         self.requests = 0
-        # the exchange in progress
+        self._eof = False
+        # the exchange in progress (none yet: any response would be unsolicited)
         self._head_method = False
         self._chunked_request = False
+        self._body_unfinished = False
+        """A request body was begun and not ended: the service would read the rest of it
+        as the next request."""
         self._headers: RawHeaders = []
         self._informational = False
         self._head: ResponseHead | None = None
@@ -78,7 +83,7 @@ class Connection(asyncio.Protocol):
         self._received_any = False
         self._body: deque[bytes] = deque()
         self._buffered = 0
-        self._complete = False
+        self._complete = True
         self._keep_alive = False
         self._error: UpstreamError | None = None
         self._reading_paused = False
@@ -100,21 +105,23 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(InvalidResponse("the service switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(InvalidResponse(f"the service sent an invalid response: {exc}"))
+            ours = exc.__context__  # raised by a callback of ours
+            if not isinstance(ours, InvalidResponse):
+                ours = InvalidResponse(f"the service sent an invalid response: {exc}")
+            self._fail(ours)
 
     def eof_received(self) -> bool | None:
-        return False  # the transport closes itself; connection_lost follows
+        self._eof = True
+        self.close()  # whatever is still unsent is of no use now
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._head is not None and self._until_close and not self._complete:
-            self._complete = True  # a body delimited by the end of the connection
-        elif not self._complete and self._error is None and self._in_exchange():
-            started = self._head is not None or self._received_any
-            detail = "during the response" if started else "before responding"
-            self._error = UpstreamClosed(
-                f"the service closed the connection {detail}", replayable=not started
-            )
+        if not self._complete and self._error is None:
+            if self._until_close and self._eof and exc is None:
+                self._complete = True  # a body delimited by the end of the connection
+            else:
+                self._error = self._closed_error()
         self._wake()
 
     def pause_writing(self) -> None:
@@ -127,18 +134,21 @@ class Connection(asyncio.Protocol):
     # --- httptools callbacks ------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._headers = []
+        if self._complete:
+            # Without pipelining, nothing may follow a response until the next request.
+            raise InvalidResponse("the service sent more than its response")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        headers = self._headers
+        self._headers = []  # a chunked body's trailer fields are not the head's
         status = self._parser.get_status_code()
-        if 100 <= status < 200:
+        if status < 200:
             # 100 Continue and friends: not the answer; the final response follows.
             self._informational = True
             return
-        headers = self._headers
         self._head = ResponseHead(status, headers)
         if self._head_method:
             # llhttp would wait for the body a HEAD answer announces but never sends: the
@@ -168,9 +178,6 @@ class Connection(asyncio.Protocol):
 
     # --- the exchange -------------------------------------------------------------------
 
-    def _in_exchange(self) -> bool:
-        return self.requests > 0
-
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -179,9 +186,13 @@ class Connection(asyncio.Protocol):
     def _fail(self, error: UpstreamError) -> None:
         if self._error is None:
             self._error = error
-        if self._transport is not None:
-            self._transport.close()
+        self.close()
         self._wake()
+
+    def _closed_error(self) -> UpstreamClosed:
+        started = self._head is not None or self._received_any
+        detail = "during the response" if started else "before responding"
+        return UpstreamClosed(f"the service closed the connection {detail}", replayable=not started)
 
     async def _wait(self) -> None:
         self._waiter = self._loop.create_future()
@@ -209,6 +220,7 @@ class Connection(asyncio.Protocol):
         self._transport.write(b"".join(parts))
 
     def _reset_exchange(self) -> None:
+        self._body_unfinished = False
         self._headers = []
         self._head = None
         self._until_close = False
@@ -221,10 +233,12 @@ class Connection(asyncio.Protocol):
 
     def start_chunked_body(self) -> None:
         self._chunked_request = True
+        self._body_unfinished = True
 
     async def send_body(self, data: bytes) -> bool:
         """Writes a piece of the request body; False when the service has already answered
         (or failed), so the rest of the body is not wanted."""
+        self._body_unfinished = True
         if not data:
             return not self._answered()
         while self._writing_paused and not self._answered():
@@ -236,17 +250,17 @@ class Connection(asyncio.Protocol):
         return True
 
     def end_body(self) -> None:
-        if self._chunked_request and not self._answered():
+        if self._chunked_request and not self.closed:
             assert self._transport is not None
             self._transport.write(b"0\r\n\r\n")
         self._chunked_request = False
+        self._body_unfinished = False
 
     def abandon_body(self) -> None:
-        """The request body stopped short: this connection's framing is broken."""
+        """The request body stopped short: the connection can serve no other request (it is
+        closed when released), but an answer the service has begun still arrives whole."""
         self._chunked_request = False
-        self._keep_alive = False
-        if self._transport is not None:
-            self._transport.close()
+        self._body_unfinished = True
 
     def _answered(self) -> bool:
         return self._head is not None or self._error is not None or self.closed
@@ -256,7 +270,7 @@ class Connection(asyncio.Protocol):
             if self._error is not None:
                 raise self._error
             if self.closed:
-                raise UpstreamClosed("the connection is closed", replayable=True)
+                raise self._closed_error()
             await self._wait()
         return self._head
 
@@ -291,14 +305,15 @@ class Connection(asyncio.Protocol):
         return (
             self._complete
             and self._keep_alive
+            and not self._body_unfinished
             and not self._body
             and self._error is None
             and not self.closed
             and not self._head_method
-            and not self._until_close
         )
 
     def close(self) -> None:
-        if self._transport is not None and not self.closed:
-            self._transport.close()
+        """Ends the connection now: anything not yet sent is of no use to anyone."""
         self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
