@@ -156,8 +156,13 @@ class AuditLog:
             await self.checkpoint(only_if_new=True)
         except Exception:
             log.exception("audit log: final flush failed; %d records lost", len(self._queue))
-        self._db = None
-        self._writer = None
+        finally:
+            try:
+                await self.writer.close()  # the connection it keeps between transactions
+            except Exception:
+                log.exception("audit log: closing the writer's connection failed")
+            self._db = None
+            self._writer = None
 
     @property
     def db(self) -> Database:

@@ -3,8 +3,8 @@
 The gateway writes a record for every request, so this path talks to the database driver
 itself (aiosqlite, asyncpg) rather than through SQLAlchemy, which cost more per record than
 everything else together (measured by bench/audit_append.py: compiling and processing the
-parameters of each row, and on SQLite about fifteen hand-offs to aiosqlite's thread for one
-transaction where six do). The rows stored are exactly what the SQLAlchemy tables would store
+parameters of each row; on SQLite about fifteen hand-offs to aiosqlite's thread for one
+transaction where five do). The rows stored are exactly what the SQLAlchemy tables would store
 (`CoreWriter`, used for any other driver, is the reference the tests compare against):
 
 - SQLite: `BEGIN IMMEDIATE` (one writer at a time, as the kit's sessions do), the head row
@@ -15,13 +15,15 @@ transaction where six do). The rows stored are exactly what the SQLAlchemy table
   per chunk (one statement for the whole chunk, arrays encoded by asyncpg), the head updated.
   `recorded_at` is a `timestamptz`, given as the aware datetime.
 
-A transaction that fails is rolled back; when even that fails, the connection is discarded
+Both keep their connection checked out between transactions (see `_DriverWriter`). A
+transaction that fails is rolled back; when even that fails, the connection is discarded
 rather than returned to the pool in an unknown state.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -89,7 +91,88 @@ class ChainWriter(abc.ABC):
         self.db = db
 
     @abc.abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[ChainTransaction]: ...
+    def transaction(self) -> AbstractAsyncContextManager[ChainTransaction]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    async def close(self) -> None:  # noqa: B027 - most writers hold nothing between uses
+        """Give back what the writer holds (it can still be used afterwards)."""
+
+
+class _DriverWriter(ChainWriter):
+    """Transactions on the driver's connection, which is kept checked out between them: a
+    checkout cost SQLAlchemy's pool bookkeeping and a reset rollback, on PostgreSQL also the
+    pre-ping's three round trips, more than a small transaction itself. A connection whose
+    rollback fails is discarded; with `retry_stale_begin`, a held connection that fails at
+    BEGIN (the server restarted meanwhile, say) is replaced once before giving up."""
+
+    retry_stale_begin = False
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._lock = asyncio.Lock()
+        self._conn: AsyncConnection | None = None
+        self._driver: Any = None
+
+    @abc.abstractmethod
+    async def _begin(self, driver: Any) -> Any:
+        """Start a transaction on `driver`; returns what `_commit`/`_rollback` need."""
+
+    @abc.abstractmethod
+    async def _commit(self, driver: Any, started: Any) -> None: ...
+
+    @abc.abstractmethod
+    async def _rollback(self, driver: Any, started: Any) -> None: ...
+
+    @abc.abstractmethod
+    def _transaction(self, driver: Any) -> ChainTransaction: ...
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[ChainTransaction]:
+        async with self._lock:
+            driver, started = await self._begin_held()
+            try:
+                yield self._transaction(driver)
+                await self._commit(driver, started)
+            except BaseException:
+                try:
+                    await self._rollback(driver, started)
+                except BaseException:
+                    await self._discard()
+                raise
+
+    async def _begin_held(self) -> tuple[Any, Any]:
+        retry = self.retry_stale_begin and self._conn is not None
+        while True:
+            if self._conn is None:
+                conn = await self.db.engine.connect()
+                try:
+                    self._driver = await _driver_connection(conn)
+                except BaseException:
+                    await conn.close()
+                    raise
+                self._conn = conn
+            try:
+                return self._driver, await self._begin(self._driver)
+            except BaseException as exc:
+                await self._discard()  # it may be inside a BEGIN that was interrupted
+                if not retry or not isinstance(exc, Exception):
+                    raise
+                retry = False
+
+    async def _discard(self) -> None:
+        """The pool must not hand this connection out again, perhaps inside a transaction."""
+        conn, self._conn, self._driver = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # the caller's own error is the one to raise
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            conn, self._conn, self._driver = self._conn, None, None
+            if conn is not None:
+                await conn.close()
 
 
 def writer_for(db: Database) -> ChainWriter:
@@ -149,13 +232,6 @@ async def _driver_connection(conn: AsyncConnection) -> Any:
     if driver is None:
         raise RuntimeError("the database connection is closed")
     return driver
-
-
-async def _invalidate_after_failed_rollback(conn: AsyncConnection) -> None:
-    """The rollback failed (or was interrupted): the pool must not hand this connection out
-    again, possibly inside an open transaction."""
-    with contextlib.suppress(Exception):  # the transaction's own error is the one to raise
-        await conn.invalidate()
 
 
 # --- SQLite (aiosqlite) -----------------------------------------------------------------------
@@ -234,21 +310,18 @@ class _SqliteTransaction(ChainTransaction):
         await self.conn.execute(_SQLITE_UPDATE_HEAD, _head_values(head))
 
 
-class SqliteWriter(ChainWriter):
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[ChainTransaction]:
-        async with self.db.engine.connect() as conn:
-            raw = await _driver_connection(conn)
-            await raw.execute("BEGIN IMMEDIATE")
-            try:
-                yield _SqliteTransaction(raw)
-                await raw.execute("COMMIT")
-            except BaseException:
-                try:
-                    await raw.rollback()  # a no-op when BEGIN itself failed
-                except BaseException:
-                    await _invalidate_after_failed_rollback(conn)
-                raise
+class SqliteWriter(_DriverWriter):
+    async def _begin(self, driver: Any) -> None:
+        await driver.execute("BEGIN IMMEDIATE")
+
+    async def _commit(self, driver: Any, started: None) -> None:
+        await driver.execute("COMMIT")
+
+    async def _rollback(self, driver: Any, started: None) -> None:
+        await driver.rollback()  # a no-op outside a transaction
+
+    def _transaction(self, driver: Any) -> ChainTransaction:
+        return _SqliteTransaction(driver)
 
 
 # --- PostgreSQL (asyncpg) ---------------------------------------------------------------------
@@ -326,22 +399,22 @@ class _PostgresTransaction(ChainTransaction):
         await self.conn.execute(_PG_UPDATE_HEAD, *_head_values(head))
 
 
-class PostgresWriter(ChainWriter):
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[ChainTransaction]:
-        async with self.db.engine.connect() as conn:
-            raw = await _driver_connection(conn)
-            transaction = raw.transaction()
-            await transaction.start()
-            try:
-                yield _PostgresTransaction(raw)
-                await transaction.commit()
-            except BaseException:
-                try:
-                    await transaction.rollback()
-                except BaseException:
-                    await _invalidate_after_failed_rollback(conn)
-                raise
+class PostgresWriter(_DriverWriter):
+    retry_stale_begin = True
+
+    async def _begin(self, driver: Any) -> Any:
+        transaction = driver.transaction()
+        await transaction.start()
+        return transaction
+
+    async def _commit(self, driver: Any, started: Any) -> None:
+        await started.commit()
+
+    async def _rollback(self, driver: Any, started: Any) -> None:
+        await started.rollback()
+
+    def _transaction(self, driver: Any) -> ChainTransaction:
+        return _PostgresTransaction(driver)
 
 
 # --- any other driver: SQLAlchemy Core ---------------------------------------------------------
