@@ -127,30 +127,28 @@ class HttpUpstream:
         """Sends the request on a pooled connection and waits for the response head.
         Returns the connection (release it to the pool when done), the head, and whether
         the request body was sent whole. A bodiless request without side effects that meets
-        a reused connection the service had closed goes once more, on another."""
+        a reused connection the service had closed goes once more, on a new one."""
         replayable = method in _SAFE_METHODS
-        while True:
-            try:
-                connection, reused = await self.pool.acquire()
-            except ConnectFailed as exc:
-                raise self._failed(exc) from exc
-            try:
-                async with asyncio.timeout(self.response_timeout):
-                    body_sent = await send_request(connection, method, target, headers)
-                    head = await connection.response_head()
-                return connection, head, body_sent
-            except UpstreamClosed as exc:
-                self.pool.release(connection)
-                if replayable and reused and exc.replayable:
-                    replayable = False
-                    continue
-                raise self._failed(exc) from exc
-            except (UpstreamError, TimeoutError) as exc:
-                self.pool.release(connection)
-                raise self._failed(exc) from exc
-            except BaseException:
-                self.pool.release(connection)
-                raise
+        retry = False
+        try:
+            # Waiting for a free connection counts too: event streams hold theirs for long.
+            async with asyncio.timeout(self.response_timeout):
+                while True:
+                    connection, reused = await self.pool.acquire(fresh=retry)
+                    try:
+                        body_sent = await send_request(connection, method, target, headers)
+                        return connection, await connection.response_head(), body_sent
+                    except UpstreamClosed as exc:
+                        self.pool.release(connection)
+                        if replayable and reused and exc.replayable and not retry:
+                            retry = True
+                            continue
+                        raise
+                    except BaseException:
+                        self.pool.release(connection)
+                        raise
+        except (UpstreamError, TimeoutError) as exc:
+            raise self._failed(exc) from exc
 
     async def forward(self, request: ProxyRequest, send: Send) -> None:
         scope = request.scope

@@ -52,12 +52,16 @@ class ConnectionPool:
     def idle_connections(self) -> int:
         return len(self._idle)
 
-    async def acquire(self) -> tuple[Connection, bool]:
+    async def acquire(self, *, fresh: bool = False) -> tuple[Connection, bool]:
         """A connection for one exchange, and whether it was used before (a reused one may
-        turn out to have been closed by the service meanwhile)."""
+        turn out to have been closed by the service meanwhile). `fresh`: a new connection,
+        for the retry after a stale one; the idle ones, likely gone idle with it and closed
+        by the same keep-alive timer, are closed too."""
         while True:
             if self._closed:
                 raise ConnectFailed("the gateway is shutting down", timed_out=False)
+            if fresh:
+                self._close_idle()
             while self._idle:
                 connection = self._idle.pop()
                 if not connection.closed:
@@ -134,15 +138,18 @@ class ConnectionPool:
             self._reaper = asyncio.get_running_loop().call_later(delay, self._reap)
         self._wake_one()
 
+    def _close_idle(self) -> None:
+        for connection in self._idle:
+            connection.close()
+        self._open -= len(self._idle)
+        self._idle = []
+
     def close(self) -> None:
         self._closed = True
         if self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None
-        for connection in self._idle:
-            connection.close()
-        self._open -= len(self._idle)
-        self._idle = []
+        self._close_idle()
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)

@@ -720,6 +720,55 @@ async def test_a_post_on_a_stale_connection_is_not_retried() -> None:
 
 
 @on_both_loops
+async def test_the_retry_takes_a_new_connection_and_drops_the_idle_ones_gone_stale() -> None:
+    """Connections that went idle together are closed together by the service's keep-alive
+    timer: the retry must not land on the next stale one."""
+
+    async def handler(peer: Peer) -> None:
+        await peer.read_request()
+        await peer.send(OK)
+        if server.accepts <= 2:  # the first two go stale: closed at their next request
+            await peer.read_request()
+            peer.close()
+        else:
+            await peer.until_client_closes()
+
+    async with raw_server(handler) as server:
+        pool = pool_for(server.port)
+        upstream = upstream_for(server.port, pool)
+        both = [await pool.acquire(), await pool.acquire()]
+        for connection, _ in both:
+            connection.send_head("GET", b"/", [HOST])
+            await connection.response_head()
+            await read_all(connection)
+        for connection, _ in both:
+            pool.release(connection)
+        check_accounting(pool, open_=2, idle=2)
+        answer = await upstream.call("GET", "/", headers=[], body=b"", time_limit=10)
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert server.accepts == 3
+        assert all(connection.closed for connection, _ in both)
+        check_accounting(pool, open_=1, idle=1)
+        pool.close()
+
+
+@on_both_loops
+async def test_waiting_for_a_free_connection_ends_at_the_response_timeout() -> None:
+    async with raw_server(answering(OK)) as server:
+        pool = pool_for(server.port, limit=1)
+        held, _ = await pool.acquire()  # an event stream holding the only connection
+        upstream = HttpUpstream(
+            "svc", f"http://127.0.0.1:{server.port}", pool, response_timeout=0.2, read_timeout=10
+        )
+        with pytest.raises(GatewayTimeout):
+            await upstream.call("GET", "/", headers=[], body=b"", time_limit=10)
+        check_accounting(pool, open_=1, idle=0)
+        pool.release(held)
+        pool.close()
+        check_accounting(pool, open_=0, idle=0)
+
+
+@on_both_loops
 async def test_an_idle_connection_the_service_closed_is_skipped() -> None:
     async def handler(peer: Peer) -> None:
         await peer.read_request()
