@@ -6,7 +6,8 @@
 - flush: `AuditLog.flush` of batches of 1, 32 and 256 queued records into a database migrated
   as the gateway's lifespan does (SQLite file in a temp dir; with `--postgres URL`, also a
   throw-away PostgreSQL database, created and dropped here), after `--prefill` records so the
-  indexes are not empty.
+  indexes are not empty. Requests come from `--actors` principals in turn: with many, each
+  record of a batch lands on its own page of the actor index, SQLite's largest cost.
 
 Per record: wall time (`perf_counter`) and CPU time of the whole process (`process_time`,
 every thread, so aiosqlite's worker thread counts too). Loop block: a separate pass with a
@@ -15,8 +16,8 @@ flushes run, i.e. how long a request could not be served: in wall time, which on
 machine includes being descheduled (an idle loop's gaps are printed first for comparison),
 and in the loop thread's own CPU time, which is the work done on the loop in one stretch.
 
-    uv run python bench/audit_append.py [--records 2560] [--prefill 20000]
-        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+    uv run python bench/audit_append.py [--records 2560] [--prefill 20000] [--actors 500]
+        [--batches 1,32,256] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class FlushCost:
 class Requests:
     """Access records as the gateway makes them: `_record` of a proxied request."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, actors: int) -> None:
         settings = GatewaySettings(
             routes={"/v1/payments": "payments_mock", "/v1/applications": "e_application"}
         )
@@ -89,13 +90,14 @@ class Requests:
         self.log = log
         self.middleware = AccessAuditMiddleware(_never_called, runtime=runtime, audit=log)
         self.runtime = runtime
+        self.actors = actors
         self.count = 0
 
     def scope(self) -> dict[str, Any]:
         n = self.count
         self.count += 1
         principal = Principal(
-            sub=f"citizen-{n % 500}", kind="citizen", roles=frozenset({"resident"})
+            sub=f"citizen-{n % self.actors}", kind="citizen", roles=frozenset({"resident"})
         )
         path = f"/v1/payments/pay_{uuid.uuid4().hex[:20]}" if n % 3 else "/v1/payments"
         scope: dict[str, Any] = {
@@ -211,7 +213,7 @@ async def bench_database(url: str, args: argparse.Namespace, key_dir: Path) -> l
         default_key_path=key_dir / "audit-key.json",
     )
     await log.start(db)
-    requests = Requests(log)
+    requests = Requests(log, args.actors)
     results: list[FlushCost] = []
     try:
         for start in range(0, args.prefill, 500):
@@ -290,10 +292,13 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="cityhall-bench-audit-") as tmp:
         tmp_path = Path(tmp)
         scratch = AuditLog(AuditSettings(queue_size=100_000), default_key_path=tmp_path / "k")
-        requests = Requests(scratch)
+        requests = Requests(scratch, args.actors)
         measure_record(requests, 2000, 2)  # warm up
         record = measure_record(requests, args.records, 7)
-        print(f"python {sys.version.split()[0]}; {args.prefill} records before each measurement")
+        print(
+            f"python {sys.version.split()[0]}; {args.prefill} records before each measurement;"
+            f" {args.actors} distinct actors in turn"
+        )
         print(
             f"\nrecord (_record + record_access): {record.wall_us:.1f} µs wall, "
             f"{record.cpu_us:.1f} µs CPU per record (best of 7 x {args.records})"
@@ -319,6 +324,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2560, help="records per batch size")
     parser.add_argument("--prefill", type=int, default=20_000, help="records written first")
+    parser.add_argument(
+        "--actors",
+        type=int,
+        default=500,
+        help="distinct principals, in turn (bench/gateway.py has 1; each one in a batch"
+        " touches its own page of the actor index)",
+    )
     parser.add_argument(
         "--batches",
         type=lambda text: [int(part) for part in text.split(",")],
