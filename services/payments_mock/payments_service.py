@@ -217,6 +217,47 @@ async def read(session: AsyncSession, settings: Settings, payment: Payment) -> P
     return to_read(settings, payment, await refunds_of(session, payment.id))
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentWithRefunds:
+    payment: Payment
+    refunds: list[Refund]
+
+
+def _with_refunds(payments: ColumnElement[bool]) -> Select[Payment, Refund]:
+    """The payments matching `payments`, newest first, each joined to its refunds."""
+    return (
+        select(Payment, Refund)
+        .outerjoin(Refund, col(Refund.payment_id) == col(Payment.id))
+        .where(payments)
+        .order_by(col(Payment.id).desc(), col(Refund.id))
+    )
+
+
+async def _fetch_with_refunds(
+    session: AsyncSession, query: Select[Payment, Refund], params: dict[str, Any]
+) -> list[PaymentWithRefunds]:
+    """Runs a `_with_refunds` query: each payment once, in order, with its refunds."""
+    found: dict[str, PaymentWithRefunds] = {}
+    for payment, refund in (await session.exec(query, params=params)).all():
+        entry = found.setdefault(payment.id, PaymentWithRefunds(payment, []))
+        if refund is not None:
+            entry.refunds.append(refund)
+    return list(found.values())
+
+
+_ONE_WITH_REFUNDS = _with_refunds(col(Payment.id) == bindparam("payment_id"))
+
+
+async def read_owned(
+    session: AsyncSession, settings: Settings, payment_id: str, owner: str
+) -> PaymentRead:
+    """The caller's payment as the API shows it, in one query; 404 like `get_owned`."""
+    found = await _fetch_with_refunds(session, _ONE_WITH_REFUNDS, {"payment_id": payment_id})
+    if not found or found[0].payment.owner != owner:
+        raise NotFound(f"no payment {payment_id}")
+    return to_read(settings, found[0].payment, found[0].refunds)
+
+
 async def load(session: AsyncSession, payment_id: str, *, for_update: bool) -> Payment:
     """The payment as the database has it now (locked if `for_update`), or 404."""
     query = select(Payment).where(col(Payment.id) == payment_id)
@@ -246,12 +287,6 @@ class ListFilter:
     method: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListedPayment:
-    payment: Payment
-    refunds: list[Refund]
 
 
 # The conditions a list page may add, as bound parameters named after the filter setting each.
@@ -290,27 +325,17 @@ def _list_query(conditions: frozenset[str]) -> Select[Payment, Refund]:
         .order_by(col(Payment.id).desc())
         .limit(bindparam("page_size", type_=Integer))
     )
-    return (
-        select(Payment, Refund)
-        .outerjoin(Refund, col(Refund.payment_id) == col(Payment.id))
-        .where(col(Payment.id).in_(page_ids))
-        .order_by(col(Payment.id).desc(), col(Refund.id))
-    )
+    return _with_refunds(col(Payment.id).in_(page_ids))
 
 
 async def list_payments(
     session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
-) -> tuple[list[ListedPayment], bool]:
+) -> tuple[list[PaymentWithRefunds], bool]:
     """Newest first, `limit` at a time after the id `after`, each with its refunds (one query)."""
     conditions = _page_parameters(filters, after)
     query = _list_query(frozenset(conditions))
     params = {**conditions, "owner": filters.owner, "page_size": limit + 1}
-    listed: dict[str, ListedPayment] = {}
-    for payment, refund in (await session.exec(query, params=params)).all():
-        entry = listed.setdefault(payment.id, ListedPayment(payment, []))
-        if refund is not None:
-            entry.refunds.append(refund)
-    rows = list(listed.values())
+    rows = await _fetch_with_refunds(session, query, params)
     return rows[:limit], len(rows) > limit
 
 

@@ -98,8 +98,7 @@ async def list_payments(
 async def get_payment(
     payment_id: PaymentId, principal: Reader, session: SessionDep, settings: SettingsDep
 ) -> PaymentRead:
-    payment = await service.get_owned(session, payment_id, principal.sub)
-    return await service.read(session, settings, payment)
+    return await service.read_owned(session, settings, payment_id, principal.sub)
 
 
 @router.get("/{payment_id}/events", response_model=PaymentEventList)

@@ -171,6 +171,11 @@ async def test_a_client_sees_only_its_own_payments(payments: Payments) -> None:
     assert cancel.status_code == 404
     listed = await payments.client.get("/v1/payments", headers=payments.auth(OTHER))
     assert listed.json()["items"] == []
+    unknown = await payments.client.get(
+        "/v1/payments/pay_01JD0000000000000000000000", headers=payments.auth()
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
 
 
 async def test_scopes_are_checked(payments: Payments) -> None:
