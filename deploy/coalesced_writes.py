@@ -4,9 +4,10 @@ uvicorn writes a response's head and its body with two `transport.write` calls, 
 a `send` system call at once. On loopback TCP a send also runs the receiving side's network
 stack and wakes the reader, so the second call roughly doubles what a small response costs
 both ends: profiling the gateway showed two thirds of its CPU in these writes. Here writes
-are gathered until the current turn of the event loop ends, then sent together: a response
-the app finished in one turn leaves in one segment, and a streamed one still leaves turn by
-turn, so nothing waits for more than the rest of the current turn.
+are gathered until the response is complete or the current turn of the event loop ends,
+then sent together: a response the app finished in one turn leaves in one segment, and a
+streamed one still leaves turn by turn, so nothing waits for more than the rest of the
+current turn.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ class CoalescingTransport:
         if not data:
             return
         if not self._pending:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
             self.write(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
@@ -48,11 +49,11 @@ class CoalescingTransport:
         return self._transport.get_write_buffer_size() + sum(len(d) for d in self._pending)
 
     def write_eof(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.write_eof()
 
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._transport.close()
 
     def abort(self) -> None:
@@ -64,8 +65,14 @@ class CoalescingTransport:
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """Pass as `uvicorn.Config(http=...)`."""
+    """Pass as `uvicorn.Config(http=...)`. A finished response is sent at once, not at the
+    end of the turn: the app's work after its last message (the gateway's access record)
+    must not delay the response."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        wrapped = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
-        super().connection_made(wrapped)  # type: ignore[arg-type]
+        self._coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
+        super().connection_made(self._coalescing)  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        self._coalescing.flush()
+        super().on_response_complete()

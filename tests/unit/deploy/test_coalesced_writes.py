@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -115,3 +117,32 @@ async def test_the_stack_servers_answer_and_stream_with_coalesced_writes() -> No
             first_event_seen.set()
             rest = [line async for line in lines if line]
     assert [first, *rest] == ["data: 0", "data: 1", "data: 2"]
+
+
+async def test_a_finished_response_leaves_before_the_apps_work_after_it() -> None:
+    """The app blocks the loop after its last message until the client has the whole
+    response: that only ends well if the response left when it was finished, not at the
+    end of the turn."""
+    received = threading.Event()
+    seen_in_time: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", b"4")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"done"})
+        seen_in_time.append(received.wait(timeout=10))  # blocks the loop on purpose
+
+    def fetch(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+            data = b""
+            while not data.endswith(b"done"):
+                data += sock.recv(4096)
+        received.set()
+        return data
+
+    async with served(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        data = await asyncio.to_thread(fetch, port)
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert seen_in_time == [True]
