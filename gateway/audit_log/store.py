@@ -119,6 +119,7 @@ class AuditLog:
         self._keys: KeyStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._last_checkpoint_monotonic = time.monotonic()
+        self._maybe_written = False
         self.dropped = 0
         """Access records refused because the queue was full (logged, and counted here)."""
 
@@ -219,7 +220,14 @@ class AuditLog:
                     size = min(size, remaining)
                     remaining -= size
                 batch = list(islice(self._queue, size))
-                await self.append(batch)  # on failure the batch stays queued for the next try
+                try:  # on failure the batch stays queued for the next try
+                    await self.append(batch, dedupe=self._maybe_written)
+                except BaseException:
+                    # The commit may have happened with only its answer lost: the next try
+                    # skips what did get in (the unique event ids would refuse it forever).
+                    self._maybe_written = True
+                    raise
+                self._maybe_written = False
                 for _ in batch:
                     self._queue.popleft()
                 written += len(batch)

@@ -675,6 +675,41 @@ async def test_a_failed_chunk_keeps_the_unwritten_records_queued(
     assert report.ok, report
 
 
+async def test_a_batch_committed_whose_answer_was_lost_is_not_written_twice_or_stuck(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit of a batch happens but the flush sees an error (the connection dropped
+    as the answer came back): the batch stays queued, and the next flush must skip what got
+    in, or the unique event ids refuse the batch on every try and the queue never drains."""
+    async with started_log(db_url, tmp_path, batch_size=5) as (log, _db):
+        writer = log.writer
+        real = writer.transaction
+        lost_answers = 0
+
+        @asynccontextmanager
+        async def answer_lost_once() -> AsyncIterator[Any]:
+            nonlocal lost_answers
+            async with real() as transaction:
+                yield transaction
+            if lost_answers == 0:
+                lost_answers += 1
+                raise ConnectionResetError("connection lost after COMMIT was sent")
+
+        monkeypatch.setattr(writer, "transaction", answer_lost_once)
+        for i in range(8):
+            log.record_access(get_x(i))
+        with pytest.raises(ConnectionResetError):
+            await log.flush()
+        assert log.queued == 8  # as far as the flush knows, nothing was written
+        await log.flush()
+        assert log.queued == 0
+        numbers = await latencies(log)
+        report = await log.verify()
+    assert lost_answers == 1
+    assert numbers == list(range(8))
+    assert report.ok, report
+
+
 async def test_stopping_during_a_chunked_flush_loses_nothing(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
