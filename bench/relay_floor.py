@@ -1,11 +1,12 @@
-"""The floor under any Python gateway on this machine: a byte relay with no HTTP at all.
+"""The gateway next to the floor under any Python gateway on this machine.
 
-A uvloop TCP relay (each client connection piped to its own upstream connection, bytes
-copied both ways, nothing parsed, nothing checked) in front of a tiny ASGI app under the
-stack's own uvicorn configuration that answers after `--delays` milliseconds (asyncio.sleep,
-no CPU). wrk at one connection loads the app directly and through the relay in ABBA pairs;
-the p50 the relay adds is what one extra Python process hop costs here when it waits for
-its upstream, before any gateway work. Compare with bench/gateway.py's added p50.
+A tiny ASGI app under the stack's own uvicorn configuration answers after `--delays`
+milliseconds (asyncio.sleep, no CPU). wrk at one connection loads it three ways, in
+rotating order, `--pairs` times: directly; through a byte relay (uvloop, each client
+connection piped to its own upstream connection, nothing parsed or checked: what one extra
+Python process hop costs here, before any gateway work); and through the gateway (a real
+token verified, rate limits and the audit log on, as in bench/gateway.py). Printed: the
+p50 each adds to the direct p50, medians of the per-round differences.
 
     uv run python bench/relay_floor.py [--delays 0,1,2,5] [--pairs 5] [--seconds 2]
 """
@@ -20,10 +21,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import cast
 
+from bench.gateway import PATH, SCOPES, gateway_env, mint, serve
 from bench.kit_overhead import ensure_wrk, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,9 +102,18 @@ def wait_listening(port: int) -> None:
             time.sleep(0.1)
 
 
-def p50_ms(wrk: str, url: str, seconds: int) -> float:
+def p50_ms(wrk: str, url: str, seconds: int, token: str) -> float:
     out = subprocess.run(
-        [wrk, "-t", "1", "-c", "1", "-d", f"{seconds}s", "--latency", url],
+        [
+            wrk,
+            "-t1",
+            "-c1",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url,
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -124,43 +136,66 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=2)
     args = parser.parse_args()
     wrk = ensure_wrk()
-    print(f"{os.cpu_count()} CPUs; wrk -c1, {args.pairs} ABBA pairs of {args.seconds} s")
-    print(f"{'delay ms':>8} {'direct p50':>11} {'relay p50':>10} {'added ms (median)':>18}  pairs")
-    for delay in (float(d) for d in args.delays.split(",")):
-        app_port, relay_port = free_port(), free_port()
-        env = {**os.environ, "RELAY_FLOOR_DELAY_MS": str(delay)}
-        source = APP.format(root=str(ROOT))
-        processes = [
-            subprocess.Popen([sys.executable, "-c", source, str(app_port)], env=env),
-            subprocess.Popen(
-                [sys.executable, __file__, "--serve-relay", str(relay_port), str(app_port)],
-                cwd=ROOT,
-            ),
-        ]
-        try:
-            for port in (app_port, relay_port):
-                wait_listening(port)
-            urls = {
-                "direct": f"http://127.0.0.1:{app_port}/",
-                "relay": f"http://127.0.0.1:{relay_port}/",
-            }
-            for url in urls.values():
-                p50_ms(wrk, url, 1)  # warm-up
-            runs: dict[str, list[float]] = {"direct": [], "relay": []}
-            for pair in range(args.pairs):
-                order = ["direct", "relay"] if pair % 2 == 0 else ["relay", "direct"]
-                for name in order:
-                    runs[name].append(p50_ms(wrk, urls[name], args.seconds))
-            added = [r - d for d, r in zip(runs["direct"], runs["relay"], strict=True)]
-            print(
-                f"{delay:>8.1f} {statistics.median(runs['direct']):>11.3f} "
-                f"{statistics.median(runs['relay']):>10.3f} {statistics.median(added):>18.3f}  "
-                + " ".join(f"{a:.2f}" for a in added)
+    print(f"{os.cpu_count()} CPUs; wrk -c1, {args.pairs} rounds of {args.seconds} s each")
+    print(
+        f"{'delay ms':>8} {'direct p50':>11} {'relay adds':>11} {'gateway adds':>13}"
+        "   (ms; gateway per round)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        var_dir = Path(tmp)
+        token = mint(var_dir, "--kind", "service", "--sub", "svc-bench", "--scope", SCOPES[0])
+        for delay in (float(d) for d in args.delays.split(",")):
+            measure_delay(wrk, var_dir, token, delay, args)
+
+
+def measure_delay(
+    wrk: str, var_dir: Path, token: str, delay: float, args: argparse.Namespace
+) -> None:
+    app_port, relay_port, gateway_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "RELAY_FLOOR_DELAY_MS": str(delay)}
+    app_url = f"http://127.0.0.1:{app_port}"
+    app_source = APP.format(root=str(ROOT))
+    log = (var_dir / f"gateway-{delay}.log").open("wb")
+    processes = [
+        subprocess.Popen([sys.executable, "-c", app_source, str(app_port)], env=env),
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve-relay", str(relay_port), str(app_port)], cwd=ROOT
+        ),
+        serve("gateway", gateway_env(var_dir, gateway_port, app_url, None), log),
+    ]
+    try:
+        for port in (app_port, relay_port, gateway_port):
+            wait_listening(port)
+        urls = {
+            name: f"http://127.0.0.1:{port}{PATH}"
+            for name, port in (
+                ("direct", app_port),
+                ("relay", relay_port),
+                ("gateway", gateway_port),
             )
-        finally:
-            for process in processes:
-                process.terminate()
-                process.wait(timeout=10)
+        }
+        for url in urls.values():
+            p50_ms(wrk, url, 1, token)  # warm-up
+        runs: dict[str, list[float]] = {name: [] for name in urls}
+        names = list(urls)
+        for round_ in range(args.pairs):
+            for name in names[round_ % 3 :] + names[: round_ % 3]:
+                runs[name].append(p50_ms(wrk, urls[name], args.seconds, token))
+        added = {
+            name: [x - d for d, x in zip(runs["direct"], runs[name], strict=True)]
+            for name in ("relay", "gateway")
+        }
+        print(
+            f"{delay:>8.1f} {statistics.median(runs['direct']):>11.3f} "
+            f"{statistics.median(added['relay']):>11.3f} "
+            f"{statistics.median(added['gateway']):>13.3f}   "
+            + " ".join(f"{a:.2f}" for a in added["gateway"])
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=15)
+        log.close()
 
 
 if __name__ == "__main__":
