@@ -1,9 +1,10 @@
 """What one access record costs the gateway process, without HTTP, side by side in one run:
 
 - record: `AccessAuditMiddleware._record` on a proxied request's scope (route match and
-  principal already in the scope's state, as the proxy leaves them): building the entry
-  (`events.access_entry`) and queueing it (`AuditLog.record_access`);
-- flush: `AuditLog.flush` of batches of 1, 32 and 256 queued records into a database migrated
+  principal already in the scope's state, as the proxy leaves them): what the response path
+  pays, taking the request's values and queueing what builds the entry;
+- flush: `AuditLog.flush` of batches of 1, 32 and 256 queued records (building each entry,
+  `events.access_entry`, then writing the batch) into a database migrated
   as the gateway's lifespan does (SQLite file in a temp dir; with `--postgres URL`, also a
   throw-away PostgreSQL database, created and dropped here), after `--prefill` records so the
   indexes are not empty. Requests come from `--actors` principals in turn: with many, each
@@ -119,10 +120,10 @@ class Requests:
     def entries(self, count: int) -> list[ChainEntry]:
         """`count` records built as the middleware builds them, taken off the queue."""
         self.record([self.scope() for _ in range(count)])
-        entries = list(self.log._queue)[-count:]
+        queued = list(self.log._queue)[-count:]
         for _ in range(count):
             self.log._queue.pop()
-        return entries
+        return [item if isinstance(item, ChainEntry) else item() for item in queued]
 
 
 async def _never_called(scope: Any, receive: Any, send: Any) -> None:

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -109,7 +109,7 @@ class AuditLog:
         self.policy = CheckpointPolicy(
             settings.checkpoint_every_events, settings.checkpoint_every_seconds
         )
-        self._queue: deque[ChainEntry] = deque()
+        self._queue: deque[ChainEntry | Callable[[], ChainEntry]] = deque()
         self._full = asyncio.Event()
         self._stopping = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -191,8 +191,9 @@ class AuditLog:
 
     # --- writing --------------------------------------------------------------------------
 
-    def record_access(self, entry: ChainEntry) -> None:
-        """Queue an access record; never waits. A full queue drops the record (and says so)."""
+    def record_access(self, entry: ChainEntry | Callable[[], ChainEntry]) -> None:
+        """Queue an access record, or what builds it when it is written; never waits. A full
+        queue drops the record (and says so)."""
         if len(self._queue) >= self.settings.queue_size:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -219,7 +220,7 @@ class AuditLog:
                 if remaining is not None:
                     size = min(size, remaining)
                     remaining -= size
-                batch = list(islice(self._queue, size))
+                batch = self._built(size)
                 try:  # on failure the batch stays queued for the next try
                     await self.append(batch, dedupe=self._maybe_written)
                 except BaseException:
@@ -232,6 +233,16 @@ class AuditLog:
                     self._queue.popleft()
                 written += len(batch)
         return written
+
+    def _built(self, size: int) -> list[ChainEntry]:
+        """The first `size` queued records, built now where a builder was queued (and kept
+        built, should this batch have to be written again)."""
+        batch: list[ChainEntry] = []
+        for index, item in enumerate(islice(self._queue, size)):
+            if not isinstance(item, ChainEntry):
+                item = self._queue[index] = item()
+            batch.append(item)
+        return batch
 
     async def append(self, entries: Sequence[ChainEntry], *, dedupe: bool = False) -> int:
         """Chain `entries` in order, in one transaction; with `dedupe`, skip event ids already
