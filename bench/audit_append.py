@@ -30,8 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +40,6 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
     # the gateway package.
     sys.path[0] = str(ROOT)
 
-import asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from gateway.audit_log.access import AccessAuditMiddleware  # noqa: E402
 from gateway.audit_log.events import ChainEntry  # noqa: E402
@@ -56,6 +52,7 @@ from services.kit.auth import Principal  # noqa: E402
 from services.kit.db import Database  # noqa: E402
 from services.kit.metrics import Metrics  # noqa: E402
 from services.kit.migrate import upgrade  # noqa: E402
+from tests.support.databases import postgres_database  # noqa: E402
 
 MIGRATIONS = ROOT / "gateway" / "migrations"  # what gateway.app.MIGRATIONS names
 BATCHES = (1, 32, 256)
@@ -252,34 +249,6 @@ async def bench_database(url: str, args: argparse.Namespace, key_dir: Path) -> l
     return results
 
 
-def _asyncpg_dsn(url: str, database: str) -> str:
-    return make_url(url).set(drivername="postgresql", database=database).render_as_string(False)
-
-
-@asynccontextmanager
-async def postgres_database(server: str) -> AsyncIterator[str]:
-    """A throw-away database on `server` (dropped afterwards, connections and all)."""
-    name = f"cityhall_bench_{uuid.uuid4().hex[:12]}"
-    admin_db = make_url(server).database or "postgres"
-    admin = await asyncpg.connect(_asyncpg_dsn(server, admin_db))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield (
-            make_url(server)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(server, admin_db))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 def print_flush(name: str, record: Cost, results: list[FlushCost]) -> None:
     print(f"\n{name}: flush, per record; loop gaps while flushing (sleep(0) ticker)")
     print(
@@ -317,7 +286,7 @@ async def run(args: argparse.Namespace) -> None:
         sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
         print_flush("SQLite", record, await bench_database(sqlite_url, args, tmp_path))
         if args.postgres:
-            async with postgres_database(args.postgres) as url:
+            async with postgres_database(args.postgres, prefix="cityhall_bench") as url:
                 print_flush("PostgreSQL", record, await bench_database(url, args, tmp_path))
         print(
             "\nall-in CPU = record + flush, per record. Wall of a flush includes waiting for"

@@ -33,7 +33,6 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -43,10 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import asyncpg
 import uvloop
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
 
 from services.alert_mail.app import create_app
 from services.alert_mail.delivery.render import Renderer
@@ -60,6 +57,7 @@ from services.alert_mail.settings import Settings
 from services.kit.app import RuntimeOptions
 from services.kit.clock import Clock
 from tests.support.apps import running
+from tests.support.databases import postgres_database
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.conftest import seed_demo_city
 
@@ -380,27 +378,8 @@ async def database(kind: str, server: str | None) -> AsyncIterator[str]:
         with tempfile.TemporaryDirectory(prefix="cityhall-fanout-") as directory:
             yield f"sqlite+aiosqlite:///{directory}/alert_mail.db"
         return
-    assert server is not None
-    name = f"cityhall_bench_{uuid.uuid4().hex[:10]}"
-    admin = make_url(server).set(drivername="postgresql", database=make_url(server).database)
-    dsn = admin.render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield (
-            make_url(server)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+    async with postgres_database(server, prefix="cityhall_bench") as url:
+        yield url
 
 
 def cpu_model() -> str:

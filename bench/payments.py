@@ -23,24 +23,20 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from sqlalchemy.engine import make_url
 
 from services.kit.app import RuntimeOptions
 from services.kit.auth import StaticJWKS
 from services.payments_mock.app import create_app
 from services.payments_mock.settings import Settings
+from tests.support.databases import postgres_database
 
 CLIENT = "svc-bench"
 SCOPES = "payments:read payments:write webhooks:manage"
@@ -104,34 +100,6 @@ class Receiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-
-
-def _dsn(url: str, database: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql", database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def postgres_database(server: str) -> AsyncIterator[str]:
-    name = f"cityhall_bench_{uuid.uuid4().hex[:10]}"
-    admin_db = make_url(server).database or "postgres"
-    conn = await asyncpg.connect(_dsn(server, admin_db))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield (
-            make_url(server)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        conn = await asyncpg.connect(_dsn(server, admin_db))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -216,7 +184,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results["SQLite"] = await run(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args)
     if args.postgres:
-        async with postgres_database(args.postgres) as url:
+        async with postgres_database(args.postgres, prefix="cityhall_bench") as url:
             results["PostgreSQL"] = await run(url, args)
     print(
         f"{args.creates} creates ({args.concurrency} concurrent), {args.pays} pays one at a time\n"

@@ -29,11 +29,15 @@ def _asyncpg_dsn(url: str, database: str) -> str:
 
 
 @asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    server = postgres_server_url()
+async def postgres_database(
+    server: str | None = None, *, prefix: str = "cityhall_test"
+) -> AsyncIterator[str]:
+    """A throw-away database on `server` (default: the one `CITYHALL_TEST_POSTGRES_URL`
+    names), dropped afterwards with its connections; yields its SQLAlchemy URL."""
+    server = server or postgres_server_url()
     if server is None:
         raise RuntimeError(f"{POSTGRES_ENV} is not set")
-    name = f"cityhall_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_asyncpg_dsn(server, make_url(server).database or "postgres"))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
