@@ -73,10 +73,16 @@ def rfc3339_utc(moment: datetime) -> str:
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     # The same text as that strftime for every later year, at a third of its cost: it runs
     # for every access record.
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - the fastest spelling
+    return fixed_width_utc(utc, "T") + "Z"
+
+
+def fixed_width_utc(utc: datetime, separator: str) -> str:
+    """`YYYY-MM-DD<separator>HH:MM:SS.ffffff` of a UTC datetime, zero-padded."""
+    return "%04d-%02d-%02d%s%02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fastest spelling
         utc.year,
         utc.month,
         utc.day,
+        separator,
         utc.hour,
         utc.minute,
         utc.second,

@@ -35,6 +35,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import SQLModel
 
+from gateway.audit_chain.canonical import fixed_width_utc
 from gateway.audit_chain.chain import GENESIS
 from gateway.audit_chain.checkpoint import Checkpoint
 from gateway.audit_log.events import ChainEntry
@@ -189,16 +190,7 @@ def sqlite_datetime(moment: datetime) -> str:
     """What `UTCDateTime` stores on SQLite (naive UTC through SQLAlchemy's DATETIME)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every timestamp must carry a UTC offset")
-    utc = moment.astimezone(UTC)
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fastest spelling
-        utc.year,
-        utc.month,
-        utc.day,
-        utc.hour,
-        utc.minute,
-        utc.second,
-        utc.microsecond,
-    )
+    return fixed_width_utc(moment.astimezone(UTC), " ")
 
 
 def _head(row: Sequence[Any]) -> Head:
