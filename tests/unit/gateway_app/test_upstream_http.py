@@ -119,6 +119,14 @@ async def exchange(
         pool.release(connection)
 
 
+async def get_with_head_seen(pool: ConnectionPool) -> Connection:
+    """A GET / on a pooled connection, its response head read, its body not yet."""
+    connection, _ = await pool.acquire()
+    connection.send_head("GET", b"/", [HOST])
+    await connection.response_head()
+    return connection
+
+
 async def eventually(condition: Callable[[], bool]) -> None:
     """Waits for state the code under test offers no event for."""
     while not condition():  # noqa: ASYNC110
@@ -393,9 +401,7 @@ async def test_close_delimited_response() -> None:
 
     async with raw_server(handler) as server:
         pool = pool_for(server.port)
-        connection, _ = await pool.acquire()
-        connection.send_head("GET", b"/", [HOST])
-        await connection.response_head()
+        connection = await get_with_head_seen(pool)
         assert await connection.read() == b"part one, "
         go_on.set()
         assert await read_all(connection) == b"part two"
@@ -421,9 +427,7 @@ async def test_close_delimited_response_cut_by_a_reset_is_an_error() -> None:
 
     async with raw_server(handler) as server:
         pool = pool_for(server.port)
-        connection, _ = await pool.acquire()
-        connection.send_head("GET", b"/", [HOST])
-        await connection.response_head()
+        connection = await get_with_head_seen(pool)
         head_seen.set()
         with pytest.raises(UpstreamClosed) as raised:
             await read_all(connection)
@@ -545,9 +549,7 @@ async def test_a_response_nobody_asked_for_ends_an_idle_connection() -> None:
 
     async with raw_server(handler) as server:
         pool = pool_for(server.port)
-        connection, _ = await pool.acquire()
-        connection.send_head("GET", b"/", [HOST])
-        await connection.response_head()
+        connection = await get_with_head_seen(pool)
         await read_all(connection)
         pool.release(connection)
         await eventually(lambda: connection.closed)
@@ -587,9 +589,7 @@ async def test_closed_in_the_middle_of_the_body() -> None:
 
     async with raw_server(handler) as server:
         pool = pool_for(server.port)
-        connection, _ = await pool.acquire()
-        connection.send_head("GET", b"/", [HOST])
-        await connection.response_head()
+        connection = await get_with_head_seen(pool)
         head_seen.set()
         assert await connection.read() == b"abcd"
         with pytest.raises(UpstreamClosed) as raised:
@@ -780,9 +780,7 @@ async def test_an_idle_connection_the_service_closed_is_skipped() -> None:
 
     async with raw_server(handler) as server:
         pool = pool_for(server.port)
-        connection, _ = await pool.acquire()
-        connection.send_head("GET", b"/", [HOST])
-        await connection.response_head()
+        connection = await get_with_head_seen(pool)
         await read_all(connection)
         pool.release(connection)
         await eventually(lambda: connection.closed)
