@@ -1,4 +1,7 @@
-"""Request-scoped dependencies: the unit-of-work session and the clock."""
+"""Request-scoped dependencies: the unit-of-work session, the clock and the settings.
+
+All are `async def`: FastAPI runs a plain `def` dependency in a worker thread, on every
+request."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.clock import Clock
 from services.kit.db import Database
+from services.kit.settings import ServiceSettings
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -35,6 +39,13 @@ async def audited_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
+
+
+async def app_settings(request: Request) -> ServiceSettings:
+    """The app's settings; a service annotates them with its own class:
+    `SettingsDep = Annotated[Settings, Depends(app_settings)]`."""
+    settings: ServiceSettings = request.app.state.settings
+    return settings
 
 
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 
 from services.kit.auth import Principal, authenticated, mark_auth
+from services.kit.deps import app_settings
 from services.kit.errors import Forbidden, NotFound
 from services.payments_mock.settings import Settings
 
@@ -53,17 +54,11 @@ def is_operator(principal: Principal) -> bool:
     )
 
 
-async def get_settings(request: Request) -> Settings:
-    """Async, so that FastAPI calls it in the event loop instead of a worker thread."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 Reader = Annotated[Principal, Depends(_scoped(READ, WRITE))]
 Writer = Annotated[Principal, Depends(_scoped(WRITE))]
 WebhookManager = Annotated[Principal, Depends(_scoped(WEBHOOKS))]
 Simulator = Annotated[Principal, Depends(simulator)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 ID_PATTERN = r"^{prefix}_[0-9A-HJKMNP-TV-Z]{{26}}$"
 

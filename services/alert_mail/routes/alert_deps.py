@@ -11,6 +11,7 @@ from services.alert_mail.domain.alert_rules import COMPOSERS
 from services.alert_mail.schemas.alerts import ALERT_ID_PATTERN
 from services.alert_mail.settings import Settings
 from services.kit.auth import Principal, authenticated, mark_auth, staff
+from services.kit.deps import app_settings
 from services.kit.errors import Forbidden
 
 
@@ -28,13 +29,8 @@ def _staff_with_any_role(*roles: str) -> Callable[[Request], Awaitable[Principal
     return dependency
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 Composer = Annotated[Principal, Depends(_staff_with_any_role(*COMPOSERS))]
 Approver = Annotated[Principal, staff(role="approver")]
 EmergencyPublisher = Annotated[Principal, staff(role="emergency_publisher")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 AlertIdPath = Annotated[str, Path(pattern=ALERT_ID_PATTERN, max_length=64)]

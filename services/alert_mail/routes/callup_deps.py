@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from services.alert_mail.domain.callup_access import SENDER_ROLES
 from services.alert_mail.settings import Settings
 from services.kit.auth import Principal, authenticated, mark_auth, staff
+from services.kit.deps import app_settings
 from services.kit.errors import Forbidden
 
 ULID = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -28,15 +29,10 @@ async def callup_sender(request: Request) -> Principal:
     return principal
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 GroupAdmin = Annotated[Principal, staff(role="admin")]
 Sender = Annotated[Principal, Depends(callup_sender)]
 StaffReader = Annotated[Principal, staff()]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 REPLAY: dict[int | str, dict[str, Any]] = {200: {"description": "an Idempotency-Key replay"}}

@@ -57,7 +57,7 @@ from services.kit.auth import (
     authenticated,
     mark_auth,
 )
-from services.kit.deps import ClockDep, SessionDep
+from services.kit.deps import ClockDep, SessionDep, app_settings
 from services.kit.errors import AppError, Forbidden, UnprocessableContent
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
@@ -78,13 +78,8 @@ async def subscription_counter(request: Request) -> Principal:
     return principal
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 Counter = Annotated[Principal, Depends(subscription_counter)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 LinkToken = Annotated[str, Query(min_length=1, max_length=4096, description="from the mail")]
 SubscriptionId = Annotated[
     str, Path(pattern=r"^sub_[0-9A-HJKMNP-TV-Z]{26}$", max_length=64, examples=["sub_01J..."])
