@@ -46,6 +46,10 @@ def idempotency_key(*parts: str) -> str:
     return key
 
 
+def _normalised_key(key: str) -> str:
+    return idempotency_key(key)
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -73,7 +77,8 @@ class PaymentsClient:
         idempotency_key: str | None = None,
         expect: tuple[int, ...] = (200, 201),
     ) -> httpx.Response:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        # Normalised here too: a record id such as `app_01J…` is a fine key once `_` is `-`.
+        headers = {"Idempotency-Key": _normalised_key(idempotency_key)} if idempotency_key else {}
         try:
             response = await self.http.request(
                 method,

@@ -128,26 +128,23 @@ class VerifiedWebhook:
         self.payload = payload
 
 
-def _verified_dependency(provider: str) -> Callable[[Request], Awaitable[VerifiedWebhook]]:
-    async def verified_webhook(request: Request) -> VerifiedWebhook:
-        """Reads the secret in a read session: a forged request never takes the write lock."""
-        async with get_db(request).session(write=False) as session:
-            secret = await webhook_secret(session, provider)
-        if secret is None:
-            raise WebhookNotRegistered("the webhook endpoint is being registered; retry later")
-        body = await request.body()
-        payload = verify(secret, body, request.headers)
-        return VerifiedWebhook(request.headers["webhook-id"], payload)
-
-    return verified_webhook
+async def verified_webhook(request: Request) -> VerifiedWebhook:
+    """Reads the secret in a read session: a forged request never takes the write lock."""
+    async with get_db(request).session(write=False) as session:
+        secret = await webhook_secret(session, PROVIDER)
+    if secret is None:
+        raise WebhookNotRegistered("the webhook endpoint is being registered; retry later")
+    body = await request.body()
+    payload = verify(secret, body, request.headers)
+    return VerifiedWebhook(request.headers["webhook-id"], payload)
 
 
-def webhook_router(
-    handler: PaymentEventHandler, *, path: str = PAYMENTS_WEBHOOK_PATH, provider: str = PROVIDER
-) -> APIRouter:
+Verified = Annotated[VerifiedWebhook, Depends(verified_webhook)]
+
+
+def webhook_router(handler: PaymentEventHandler, *, path: str = PAYMENTS_WEBHOOK_PATH) -> APIRouter:
     """The route payments_mock delivers to; include it in the service's routers."""
     router = APIRouter(tags=["payment webhooks"])
-    Verified = Annotated[VerifiedWebhook, Depends(_verified_dependency(provider))]
 
     @router.post(
         path,
@@ -158,9 +155,7 @@ def webhook_router(
     async def payment_webhook(
         _: Public, webhook: Verified, session: SessionDep, clock: ClockDep
     ) -> Response:
-        applied = await receive(
-            session, handler, webhook.id, webhook.payload, clock=clock, provider=provider
-        )
+        applied = await receive(session, handler, webhook.id, webhook.payload, clock=clock)
         if not applied:
             log.info("webhook %s was processed before; acknowledged again", webhook.id)
         return Response(status_code=204)
