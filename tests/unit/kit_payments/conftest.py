@@ -78,6 +78,8 @@ class Served:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        if self._server is not None:
+            return  # already serving
         server = Server(server_config(self, "127.0.0.1", self.port, lifespan="off"))
         task = asyncio.create_task(server.serve())
         while not server.started:
