@@ -104,6 +104,7 @@ class Suite:
     alert_mail: Served
     demo: Served
     handler: Handler
+    sink: MailSink
     tmp_path: Path
     databases: dict[str, str]
 
@@ -267,7 +268,7 @@ async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             await server.start()
             stack.push_async_callback(server.stop)
         gateway, payments, alert_mail, demo = servers
-        suite = Suite(gateway, payments, alert_mail, demo, Handler(), tmp_path, databases)
+        suite = Suite(gateway, payments, alert_mail, demo, Handler(), sink, tmp_path, databases)
 
         upstreams = {"payments_mock": payments.url, "alert_mail": alert_mail.url}
         clients = default_service_clients()

@@ -55,7 +55,7 @@ async def test_the_reconciler_job_applies_an_expiry_nobody_was_told_about(suite:
 
     assert await suite.endpoints() == []
     runs = await suite.demo_runtime.scheduler.run_due(force=True)
-    assert [r for r in runs if r.name == "kit.payments.reconcile"][0].ok
+    assert next(r for r in runs if r.name == "kit.payments.reconcile").ok
     assert await suite.fee_status("fee_exp1") == "expired"
     assert [e[:2] for e in await suite.applied_events(payment.id)] == [
         ("payment.created", "awaiting_payment"),

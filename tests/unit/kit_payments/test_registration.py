@@ -46,7 +46,8 @@ async def test_a_lost_secret_rotates_on_the_same_endpoint(suite: Suite) -> None:
     assert await suite.kit.registrar.ensure()
     healed = await _stored(suite)
     assert healed.endpoint_id == first.endpoint_id
-    assert healed.secret is not None and healed.secret != first.secret
+    assert healed.secret is not None
+    assert healed.secret != first.secret
     assert len(await suite.endpoints()) == 1
     await _paid_through_webhook(suite, "fee_rotated1")
 
@@ -97,7 +98,8 @@ async def test_a_start_while_the_provider_is_down_registers_in_the_background(
             await suite.kit.registrar.ensure()
         except PaymentsUnavailable as exc:
             raised = exc
-        assert raised is not None and raised.retryable
+        assert raised is not None
+        assert raised.retryable
         async with suite.demo_instance(background=True) as app:  # the start does not fail
             registrar = payments_runtime(app.state.runtime).registrar
             assert not registrar.registered.is_set()

@@ -18,7 +18,8 @@ from tests.unit.kit_payments.conftest import Suite
 async def _secret(suite: Suite) -> str:
     async with suite.demo_runtime.db.session(write=False) as session:
         secret = await webhook_secret(session)
-    assert secret is not None and secret.startswith("whsec_")
+    assert secret is not None
+    assert secret.startswith("whsec_")
     return secret
 
 
