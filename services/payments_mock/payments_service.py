@@ -30,17 +30,19 @@ from services.payments_mock import webhooks_service
 from services.payments_mock.domain import calendar, cards, gs1_barcode, konbini, payeasy
 from services.payments_mock.domain.digit_codes import derive_digits
 from services.payments_mock.domain.lifecycle import (
+    PAYMENTS,
+    REFUNDABLE_STATES,
     Channel,
     PaymentState,
+    RefundMethod,
+    RefundStatus,
     Transition,
-    allowed_transitions,
-    apply,
     check_refund,
     event_type,
 )
+from services.payments_mock.domain.methods import MIN_AMOUNT, max_amount
 from services.payments_mock.models import Payment, PaymentCode, PaymentEvent, Refund
 from services.payments_mock.schemas import (
-    MAX_AMOUNT,
     CardDetails,
     CardError,
     KonbiniDetails,
@@ -173,7 +175,7 @@ async def refunds_of(session: AsyncSession, payment_id: str) -> list[Refund]:
 def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()) -> PaymentRead:
     state = PaymentState(payment.status)
     card = None
-    if payment.method == "card":
+    if payment.method == Channel.CARD:
         error = CardError.model_validate(payment.card_error) if payment.card_error else None
         card = CardDetails(brand=payment.card_brand, last4=payment.card_last4, last_error=error)
     return PaymentRead(
@@ -184,9 +186,7 @@ def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()
         currency="JPY",
         amount_refunded=payment.amount_refunded,
         amount_refundable=(
-            payment.amount - payment.amount_refunded
-            if state in (PaymentState.SETTLED, PaymentState.PARTIALLY_REFUNDED)
-            else 0
+            payment.amount - payment.amount_refunded if state in REFUNDABLE_STATES else 0
         ),
         description=payment.description,
         payer=PayerRead(
@@ -205,9 +205,9 @@ def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()
         settled_at=payment.settled_at,
         expired_at=payment.expired_at,
         canceled_at=payment.canceled_at,
-        allowed_transitions=[t.value for t in allowed_transitions(state)],
-        konbini=konbini_details(settings, payment) if payment.method == "konbini" else None,
-        payeasy=payeasy_details(settings, payment) if payment.method == "payeasy" else None,
+        allowed_transitions=[t.value for t in PAYMENTS.allowed(state)],
+        konbini=konbini_details(settings, payment) if payment.method == Channel.KONBINI else None,
+        payeasy=payeasy_details(settings, payment) if payment.method == Channel.PAYEASY else None,
         card=card,
         refunds=[RefundRead.model_validate(r, from_attributes=True) for r in refunds],
     )
@@ -416,7 +416,7 @@ async def transition(
 ) -> PaymentEvent:
     """Applies `step` (IllegalTransition → 409 naming the state) and records it."""
     before = payment.status
-    payment.status = apply(before, step).value
+    payment.status = PAYMENTS.apply(before, step).value
     return await _record_event(
         session,
         settings,
@@ -462,13 +462,14 @@ def expiry(body: PaymentCreate, now: datetime) -> datetime:
 
 
 def _check_method_fields(body: PaymentCreate) -> None:
-    if body.method != "card" and body.amount > MAX_AMOUNT:
+    limit = max_amount(body.method)
+    if body.amount > limit:
         raise UnprocessableContent(
-            f"{body.method} payments take 1 to {MAX_AMOUNT:,} yen", field="amount"
+            f"{body.method} payments take {MIN_AMOUNT} to {limit:,} yen", field="amount"
         )
-    if body.method == "card" and body.card is None:
+    if body.method == Channel.CARD and body.card is None:
         raise UnprocessableContent("a card payment needs card.number", field="card")
-    if body.method != "card" and body.card is not None:
+    if body.method != Channel.CARD and body.card is not None:
         raise UnprocessableContent("card is only for method card", field="card")
 
 
@@ -486,7 +487,7 @@ async def create_payment(
     payment = Payment(
         id=new_id("pay"),
         owner=actor.sub,
-        method=body.method,
+        method=body.method.value,
         status=PaymentState.AWAITING_PAYMENT.value,
         amount=body.amount,
         description=body.description,
@@ -500,7 +501,7 @@ async def create_payment(
         expires_at=expires_at,
     )
     secret = code_secret(settings)
-    if body.method == "konbini":
+    if body.method == Channel.KONBINI:
         slip = gs1_barcode.build(
             company_code=settings.company_code,
             free_field=derive_digits(
@@ -512,7 +513,7 @@ async def create_payment(
         payment.barcode = slip.digits
     session.add(payment)
     await session.flush()
-    if body.method == "konbini":
+    if body.method == Channel.KONBINI:
         for chain, i in konbini.all_instructions(payment.id, secret).items():
             session.add(
                 PaymentCode(
@@ -522,7 +523,7 @@ async def create_payment(
                     confirmation=i.confirmation_number,
                 )
             )
-    elif body.method == "payeasy":
+    elif body.method == Channel.PAYEASY:
         numbers = payeasy_numbers(settings, payment.id)
         session.add(
             PaymentCode(
@@ -593,11 +594,10 @@ async def card_attempt(
     actor: Principal,
     now: datetime,
 ) -> Payment:
-    if payment.method != "card":
+    if payment.method != Channel.CARD:
         raise Conflict("only card payments take card attempts", current_state=payment.status)
     outcome = cards.outcome_for(number)
-    if payment.status != PaymentState.AWAITING_PAYMENT:
-        apply(payment.status, Transition.PAY)  # raises IllegalTransition naming the state
+    PAYMENTS.require(payment.status, Transition.PAY)  # 409 naming the current state
     await _charge(session, settings, payment, outcome, actor=actor, now=now)
     return payment
 
@@ -693,7 +693,7 @@ async def find_konbini(
         payment = await _by_code(
             session, lookup.chain.value, lookup.payment_code, lookup.confirmation_number
         )
-    if payment is None or payment.method != "konbini":
+    if payment is None or payment.method != Channel.KONBINI:
         raise NotFound("no convenience-store payment has these numbers")
     return payment
 
@@ -707,7 +707,7 @@ async def find_payeasy(
     payment = await _by_code(
         session, "payeasy", presented.customer_number, presented.confirmation_number
     )
-    if payment is None or payment.method != "payeasy":
+    if payment is None or payment.method != Channel.PAYEASY:
         raise NotFound("no Pay-easy payment has these numbers")
     payeasy.require_match(payeasy_numbers(settings, payment.id), presented)
     return payment
@@ -725,10 +725,9 @@ async def late_payment(
 ) -> Payment:
     """The payer paid at the register shortly before the deadline; the notice comes now,
     after the payment expired."""
-    if payment.method != "konbini":
+    if payment.method != Channel.KONBINI:
         raise Conflict("late payments happen at convenience stores", current_state=payment.status)
-    if payment.status != PaymentState.EXPIRED:
-        apply(payment.status, Transition.LATE_PAY)  # 409 naming the current state
+    PAYMENTS.require(payment.status, Transition.LATE_PAY)  # 409 naming the current state
     paid_at = max(payment.created_at, payment.expires_at - timedelta(minutes=minutes_before_expiry))
     return await pay_at_register(
         session, settings, payment, paid_at=paid_at, via=chain, actor=actor, now=now
@@ -763,7 +762,7 @@ async def refund(
     actor: Principal,
     now: datetime,
 ) -> Payment:
-    apply(payment.status, Transition.PARTIAL_REFUND)  # refunds start once settled; 409 otherwise
+    PAYMENTS.require(payment.status, Transition.PARTIAL_REFUND)  # refunds start once settled
     plan = check_refund(
         payment.amount,
         payment.amount_refunded,
@@ -771,14 +770,14 @@ async def refund(
         body.expected_refundable,
         channel=Channel(payment.method),
     )
-    card = plan.method.value == "card"
+    card = plan.method is RefundMethod.CARD
     completes_at = now if card else business_days_later(now, settings.refund_business_days)
     refund_row = Refund(
         id=new_id("re"),
         payment_id=payment.id,
         amount=plan.amount,
         method=plan.method.value,
-        status="completed" if card else "pending",
+        status=RefundStatus.COMPLETED if card else RefundStatus.PENDING,
         reason=body.reason,
         created_at=now,
         completes_at=completes_at,
@@ -848,13 +847,13 @@ async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -
         (
             await session.exec(
                 select(Refund)
-                .where(col(Refund.status) == "pending", col(Refund.completes_at) <= now)
+                .where(col(Refund.status) == RefundStatus.PENDING, col(Refund.completes_at) <= now)
                 .with_for_update(skip_locked=True)
             )
         ).all()
     )
     for row in refunds:
-        row.status = "completed"
+        row.status = RefundStatus.COMPLETED
         row.completed_at = now
         session.add(row)
         await audit.record(
@@ -864,7 +863,10 @@ async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -
             row.id,
             service=SERVICE,
             now=now,
-            changes={"status": ["pending", "completed"], "payment_id": row.payment_id},
+            changes={
+                "status": [RefundStatus.PENDING.value, RefundStatus.COMPLETED.value],
+                "payment_id": row.payment_id,
+            },
         )
     await session.flush()
     return len(due) + len(refunds)
@@ -872,4 +874,4 @@ async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -
 
 def check_expirable(payment: Payment) -> None:
     """409 naming the state unless the payment can expire (before the clock is moved)."""
-    apply(payment.status, Transition.EXPIRE)
+    PAYMENTS.require(payment.status, Transition.EXPIRE)

@@ -44,6 +44,7 @@ from services.kit.outbox import (
     per_message,
 )
 from services.kit.tables import OutboxMessage
+from services.payments_mock.domain.webhook_states import DeliveryStatus, EndpointStatus
 from services.payments_mock.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.payments_mock.schemas import (
     WebhookAttemptRead,
@@ -103,7 +104,7 @@ def endpoint_read(endpoint: WebhookEndpoint) -> WebhookEndpointRead:
 
 async def get_endpoint(session: AsyncSession, endpoint_id: str, owner: str) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.owner != owner or endpoint.status == "deleted":
+    if endpoint is None or endpoint.owner != owner or endpoint.status == EndpointStatus.DELETED:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return endpoint
 
@@ -112,7 +113,7 @@ async def list_endpoints(
     session: AsyncSession, owner: str, *, limit: int, after: str | None
 ) -> tuple[list[WebhookEndpoint], bool]:
     query = select(WebhookEndpoint).where(
-        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != "deleted"
+        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != EndpointStatus.DELETED
     )
     if after is not None:
         query = query.where(col(WebhookEndpoint.id) > after)
@@ -147,7 +148,7 @@ async def create_endpoint(
         url=check_url(body.url, settings),
         event_types=list(dict.fromkeys(body.event_types)),
         description=body.description,
-        status="enabled",
+        status=EndpointStatus.ENABLED,
         secret=new_secret(),
         created_at=now,
         updated_at=now,
@@ -195,7 +196,7 @@ async def update_endpoint(
         changes["description"] = [endpoint.description, body.description]
         endpoint.description = body.description
     if body.enabled is not None:
-        status = "enabled" if body.enabled else "disabled"
+        status = EndpointStatus.ENABLED if body.enabled else EndpointStatus.DISABLED
         changes["status"] = [endpoint.status, status]
         endpoint.status = status
     endpoint.updated_at = now
@@ -209,7 +210,7 @@ async def delete_endpoint(
     session: AsyncSession, endpoint: WebhookEndpoint, *, actor: Principal, now: datetime
 ) -> None:
     """Soft delete: the delivery log stays for audits; nothing is sent any more."""
-    endpoint.status = "deleted"
+    endpoint.status = EndpointStatus.DELETED
     endpoint.updated_at = now
     session.add(endpoint)
     await session.flush()
@@ -276,7 +277,7 @@ async def _deliver(
         event_id=event_id,
         event_type=event_type,
         payload=body,
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         created_at=now,
     )
@@ -299,7 +300,8 @@ async def fan_out(
     endpoints = (
         await session.exec(
             select(WebhookEndpoint).where(
-                col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) == "enabled"
+                col(WebhookEndpoint.owner) == owner,
+                col(WebhookEndpoint.status) == EndpointStatus.ENABLED,
             )
         )
     ).all()
@@ -388,9 +390,9 @@ async def redeliver(
     now: datetime,
 ) -> WebhookDelivery:
     """Sends the same event (same `webhook-id`) again, with a fresh retry schedule."""
-    if endpoint.status != "enabled":
+    if endpoint.status != EndpointStatus.ENABLED:
         raise UnprocessableContent("enable the endpoint before redelivering", field="enabled")
-    delivery.status = "pending"
+    delivery.status = DeliveryStatus.PENDING
     session.add(delivery)
     await session.flush()
     await _enqueue(session, endpoint, delivery, now)
@@ -434,7 +436,7 @@ class WebhookSender:
             )
         if delivery is None or endpoint is None:
             raise Undeliverable(f"delivery {delivery_id} no longer exists")
-        if endpoint.status != "enabled":
+        if endpoint.status != EndpointStatus.ENABLED:
             await self._record(delivery, None, 0.0, f"endpoint is {endpoint.status}", final=True)
             raise Undeliverable(f"endpoint {endpoint.id} is {endpoint.status}")
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
@@ -494,8 +496,8 @@ class WebhookSender:
             row.last_status_code = status
             row.last_error = error
             if error is None:
-                row.status = "succeeded"
+                row.status = DeliveryStatus.SUCCEEDED
                 row.delivered_at = now
             elif final:
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
             session.add(row)

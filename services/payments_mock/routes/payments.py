@@ -14,16 +14,15 @@ from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from services.payments_mock import payments_service as service
 from services.payments_mock.deps import PaymentId, Reader, SettingsDep, Writer
+from services.payments_mock.domain.lifecycle import Channel, PaymentState
 from services.payments_mock.schemas import (
     CancelCreate,
     CardAttemptCreate,
-    Method,
     PaymentCreate,
     PaymentEventList,
     PaymentList,
     PaymentRead,
     RefundCreate,
-    Status,
 )
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -68,8 +67,8 @@ async def list_payments(
     session: SessionDep,
     settings: SettingsDep,
     reference: Annotated[str | None, Query(max_length=255)] = None,
-    status: Status | None = None,
-    method: Method | None = None,
+    status: PaymentState | None = None,
+    method: Channel | None = None,
     created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
     created_to: Annotated[datetime | None, Query(description="created before")] = None,
     limit: Limit = 50,

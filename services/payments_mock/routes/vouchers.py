@@ -13,6 +13,7 @@ from services.kit.errors import NotFound
 from services.payments_mock import payments_service as service
 from services.payments_mock import voucher
 from services.payments_mock.deps import PaymentId, SettingsDep
+from services.payments_mock.domain.lifecycle import Channel
 from services.payments_mock.models import Payment
 
 router = APIRouter(prefix="/v1/payments", tags=["vouchers"])
@@ -30,7 +31,7 @@ async def voucher_page(
     payment = await session.get(Payment, payment_id)
     if (
         payment is None
-        or payment.method != "konbini"
+        or payment.method != Channel.KONBINI
         or not service.voucher_token_valid(settings, payment_id, token)
     ):
         raise NotFound("no voucher here")

@@ -12,9 +12,10 @@ from services.kit.deps import ClockDep, SessionDep
 from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from services.payments_mock import webhooks_service as service
 from services.payments_mock.deps import DeliveryId, EndpointId, SettingsDep, WebhookManager
+from services.payments_mock.domain.lifecycle import EventType
+from services.payments_mock.domain.webhook_states import DeliveryStatus
 from services.payments_mock.models import WebhookEndpoint
 from services.payments_mock.schemas import (
-    EventType,
     SecretRotate,
     WebhookDeliveryList,
     WebhookDeliveryRead,
@@ -126,7 +127,7 @@ async def list_deliveries(
     endpoint_id: EndpointId,
     principal: WebhookManager,
     session: SessionDep,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
+    status: DeliveryStatus | None = None,
     event_type: EventType | Literal["ping"] | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
