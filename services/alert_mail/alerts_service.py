@@ -17,12 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.delivery.fanout import fan_out
 from services.alert_mail.domain.alert_lifecycle import (
+    ALERTS,
     AUDIT_ACTIONS,
     SENT_STATES,
     AlertState,
     AlertTransition,
-    allowed_transitions,
-    apply,
     is_sent,
 )
 from services.alert_mail.domain.alert_rules import (
@@ -98,7 +97,7 @@ def to_read(alert: Alert) -> AlertRead:
         completed_at=alert.completed_at,
         superseded_by=alert.superseded_by,
         cancelled_at=alert.cancelled_at,
-        allowed_transitions=[t.value for t in allowed_transitions(alert.status)],
+        allowed_transitions=[t.value for t in ALERTS.allowed(alert.status)],
     )
 
 
@@ -271,7 +270,7 @@ async def _transition(
 ) -> None:
     """Applies `step` (IllegalTransition → 409 naming the state), records and audits it."""
     before = alert.status
-    alert.status = apply(before, step).value
+    alert.status = ALERTS.apply(before, step).value
     alert.version += 1
     alert.updated_at = now
     session.add(alert)
@@ -387,7 +386,7 @@ async def edit(
     session: AsyncSession, alert: Alert, body: AlertPatch, *, actor: Principal, now: datetime
 ) -> Alert:
     """Changes a draft (a rejected alert is a draft again); the fingerprint follows."""
-    if alert.status != AlertState.DRAFT.value:
+    if alert.status != AlertState.DRAFT:
         raise Conflict(
             f"only a draft can be edited; this alert is {alert.status}",
             current_state=alert.status,
@@ -448,7 +447,7 @@ async def submit(session: AsyncSession, alert: Alert, *, actor: Principal, now: 
 async def reject(
     session: AsyncSession, alert: Alert, note: str, *, actor: Principal, now: datetime
 ) -> None:
-    apply(alert.status, AlertTransition.REJECT)  # a 409 names the state before any 403
+    ALERTS.require(alert.status, AlertTransition.REJECT)  # a 409 names the state before any 403
     check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
     await _transition(session, alert, AlertTransition.REJECT, actor=actor, now=now, note=note)
 
@@ -463,7 +462,7 @@ async def approve(
     session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
 ) -> None:
     """The second person's approval sends the alert, in this transaction."""
-    apply(alert.status, AlertTransition.APPROVE)
+    ALERTS.require(alert.status, AlertTransition.APPROVE)
     check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
     await _check_sendable(session, settings, alert, now)
     alert.approved_by = actor.sub
@@ -474,7 +473,7 @@ async def publish_emergency(
     session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
 ) -> None:
     """An emergency_publisher sends a draft at once, without a second person."""
-    apply(alert.status, AlertTransition.PUBLISH_EMERGENCY)
+    ALERTS.require(alert.status, AlertTransition.PUBLISH_EMERGENCY)
     await _check_sendable(session, settings, alert, now)
     alert.emergency = True
     alert.submitted_by = alert.submitted_by or actor.sub
@@ -584,7 +583,7 @@ async def complete_finished_alerts(
     if alert_ids is not None:
         query = query.where(col(Alert.id).in_(list(alert_ids)))
     candidates = list((await session.exec(query.order_by(col(Alert.id)))).all())
-    target = apply(AlertState.SENDING, AlertTransition.COMPLETE).value
+    target = ALERTS.apply(AlertState.SENDING, AlertTransition.COMPLETE).value
     completed: list[str] = []
     for alert_id in candidates:
         moved = await session.exec(

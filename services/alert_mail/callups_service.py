@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.alert_mail.delivery.enqueue import PRIORITY_EMERGENCY, enqueue_message
 from services.alert_mail.domain import callup_mail
 from services.alert_mail.domain.callup_access import may_read, may_send
-from services.alert_mail.domain.callup_lifecycle import CallupState, CallupTransition, apply
+from services.alert_mail.domain.callup_lifecycle import CALLUPS, CallupState, CallupTransition
 from services.alert_mail.domain.callup_pages import ReplyPageView, ShownReply
 from services.alert_mail.domain.callup_replies import ReplyStatus, check_reply
 from services.alert_mail.domain.callup_summary import (
@@ -485,7 +485,8 @@ async def list_callups(
 async def close_callup(
     session: AsyncSession, callup: Callup, *, actor: Principal, now: datetime
 ) -> Callup:
-    callup.status = apply(callup.status, CallupTransition.CLOSE).value
+    before = callup.status
+    callup.status = CALLUPS.apply(before, CallupTransition.CLOSE).value
     callup.closed_at = now
     callup.closed_by = actor.sub
     await session.flush()
@@ -495,7 +496,7 @@ async def close_callup(
         "callup.closed",
         callup.id,
         now,
-        {"status": {"old": "open", "new": "closed"}},
+        {"status": {"old": before, "new": callup.status}},
     )
     return callup
 
@@ -621,7 +622,7 @@ async def resend(
     now: datetime,
 ) -> CallupRecipient:
     """A fresh mail with a new link; the old link stops working (a forwarded or lost mail)."""
-    apply(callup.status, CallupTransition.REPLY)  # only worth sending while answers count
+    CALLUPS.require(callup.status, CallupTransition.REPLY)  # only worth sending while answers count
     recipient = await session.get(CallupRecipient, recipient_id)
     if recipient is None or recipient.callup_id != callup.id:
         raise NotFound(f"no recipient {recipient_id} in this call-up")
@@ -703,7 +704,7 @@ async def record_reply(
     now: datetime,
 ) -> CallupReply:
     """Appends the answer; a closed call-up refuses it (409 naming the state)."""
-    apply(target.callup.status, CallupTransition.REPLY)
+    CALLUPS.require(target.callup.status, CallupTransition.REPLY)
     check_reply(status, arrival_minutes)
     reply = CallupReply(
         callup_id=target.callup.id,

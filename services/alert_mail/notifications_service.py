@@ -16,9 +16,9 @@ from sqlmodel.sql.expression import Select
 from services.alert_mail.delivery.enqueue import PRIORITY_NOTICE, enqueue_message
 from services.alert_mail.domain import templates
 from services.alert_mail.domain.templates_lifecycle import (
+    TEMPLATES,
+    TemplateState,
     TemplateTransition,
-    allowed_transitions,
-    apply,
     state_of,
 )
 from services.alert_mail.domain.templates_seed import seed_templates
@@ -114,7 +114,7 @@ def summary(template: NotificationTemplate, latest: NotificationTemplateVersion)
         body=latest.body,
         placeholders=required,
         optional_placeholders=optional,
-        allowed_transitions=[t.value for t in allowed_transitions(state)],
+        allowed_transitions=[t.value for t in TEMPLATES.allowed(state)],
         created_by=template.created_by,
         created_at=template.created_at,
         updated_at=template.updated_at,
@@ -129,7 +129,7 @@ async def read_template(session: AsyncSession, template: NotificationTemplate) -
 
 
 async def list_templates(
-    session: AsyncSession, *, state: str | None, limit: int, after: str | None
+    session: AsyncSession, *, state: TemplateState | None, limit: int, after: str | None
 ) -> tuple[list[TemplateSummary], bool]:
     """Oldest first (ids are time-ordered), `limit` at a time after the id `after`."""
     query = select(NotificationTemplate, NotificationTemplateVersion).join(
@@ -138,7 +138,7 @@ async def list_templates(
         & (col(NotificationTemplateVersion.version) == col(NotificationTemplate.version)),
     )
     if state is not None:
-        query = query.where(col(NotificationTemplate.archived) == (state == "archived"))
+        query = query.where(col(NotificationTemplate.archived) == (state is TemplateState.ARCHIVED))
     if after is not None:
         query = query.where(col(NotificationTemplate.id) > after)
     query = query.order_by(col(NotificationTemplate.id)).limit(limit + 1)
@@ -226,7 +226,7 @@ async def update_template(
                 for f in ("name", "description", "subject", "body")
             ],
         )
-    apply(state_of(template.archived), TemplateTransition.EDIT)
+    TEMPLATES.require(state_of(template.archived), TemplateTransition.EDIT)
     latest = await get_version(session, template.id, template.version)
     subject = body.subject if body.subject is not None else latest.subject
     text = body.body if body.body is not None else latest.body
@@ -268,8 +268,8 @@ async def transition_template(
     now: datetime,
 ) -> NotificationTemplate:
     before = state_of(template.archived)
-    after = apply(before, transition)
-    template.archived = after.value == "archived"
+    after = TEMPLATES.apply(before, transition)
+    template.archived = after is TemplateState.ARCHIVED
     template.archived_at = now if template.archived else None
     template.updated_at = now
     session.add(template)

@@ -26,6 +26,14 @@ from services.kit.auth import Principal
 from services.kit.clock import JST
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 from services.kit.ids import new_id
+from services.kit.pagination import (
+    after_position,
+    cursor_position,
+    fetch_size,
+    keyset_page,
+    order_by,
+    page_of,
+)
 from services.payments_mock import webhooks_service
 from services.payments_mock.domain import calendar, cards, gs1_barcode, konbini, payeasy
 from services.payments_mock.domain.digit_codes import derive_digits
@@ -296,8 +304,9 @@ _PAGE_CONDITIONS: dict[str, ColumnElement[bool]] = {
     "method": col(Payment.method) == bindparam("method"),
     "created_from": col(Payment.created_at) >= bindparam("created_from"),
     "created_to": col(Payment.created_at) < bindparam("created_to"),
-    "after": col(Payment.id) < bindparam("after"),
+    "after": after_position(col(Payment.id), bindparam("after"), descending=True),
 }
+_LIST_KEY = col(Payment.id)  # newest first
 
 
 def _page_parameters(filters: ListFilter, after: str | None) -> dict[str, Any]:
@@ -315,39 +324,39 @@ def _page_parameters(filters: ListFilter, after: str | None) -> dict[str, Any]:
 
 @lru_cache(maxsize=1 << len(_PAGE_CONDITIONS))  # every combination
 def _list_query(conditions: frozenset[str]) -> Select[Payment, Refund]:
-    """The payments of a page (newest first, one more than the page size to tell whether another
-    page follows) joined to their refunds. Built once per combination of conditions: building
-    and keying the statement took longer than running it."""
+    """The payments of a page (newest first, `fetch_size` of them to tell whether another page
+    follows) joined to their refunds. Built once per combination of conditions: building and
+    keying the statement took longer than running it."""
     page_ids = (
         select(Payment.id)
         .where(col(Payment.owner) == bindparam("owner"))
         .where(*(_PAGE_CONDITIONS[name] for name in sorted(conditions)))
-        .order_by(col(Payment.id).desc())
+        .order_by(*order_by(_LIST_KEY, descending=True))
         .limit(bindparam("page_size", type_=Integer))
     )
     return _with_refunds(col(Payment.id).in_(page_ids))
 
 
 async def list_payments(
-    session: AsyncSession, filters: ListFilter, *, limit: int, after: str | None
-) -> tuple[list[PaymentWithRefunds], bool]:
-    """Newest first, `limit` at a time after the id `after`, each with its refunds (one query)."""
-    conditions = _page_parameters(filters, after)
+    session: AsyncSession, filters: ListFilter, *, limit: int, cursor: str | None
+) -> tuple[list[PaymentWithRefunds], str | None]:
+    """Newest first, a page of `limit` after `cursor`, each with its refunds (one query)."""
+    conditions = _page_parameters(filters, cursor_position(cursor, _LIST_KEY))
     query = _list_query(frozenset(conditions))
-    params = {**conditions, "owner": filters.owner, "page_size": limit + 1}
+    params = {**conditions, "owner": filters.owner, "page_size": fetch_size(limit)}
     rows = await _fetch_with_refunds(session, query, params)
-    return rows[:limit], len(rows) > limit
+    return page_of(rows, limit, lambda row: row.payment.id)
 
 
 async def list_events(
-    session: AsyncSession, payment_id: str, *, limit: int, after: int | None
-) -> tuple[list[PaymentEventRead], bool]:
+    session: AsyncSession, payment_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[PaymentEventRead], str | None]:
+    """The payment's history, oldest first."""
     query = select(PaymentEvent).where(col(PaymentEvent.payment_id) == payment_id)
-    if after is not None:
-        query = query.where(col(PaymentEvent.seq) > after)
-    rows = list((await session.exec(query.order_by(col(PaymentEvent.seq)).limit(limit + 1))).all())
-    items = [PaymentEventRead.model_validate(r, from_attributes=True) for r in rows[:limit]]
-    return items, len(rows) > limit
+    rows, next_cursor = await keyset_page(
+        session, query, col(PaymentEvent.seq), limit=limit, cursor=cursor
+    )
+    return [PaymentEventRead.model_validate(r, from_attributes=True) for r in rows], next_cursor
 
 
 # --- history and transitions ---------------------------------------------------------------

@@ -43,6 +43,7 @@ from services.kit.outbox import (
     enqueue,
     per_message,
 )
+from services.kit.pagination import keyset_page
 from services.kit.tables import OutboxMessage
 from services.payments_mock.domain.webhook_states import DeliveryStatus, EndpointStatus
 from services.payments_mock.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -110,17 +111,12 @@ async def get_endpoint(session: AsyncSession, endpoint_id: str, owner: str) -> W
 
 
 async def list_endpoints(
-    session: AsyncSession, owner: str, *, limit: int, after: str | None
-) -> tuple[list[WebhookEndpoint], bool]:
+    session: AsyncSession, owner: str, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookEndpoint], str | None]:
     query = select(WebhookEndpoint).where(
         col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != EndpointStatus.DELETED
     )
-    if after is not None:
-        query = query.where(col(WebhookEndpoint.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookEndpoint.id)).limit(limit + 1))).all()
-    )
-    return rows[:limit], len(rows) > limit
+    return await keyset_page(session, query, col(WebhookEndpoint.id), limit=limit, cursor=cursor)
 
 
 async def _audit(
@@ -341,20 +337,16 @@ async def list_deliveries(
     status: str | None,
     event_type: str | None,
     limit: int,
-    after: str | None,
-) -> tuple[list[WebhookDeliveryRead], bool]:
+    cursor: str | None,
+) -> tuple[list[WebhookDeliveryRead], str | None]:
     query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint_id)
     if status is not None:
         query = query.where(col(WebhookDelivery.status) == status)
     if event_type is not None:
         query = query.where(col(WebhookDelivery.event_type) == event_type)
-    if after is not None:
-        query = query.where(col(WebhookDelivery.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1))).all()
+    rows, next_cursor = await keyset_page(
+        session, query, col(WebhookDelivery.id), limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     attempts = await attempts_of(session, [r.id for r in rows])
     items = [
         WebhookDeliveryRead.model_validate(r, from_attributes=True).model_copy(
@@ -362,7 +354,7 @@ async def list_deliveries(
         )
         for r in rows
     ]
-    return items, more
+    return items, next_cursor
 
 
 async def get_delivery(

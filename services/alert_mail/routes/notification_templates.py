@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.alert_mail import notifications_service as service
-from services.alert_mail.domain.templates_lifecycle import TemplateTransition
+from services.alert_mail.domain.templates_lifecycle import TemplateState, TemplateTransition
 from services.alert_mail.routes.notification_access import (
     TemplateId,
     TemplateManager,
@@ -20,7 +20,6 @@ from services.alert_mail.schemas.notifications import (
     TemplateCreate,
     TemplateList,
     TemplateRead,
-    TemplateState,
     TemplateUpdate,
     TemplateVersionList,
     TemplateVersionRead,

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.errors import UnprocessableContent
 from services.kit.idempotency import Idempotency
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
 from services.payments_mock import payments_service as service
 from services.payments_mock.deps import PaymentId, Reader, SettingsDep, Writer
 from services.payments_mock.domain.lifecycle import Channel, PaymentState
@@ -78,7 +78,6 @@ async def list_payments(
         if value is not None and value.tzinfo is None:
             raise UnprocessableContent(f"{name} needs a UTC offset", field=name)
         service.check_era(value, name)
-    after = decode_cursor(cursor, str)
     filters = service.ListFilter(
         owner=principal.sub,
         reference=reference,
@@ -87,9 +86,8 @@ async def list_payments(
         created_from=created_from,
         created_to=created_to,
     )
-    rows, more = await service.list_payments(session, filters, limit=limit, after=after)
+    rows, next_cursor = await service.list_payments(session, filters, limit=limit, cursor=cursor)
     items = [service.to_read(settings, row.payment, row.refunds) for row in rows]
-    next_cursor = encode_cursor(rows[-1].payment.id) if more else None
     return PaymentList(items=items, next_cursor=next_cursor)
 
 
@@ -110,11 +108,8 @@ async def list_payment_events(
 ) -> PaymentEventList:
     """The append-only history of the payment, oldest first."""
     await service.get_owned(session, payment_id, principal.sub)
-    after = decode_cursor(cursor, int)
-    items, more = await service.list_events(session, payment_id, limit=limit, after=after)
-    return PaymentEventList(
-        items=items, next_cursor=encode_cursor(items[-1].seq) if more and items else None
-    )
+    items, next_cursor = await service.list_events(session, payment_id, limit=limit, cursor=cursor)
+    return PaymentEventList(items=items, next_cursor=next_cursor)
 
 
 @router.post("/{payment_id}/cancel", response_model=PaymentRead)
