@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, text, update
+from sqlalchemy import exists, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -164,8 +164,8 @@ async def list_for_staff(
     filters: StaffFilter,
     *,
     limit: int,
-    after: str | None,
-) -> tuple[list[Alert], bool]:
+    cursor: str | None,
+) -> tuple[list[Alert], str | None]:
     """The department's alerts, drafts included, newest first (ids are time-ordered)."""
     query = select(Alert)
     if not is_admin(principal):
@@ -174,34 +174,20 @@ async def list_for_staff(
         query = query.where(col(Alert.status) == filters.status)
     if filters.category is not None:
         query = query.where(col(Alert.category) == filters.category)
-    if after is not None:
-        query = query.where(col(Alert.id) < after)
-    rows = list((await session.exec(query.order_by(col(Alert.id).desc()).limit(limit + 1))).all())
-    return rows[:limit], len(rows) > limit
+    return await keyset_page(
+        session, query, col(Alert.id), limit=limit, cursor=cursor, descending=True
+    )
 
 
 async def list_public(
-    session: AsyncSession,
-    *,
-    category: str | None,
-    limit: int,
-    after: tuple[datetime, str] | None,
-) -> tuple[list[Alert], bool]:
+    session: AsyncSession, *, category: str | None, limit: int, cursor: str | None
+) -> tuple[list[Alert], str | None]:
     """Sent alerts, newest first."""
     query = select(Alert).where(col(Alert.status).in_(SENT_STATUSES))
     if category is not None:
         query = query.where(col(Alert.category) == category)
-    if after is not None:
-        sent_at, alert_id = after
-        query = query.where(
-            or_(
-                col(Alert.sent_at) < sent_at,
-                and_(col(Alert.sent_at) == sent_at, col(Alert.id) < alert_id),
-            )
-        )
-    query = query.order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    return rows[:limit], len(rows) > limit
+    key = (col(Alert.sent_at), col(Alert.id))
+    return await keyset_page(session, query, key, limit=limit, cursor=cursor, descending=True)
 
 
 async def list_events(

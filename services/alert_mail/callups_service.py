@@ -58,7 +58,7 @@ from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 from services.kit.ids import new_id
-from services.kit.pagination import decode_cursor, encode_cursor
+from services.kit.pagination import keyset_page, keyset_rows
 
 SERVICE = "alert_mail"
 MAX_MEMBERS = 1000  # a call-up group is a few dozen people; this only bounds mistakes
@@ -191,13 +191,11 @@ async def list_groups(
     query = select(StaffGroup)
     if department is not None:
         query = query.where(col(StaffGroup.department) == department)
-    if (after := decode_cursor(cursor, str)) is not None:
-        query = query.where(col(StaffGroup.id) > after)
-    rows = list((await session.exec(query.order_by(col(StaffGroup.id)).limit(limit + 1))).all())
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = await keyset_page(
+        session, query, col(StaffGroup.id), limit=limit, cursor=cursor
+    )
     counts = await _member_counts(session, [g.id for g in rows])
-    items = [_group_read(g, counts.get(g.id, 0)) for g in rows]
-    return items, encode_cursor(rows[-1].id) if more and rows else None
+    return [_group_read(g, counts.get(g.id, 0)) for g in rows], next_cursor
 
 
 # --- members --------------------------------------------------------------------------------
@@ -277,13 +275,11 @@ async def list_members(
     now: datetime,
 ) -> tuple[list[MemberRead], str | None]:
     query = select(StaffGroupMember).where(col(StaffGroupMember.group_id) == group.id)
-    if (after := decode_cursor(cursor, str)) is not None:
-        query = query.where(col(StaffGroupMember.id) > after)
-    query = query.order_by(col(StaffGroupMember.id)).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = await keyset_page(
+        session, query, col(StaffGroupMember.id), limit=limit, cursor=cursor
+    )
     await _audit(session, actor, "staff_group.viewed", group.id, now, {"members": len(rows)})
-    return [member_read(m) for m in rows], encode_cursor(rows[-1].id) if more and rows else None
+    return [member_read(m) for m in rows], next_cursor
 
 
 # --- call-ups -------------------------------------------------------------------------------
@@ -472,14 +468,13 @@ async def list_callups(
         query = query.where(col(Callup.status) == status)
     if group_id is not None:
         query = query.where(col(Callup.group_id) == group_id)
-    if (before := decode_cursor(cursor, str)) is not None:
-        query = query.where(col(Callup.id) < before)
-    rows = list((await session.exec(query.order_by(col(Callup.id).desc()).limit(limit + 1))).all())
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = await keyset_page(
+        session, query, col(Callup.id), limit=limit, cursor=cursor, descending=True
+    )
     names = await _group_names(session, {c.group_id for c in rows})
     replied = await _replied_counts(session, [c.id for c in rows])
     items = [_callup_read(c, names.get(c.group_id, ""), replied.get(c.id, 0)) for c in rows]
-    return items, encode_cursor(rows[-1].id) if more and rows else None
+    return items, next_cursor
 
 
 async def close_callup(
@@ -591,11 +586,14 @@ async def list_recipients(
         .join(Delivery, col(Delivery.id) == col(CallupRecipient.delivery_id), isouter=True)
         .where(col(CallupRecipient.callup_id) == callup.id)
     )
-    if (after := decode_cursor(cursor, str)) is not None:
-        query = query.where(col(CallupRecipient.id) > after)
-    query = query.order_by(col(CallupRecipient.id)).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, next_cursor = await keyset_rows(
+        session,
+        query,
+        col(CallupRecipient.id),
+        limit=limit,
+        cursor=cursor,
+        position_of=lambda row: row[0].id,
+    )
     latest = await _latest_replies(session, callup.id)
     items = [
         RecipientRead(
@@ -609,7 +607,7 @@ async def list_recipients(
         )
         for recipient, delivery_status in rows
     ]
-    return items, encode_cursor(rows[-1][0].id) if more and rows else None
+    return items, next_cursor
 
 
 async def resend(

@@ -45,6 +45,7 @@ from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.errors import NotFound, UnprocessableContent
 from services.kit.ids import new_id
+from services.kit.pagination import keyset_page, keyset_rows
 
 SERVICE = "alert_mail"
 EMBEDDED_VERSIONS = 100
@@ -124,14 +125,14 @@ def summary(template: NotificationTemplate, latest: NotificationTemplateVersion)
 
 async def read_template(session: AsyncSession, template: NotificationTemplate) -> TemplateRead:
     latest = await get_version(session, template.id, template.version)
-    versions, _ = await list_versions(session, template.id, limit=EMBEDDED_VERSIONS, before=None)
+    versions, _ = await list_versions(session, template.id, limit=EMBEDDED_VERSIONS, cursor=None)
     return TemplateRead(**summary(template, latest).model_dump(), versions=versions)
 
 
 async def list_templates(
-    session: AsyncSession, *, state: TemplateState | None, limit: int, after: str | None
-) -> tuple[list[TemplateSummary], bool]:
-    """Oldest first (ids are time-ordered), `limit` at a time after the id `after`."""
+    session: AsyncSession, *, state: TemplateState | None, limit: int, cursor: str | None
+) -> tuple[list[TemplateSummary], str | None]:
+    """Oldest first (ids are time-ordered), each with its latest version."""
     query = select(NotificationTemplate, NotificationTemplateVersion).join(
         NotificationTemplateVersion,
         (col(NotificationTemplateVersion.template_id) == col(NotificationTemplate.id))
@@ -139,26 +140,34 @@ async def list_templates(
     )
     if state is not None:
         query = query.where(col(NotificationTemplate.archived) == (state is TemplateState.ARCHIVED))
-    if after is not None:
-        query = query.where(col(NotificationTemplate.id) > after)
-    query = query.order_by(col(NotificationTemplate.id)).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    return [summary(t, v) for t, v in rows[:limit]], len(rows) > limit
+    rows, next_cursor = await keyset_rows(
+        session,
+        query,
+        col(NotificationTemplate.id),
+        limit=limit,
+        cursor=cursor,
+        position_of=lambda row: row[0].id,
+    )
+    return [summary(t, v) for t, v in rows], next_cursor
 
 
 async def list_versions(
-    session: AsyncSession, template_id: str, *, limit: int, before: int | None
-) -> tuple[list[TemplateVersionSummary], bool]:
-    """Newest first, `limit` at a time below the version `before`."""
+    session: AsyncSession, template_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[TemplateVersionSummary], str | None]:
+    """Newest first."""
     query = select(NotificationTemplateVersion).where(
         col(NotificationTemplateVersion.template_id) == template_id
     )
-    if before is not None:
-        query = query.where(col(NotificationTemplateVersion.version) < before)
-    query = query.order_by(col(NotificationTemplateVersion.version).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    items = [TemplateVersionSummary.model_validate(v, from_attributes=True) for v in rows[:limit]]
-    return items, len(rows) > limit
+    rows, next_cursor = await keyset_page(
+        session,
+        query,
+        col(NotificationTemplateVersion.version),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
+    items = [TemplateVersionSummary.model_validate(v, from_attributes=True) for v in rows]
+    return items, next_cursor
 
 
 # --- templates: changing ---------------------------------------------------------------------
@@ -418,9 +427,9 @@ class NotificationFilter:
 
 
 async def list_notifications(
-    session: AsyncSession, filters: NotificationFilter, *, limit: int, after: str | None
-) -> tuple[list[NotificationRead], bool]:
-    """Newest first, `limit` at a time after the id `after`; only the client's own."""
+    session: AsyncSession, filters: NotificationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[NotificationRead], str | None]:
+    """Newest first; only the client's own."""
     query = _joined().where(col(Notification.client) == filters.client)
     if filters.reference is not None:
         query = query.where(col(Notification.reference) == filters.reference)
@@ -428,11 +437,16 @@ async def list_notifications(
         query = query.where(col(Notification.template_id) == filters.template_id)
     if filters.status is not None:
         query = query.where(col(Delivery.status) == filters.status)
-    if after is not None:
-        query = query.where(col(Notification.id) < after)
-    query = query.order_by(col(Notification.id).desc()).limit(limit + 1)
-    rows = (await session.exec(query)).all()
-    return [notification_read(*row) for row in rows[:limit]], len(rows) > limit
+    rows, next_cursor = await keyset_rows(
+        session,
+        query,
+        col(Notification.id),
+        limit=limit,
+        cursor=cursor,
+        position_of=lambda row: row[0].id,
+        descending=True,
+    )
+    return [notification_read(*row) for row in rows], next_cursor
 
 
 # --- seed ------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ async def keyset_page(
 
 async def keyset_rows(
     session: AsyncSession,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     key: Key,
     *,
     limit: int,
@@ -185,7 +185,7 @@ async def keyset_rows(
     return page_of(rows, limit, position_of)
 
 
-Q = TypeVar("Q", SelectOfScalar[Any], Select[Any])
+Q = TypeVar("Q", SelectOfScalar[Any], Select[*tuple[Any, ...]])
 
 
 def _paged(query: Q, key: Key, cursor: str | None, limit: int, descending: bool) -> Q:
