@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
-from services.alert_mail import callups_service as service
+from services.alert_mail import callup_replies_service as service
 from services.alert_mail.domain import callup_form, callup_pages
 from services.alert_mail.domain.callup_lifecycle import accepts_replies
 from services.alert_mail.routes.callup_deps import SettingsDep, Token
