@@ -6,7 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.e_application.routes import procedures
+from services.e_application.jobs import JOBS
+from services.e_application.routes import applications, casework, procedures
+from services.e_application.routes.deps import build_runtime_parts
 from services.e_application.settings import Settings
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
 
@@ -21,11 +23,21 @@ def create_app(settings: Settings | None = None, options: RuntimeOptions | None 
             title="cityhall e_application (電子申請)",
             description=(
                 "Online procedures (電子申請・かんたん申請), from anonymous inquiries to "
-                "JPKI-identified filings, with a staff case workflow."
+                "JPKI-signed filings: a versioned catalogue with JSON Schema forms, drafts, "
+                "submissions with reference numbers and access codes, attachments, and the "
+                "staff case workflow (受付 → 審査 → 差戻し/補正 → 決裁 → 交付)."
             ),
             settings=settings,
-            routers=[procedures.router],
+            # Literal paths (/queue, /counter, /mine, /status) before /{application_id}.
+            routers=[
+                procedures.router,
+                casework.queue_router,
+                applications.router,
+                casework.router,
+            ],
             migrations=MIGRATIONS,
+            jobs=JOBS,
+            on_startup=[build_runtime_parts],
             options=options or RuntimeOptions(),
         )
     )
