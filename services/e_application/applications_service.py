@@ -25,6 +25,7 @@ from services.e_application.domain.lifecycle import (
     EDITABLE,
     LIFECYCLE,
     RELEASES_SEAT,
+    Assurance,
     Channel,
     Status,
     Transition,
@@ -62,6 +63,14 @@ class SignUpClosed(Conflict):
 class InsufficientAssurance(Forbidden):
     slug = "insufficient-assurance"
     title = "A stronger login is needed"
+
+
+HINTS_JA = {
+    Assurance.ANONYMOUS: "",
+    Assurance.EMAIL: "メールアドレスを確認したアカウントでログインしてください。",
+    Assurance.PASSWORD: "パスワードでログインしてください。",
+    Assurance.JPKI: "マイナンバーカード（公的個人認証）でログインしてください。",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +121,14 @@ def require_assurance(spec: ProcedureDefinition, principal: Principal | None) ->
                 f"this procedure needs a login at assurance level {spec.assurance.value}",
                 required_acr=spec.assurance.value,
             )
-        hint = (
-            "log in with your My Number card (公的個人認証)"
-            if spec.assurance.value == "jpki"
-            else f"log in at assurance level {spec.assurance.value}"
-        )
+        jpki = spec.assurance.value == "jpki"
+        hint = "log in with your My Number card" if jpki else "log in with your password"
         raise InsufficientAssurance(
             f"this procedure needs assurance level {spec.assurance.value}; your login has "
             f"{acr or 'none'}: {hint}",
             required_acr=spec.assurance.value,
             current_acr=acr,
+            hint_ja=HINTS_JA[spec.assurance],
         )
 
 

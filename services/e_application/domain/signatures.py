@@ -25,9 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from services.kit.errors import UnprocessableContent
+from services.kit.jpki_basic_info import basic_info_of
 
-# The mock CA's private arc for the 基本4情報 extension (JSON, UTF-8). Fictional, like the CA.
-BASIC_INFO_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1.1")
 MAX_CERT_CHARS = 16_384
 
 
@@ -112,25 +111,13 @@ def parse_certificate(pem: str) -> x509.Certificate:
 
 def signer_of(cert: x509.Certificate) -> Signer:
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    info: dict[str, Any] = {}
-    try:
-        extension = cert.extensions.get_extension_for_oid(BASIC_INFO_OID).value
-        if isinstance(extension, x509.UnrecognizedExtension):
-            parsed = json.loads(extension.value.decode("utf-8"))
-            info = parsed if isinstance(parsed, dict) else {}
-    except (x509.ExtensionNotFound, ValueError, UnicodeDecodeError):
-        info = {}
-
-    def text(key: str) -> str | None:
-        value = info.get(key)
-        return value if isinstance(value, str) else None
-
+    info = basic_info_of(cert)
     return Signer(
         serial=format(cert.serial_number, "x"),
-        name=text("name") or (str(names[0].value) if names else ""),
-        address=text("address"),
-        birth_date=text("birth_date"),
-        sex=text("sex"),
+        name=info.name if info else (str(names[0].value) if names else ""),
+        address=info.address if info else None,
+        birth_date=info.birth_date if info else None,
+        sex=info.sex if info else None,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
     )
