@@ -15,6 +15,7 @@ the gateway calls the services in-process.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import errno
 import json
@@ -23,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,15 @@ async def first_of(*futures: asyncio.Future[Any]) -> tuple[set[asyncio.Future[An
 
 class LaunchError(RuntimeError):
     """The stack could not start; the message says why."""
+
+
+class NotHealthy(LaunchError):
+    """Start-up timed out; `pending` names the apps whose `/healthz` never answered 200."""
+
+    def __init__(self, pending: Sequence[str], within: float) -> None:
+        self.pending = sorted(pending)
+        self.within = within
+        super().__init__(f"not healthy after {within:.0f} s: {', '.join(self.pending)}")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -144,7 +155,7 @@ async def wait_until_healthy(
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                raise LaunchError(f"not healthy after {within:.0f} s: {', '.join(sorted(pending))}")
+                raise NotHealthy(list(pending), within)
             # asyncio.wait leaves `failed` alone on timeout (no shield needed) and, unlike
             # wait_for on Python 3.11, never swallows a cancel that lands as it resolves.
             await asyncio.wait([failed], timeout=HEALTH_POLL_SECONDS)
@@ -215,7 +226,26 @@ class StopSignal:
 
 # --- separate processes --------------------------------------------------------------------
 
+PROJECT_PACKAGES = ("services", "gateway", "deploy")
+
+
+def byte_compile() -> None:
+    """Writes the project's bytecode once, for the six processes about to import it.
+
+    With PYTHONDONTWRITEBYTECODE (common in containers) each process would otherwise compile
+    every module from source at each start; an up-to-date tree costs a stat per file."""
+    if not sys.flags.dont_write_bytecode:
+        return
+    root = Path(__file__).resolve().parent.parent
+    for package in PROJECT_PACKAGES:
+        if (root / package).is_dir() and os.access(root / package, os.W_OK):
+            compileall.compile_dir(root / package, quiet=2, workers=1)
+
+
 STOP_ORDER = ("gateway", "service", "mailsink")
+
+
+TAIL_LINES = 12
 
 
 @dataclass(slots=True)
@@ -223,6 +253,7 @@ class Child:
     app: AppProcess
     process: asyncio.subprocess.Process
     pump: asyncio.Task[None]
+    tail: deque[str]  # its last lines, shown when start-up times out
 
     @property
     def running(self) -> bool:
@@ -234,13 +265,15 @@ class Child:
                 self.process.send_signal(sig)
 
 
-async def _pump(name: str, stream: asyncio.StreamReader, out: TextIO) -> None:
+async def _pump(name: str, stream: asyncio.StreamReader, out: TextIO, tail: deque[str]) -> None:
     prefix = f"{name:>16} | "
     while True:
         line = await stream.readline()
         if not line:
             return
-        out.write(prefix + line.decode("utf-8", errors="replace").rstrip("\n") + "\n")
+        text = line.decode("utf-8", errors="replace").rstrip("\n")
+        tail.append(text)
+        out.write(prefix + text + "\n")
         out.flush()
 
 
@@ -262,8 +295,9 @@ async def _spawn(app: AppProcess, out: TextIO) -> Child:
         stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
-    pump = asyncio.create_task(_pump(app.name, process.stdout, out))
-    return Child(app, process, pump)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    pump = asyncio.create_task(_pump(app.name, process.stdout, out, tail))
+    return Child(app, process, pump, tail)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -304,6 +338,7 @@ async def supervise(
     *,
     pids: dict[str, int],
     banner: str,
+    tails: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
     """Waits until every app is healthy and prints the URLs, then until an app dies or a stop
     signal arrives. Returns the exit code: 0 for a requested stop, 1 for a failure."""
@@ -321,6 +356,20 @@ async def supervise(
             return 0
         try:
             startup.result()
+        except NotHealthy as exc:
+            say(f"startup failed: {exc}; stopping the others", out)
+            for name in exc.pending:
+                lines = (tails or {}).get(name)
+                if lines is not None:
+                    say(f"last lines of {name}:" if lines else f"{name} printed nothing", out)
+                    for line in lines:
+                        out.write(f"    {line}\n")
+            say(
+                f"on a slow or busy machine allow more time with"
+                f" CITYHALL_STARTUP_TIMEOUT_SECONDS (now {exc.within:.0f})",
+                out,
+            )
+            return 1
         except LaunchError as exc:
             say(f"startup failed: {exc}; stopping the others", out)
             return 1
@@ -347,7 +396,7 @@ async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -
 
     stop.on_force.append(kill_all)
     try:
-        await provision(stack, seed=seed, out=out)
+        await asyncio.gather(provision(stack, seed=seed, out=out), asyncio.to_thread(byte_compile))
         if stop.event.is_set():
             return 0
         # Mail sink and services before the gateway, so its first readiness check can pass.
@@ -371,7 +420,13 @@ async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -
         watchers = [asyncio.create_task(watch(c)) for c in children]
         try:
             return await supervise(
-                stack, stop, died, out, pids=pids, banner=f"up (var dir {stack.var_dir})"
+                stack,
+                stop,
+                died,
+                out,
+                pids=pids,
+                banner=f"up (var dir {stack.var_dir})",
+                tails={c.app.name: c.tail for c in children},
             )
         finally:
             for task in watchers:
