@@ -7,10 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.e_application.jobs import JOBS
-from services.e_application.routes import applications, casework, procedures
+from services.e_application.routes import applications, casework, fees, procedures
 from services.e_application.routes.deps import build_runtime_parts
 from services.e_application.settings import Settings
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
+from services.kit.notify import notify_handlers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,7 +26,8 @@ def create_app(settings: Settings | None = None, options: RuntimeOptions | None 
                 "Online procedures (電子申請・かんたん申請), from anonymous inquiries to "
                 "JPKI-signed filings: a versioned catalogue with JSON Schema forms, drafts, "
                 "submissions with reference numbers and access codes, attachments, and the "
-                "staff case workflow (受付 → 審査 → 差戻し/補正 → 決裁 → 交付)."
+                "staff case workflow (受付 → 審査 → 差戻し/補正 → 決裁 → 交付), fees paid at "
+                "payments_mock and notices mailed through alert_mail."
             ),
             settings=settings,
             # Literal paths (/queue, /counter, /mine, /status) before /{application_id}.
@@ -34,10 +36,14 @@ def create_app(settings: Settings | None = None, options: RuntimeOptions | None 
                 casework.queue_router,
                 applications.router,
                 casework.router,
+                fees.router,
+                fees.PAYMENTS.router(),
             ],
             migrations=MIGRATIONS,
-            jobs=JOBS,
-            on_startup=[build_runtime_parts],
+            jobs=[*JOBS, fees.PAYMENTS.job()],
+            outbox_handlers=notify_handlers,
+            on_startup=[build_runtime_parts, fees.PAYMENTS.start],
+            on_shutdown=[fees.PAYMENTS.stop],
             options=options or RuntimeOptions(),
         )
     )

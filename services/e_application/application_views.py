@@ -27,12 +27,13 @@ from services.e_application.domain.lifecycle import (
     Status,
     Transition,
 )
-from services.e_application.models import Application, ApplicationEvent
+from services.e_application.models import Application, ApplicationEvent, PaymentAttempt
 from services.e_application.schemas.applications import (
     ApplicationRead,
     CorrectionRead,
     EventRead,
     MineItem,
+    PaymentAttemptRead,
     PaymentRead,
     QueueItem,
     SignatureRead,
@@ -43,6 +44,15 @@ from services.kit.clock import JST
 
 DOCUMENTS_RELEASED = frozenset({Status.COMPLETED})
 _WITHDRAWABLE = LIFECYCLE.states_allowing(Transition.WITHDRAW)
+
+
+async def attempts_of(session: AsyncSession, application_id: str) -> list[PaymentAttempt]:
+    result = await session.exec(
+        select(PaymentAttempt)
+        .where(col(PaymentAttempt.application_id) == application_id)
+        .order_by(col(PaymentAttempt.attempt))
+    )
+    return list(result.all())
 
 
 def is_overdue(application: Application, today: date) -> bool:
@@ -112,6 +122,18 @@ async def applicant_view(
             else None,
             payment_id=application.payment_id,
             instructions=application.payment_instructions,
+            attempts=[
+                PaymentAttemptRead(
+                    payment_id=a.payment_id,
+                    attempt=a.attempt,
+                    method=PaymentMethod(a.method),
+                    amount_yen=a.amount_yen,
+                    status=a.status,
+                    expires_at=a.expires_at,
+                    created_at=a.created_at,
+                )
+                for a in await attempts_of(session, application.id)
+            ],
         ),
         correction=CorrectionRead(**correction) if correction else None,
         signature=_signature(application),

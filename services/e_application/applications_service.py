@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.e_application import case_history, procedures_service, signing_service
+from services.e_application import case_history, notices, procedures_service, signing_service
 from services.e_application.access_rules import is_owner, read_filter
 from services.e_application.attachments_service import AttachmentKind, attachments_of
 from services.e_application.domain import fees, forms, lookup_limit, references
@@ -307,6 +307,15 @@ async def submit(
         service=SERVICE,
         now=now,
         changes={"reference": application.reference, "channel": application.channel},
+    )
+    await notices.send(
+        session,
+        application,
+        spec,
+        notices.Notice.RECEIVED,
+        now=now,
+        received_at=notices.when(now, application.locale),
+        fee_required=application.fee_yen > 0,
     )
     return Submitted(application, code)
 

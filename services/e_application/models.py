@@ -138,3 +138,23 @@ class ReferenceCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last: int = Field(default=0)
+
+
+class PaymentAttempt(SQLModel, table=True):
+    """One payment at payments_mock for an application's fee: a new attempt when the last
+    slip expired. The fee's own axis, apart from the case."""
+
+    __tablename__ = "application_payments"
+    __table_args__ = (
+        UniqueConstraint("application_id", "attempt", name="uq_application_payment_attempt"),
+    )
+
+    payment_id: str = Field(primary_key=True, max_length=64)
+    application_id: str = Field(max_length=40, foreign_key="applications.id", index=True)
+    attempt: int
+    method: str = Field(max_length=16)
+    amount_yen: int
+    status: str = Field(max_length=24)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

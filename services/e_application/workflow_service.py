@@ -9,9 +9,13 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.e_application import applications_service, case_history
+from services.e_application import applications_service, case_history, notices
 from services.e_application.access_rules import is_staff_of, read_filter
-from services.e_application.attachments_service import AttachmentStore, add_issued_file
+from services.e_application.attachments_service import (
+    AttachmentStore,
+    add_issued_file,
+    attachments_of,
+)
 from services.e_application.domain import documents
 from services.e_application.domain.catalogue import IssuedDocument, ProcedureDefinition
 from services.e_application.domain.lifecycle import (
@@ -214,6 +218,17 @@ async def return_for_correction(
         now,
         data={"fields": fields, "deadline": body.deadline.isoformat()},
     )
+    spec = await applications_service.spec_of(session, application)
+    await notices.send(
+        session,
+        application,
+        spec,
+        notices.Notice.RETURNED,
+        now=now,
+        fields=notices.field_titles(spec, fields),
+        message=body.message,
+        deadline=body.deadline.isoformat(),
+    )
     await session.flush()
     return application
 
@@ -289,8 +304,40 @@ async def approve(
             data={"amount_yen": application.fee_yen},
         )
         application.payment_status = PaymentStatus.DUE.value
+    await _decided(session, application, spec, "approved", body, now)
+    if application.fee_yen > 0:
+        await notices.send(
+            session,
+            application,
+            spec,
+            notices.Notice.PAYMENT_DUE,
+            now=now,
+            amount=f"{application.fee_yen:,}",
+            payment_methods=notices.method_names(
+                application, [m.value for m in spec.payment_methods]
+            ),
+        )
     await session.flush()
     return application
+
+
+async def _decided(
+    session: AsyncSession,
+    application: Application,
+    spec: ProcedureDefinition,
+    outcome: str,
+    body: TransitionRequest,
+    now: datetime,
+) -> None:
+    await notices.send(
+        session,
+        application,
+        spec,
+        notices.Notice.DECIDED,
+        now=now,
+        decision=notices.decision(application, outcome),
+        comment=body.comment or "",
+    )
 
 
 async def reject(
@@ -306,6 +353,7 @@ async def reject(
     await _move(session, application, Transition.REJECT, staff, body, now)
     application.decided_at = now
     await applications_service.release_seat_if_held(session, application)
+    await _decided(session, application, spec, "rejected", body, now)
     await session.flush()
     return application
 
@@ -321,6 +369,17 @@ async def complete(
     """交付・完了 of an approved application that has no fee to wait for."""
     await _move(session, application, Transition.COMPLETE, staff, body, now)
     application.completed_at = now
+    spec = await applications_service.spec_of(session, application)
+    issued = [a for a in await attachments_of(session, application.id) if a.kind == "issued"]
+    await notices.send(
+        session,
+        application,
+        spec,
+        notices.Notice.COMPLETED,
+        now=now,
+        documents=bool(issued),
+        paid=False,
+    )
     await session.flush()
     return application
 

@@ -92,12 +92,32 @@ class SignatureRead(BaseModel):
     payload_sha256: str
 
 
+class PaymentAttemptRead(BaseModel):
+    payment_id: str
+    attempt: int
+    method: PaymentMethod
+    amount_yen: int
+    status: str = Field(description="the payment's status at payments_mock, as last heard")
+    expires_at: datetime
+    created_at: datetime
+
+
 class PaymentRead(BaseModel):
+    """The fee's own axis: its status, the current payment's instructions, every attempt."""
+
     status: PaymentStatus
     amount_yen: int
     method: PaymentMethod | None = None
     payment_id: str | None = None
     instructions: dict[str, Any] | None = None
+    attempts: list[PaymentAttemptRead] = Field(default_factory=list)
+
+
+class PaymentStart(WriteModel):
+    method: PaymentMethod
+    card_number: Annotated[str, StringConstraints(pattern=r"^[0-9]{12,19}$")] | None = Field(
+        None, description="for method card: one of payments_mock's test card numbers"
+    )
 
 
 class ApplicationRead(BaseModel):

@@ -236,4 +236,5 @@ async def test_a_required_attachment_and_a_representatives_power_of_attorney(
         "method": None,
         "payment_id": None,
         "instructions": None,
+        "attempts": [],
     }
