@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.e_application import applications_service, case_history, notices
+from services.e_application import applications_service, case_history, notices, service_clock
 from services.e_application.domain.fees import PaymentMethod
 from services.e_application.domain.lifecycle import PaymentStatus, Status, Transition
 from services.e_application.models import Application, Attachment, PaymentAttempt
@@ -203,7 +203,7 @@ async def on_payment_event(any_session: SaAsyncSession, event: PaymentEvent) -> 
     application = await case_history.load_for_update(session, attempt.application_id)
     attempt = await session.get(PaymentAttempt, event.payment_id, with_for_update=True)
     assert attempt is not None
-    now = event.occurred_at
+    now = service_clock.now_for(session)
     known = ProviderStatus(attempt.status)
     if known in MONEY_RECEIVED and event.status not in MONEY_RECEIVED:
         return  # an older event arriving late
