@@ -6,7 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.facility_booking.routes import facilities
+from services.facility_booking.jobs import JOBS
+from services.facility_booking.routes import facilities, registrations, reservations
 from services.facility_booking.settings import Settings
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
 
@@ -20,12 +21,15 @@ def create_app(settings: Settings | None = None, options: RuntimeOptions | None 
             name="facility_booking",
             title="cityhall facility_booking (施設予約)",
             description=(
-                "Public facility reservation (施設予約): availability, user registration, "
-                "lottery then first-come, usage fees."
+                "Public facility reservation (施設予約): facilities and their slot grid, user "
+                "registration (利用者登録), lottery then first-come booking, weekly series, "
+                "waitlist (キャンセル待ち), tiered refunds, staff blocks and usage statistics. "
+                "Every fee is fictional (デモ市)."
             ),
             settings=settings,
-            routers=[facilities.router],
+            routers=[facilities.router, registrations.router, reservations.router],
             migrations=MIGRATIONS,
+            jobs=JOBS,
             options=options or RuntimeOptions(),
         )
     )
