@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from deploy.audit_cli import audit_app
 from deploy.jpki_cmd import jpki_app
 from deploy.launcher import LaunchError, check_ports_free, run_processes, run_single_process
+from deploy.lottery_cli import lottery_app
 from deploy.provision import migrate_all, seed_all
 from deploy.serve import configure_logging, run_main
 from deploy.stack import Stack, base_url, resolve_stack
@@ -44,6 +45,7 @@ clock_app = typer.Typer(help="Read or move the simulation clock of every service
 app.add_typer(clock_app, name="clock")
 app.add_typer(jpki_app, name="jpki")
 app.add_typer(audit_app, name="audit")
+app.add_typer(lottery_app, name="lottery")
 
 VarDir = Annotated[
     Path | None,

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.facility_booking.jobs import JOBS
-from services.facility_booking.routes import facilities, registrations, reservations
+from services.facility_booking.routes import facilities, lotteries, registrations, reservations
 from services.facility_booking.settings import Settings
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
 
@@ -27,7 +27,12 @@ def create_app(settings: Settings | None = None, options: RuntimeOptions | None 
                 "Every fee is fictional (デモ市)."
             ),
             settings=settings,
-            routers=[facilities.router, registrations.router, reservations.router],
+            routers=[
+                facilities.router,
+                registrations.router,
+                reservations.router,
+                lotteries.router,
+            ],
             migrations=MIGRATIONS,
             jobs=JOBS,
             options=options or RuntimeOptions(),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from services.facility_booking import reservations_service, waitlist_service
+from services.facility_booking import lottery_service, reservations_service, waitlist_service
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.models import Reservation
 from services.kit.jobs import Job, JobContext
@@ -54,7 +54,20 @@ async def mark_used(context: JobContext) -> int:
         return len(rows)
 
 
+async def run_lotteries(context: JobContext) -> int:
+    """Draws rounds at their draw time and finishes them after the confirmation deadline."""
+    now = context.clock.now()
+    async with context.db.session() as session:
+        to_draw, to_finish = await lottery_service.due_rounds(session, now)
+        for round_ in to_draw:
+            await lottery_service.draw_round(session, round_, actor=None, now=now)
+        for round_ in to_finish:
+            await lottery_service.finish(session, round_, now)
+        return len(to_draw) + len(to_finish)
+
+
 JOBS: tuple[Job, ...] = (
+    Job("facility_booking.lotteries", timedelta(minutes=1), run_lotteries),
     Job("facility_booking.expire_holds", timedelta(minutes=1), expire_holds),
     Job("facility_booking.lapse_offers", timedelta(minutes=5), lapse_offers),
     Job("facility_booking.mark_used", timedelta(minutes=15), mark_used),

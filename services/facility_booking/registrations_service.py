@@ -96,9 +96,9 @@ async def register(
         created_at=now,
         updated_at=now,
     )
-    session.add(registration)
     try:
-        await session.flush()
+        async with session.begin_nested():
+            session.add(registration)
     except IntegrityError as exc:  # the same account registering twice at once
         raise Conflict("this account is already registered") from exc
     await audit.record(
