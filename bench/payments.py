@@ -6,8 +6,16 @@
 - pay → webhook: a simulated store payment, until a real HTTP receiver (aiohttp on loopback)
   got the signed `payment.paid` from the background outbox relay; p50 and p99.
 
+- the reference (`bench/payments_reference.py`): a bare FastAPI endpoint on the same
+  database engine writing the same rows in one transaction with no kit, same concurrency;
+- reads: process CPU per `GET /v1/payments/{id}` (p50) against the reference's bare read of
+  the same row, and per `GET /v1/payments?limit=10` (mean).
+
     uv run python bench/payments.py [--creates 500] [--pays 200] [--concurrency 16]
+                                    [--reads 500] [--only sqlite|postgres]
                                     [--postgres postgresql+asyncpg://postgres@127.0.0.1/postgres]
+
+It ends with one `SUMMARY <db> …` line per database.
 
 PostgreSQL runs when `--postgres` or CITYHALL_TEST_POSTGRES_URL names a server (a throw-away
 database is created and dropped).
@@ -17,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +42,10 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from bench.payments_reference import reference_app
 from services.kit.app import RuntimeOptions
 from services.kit.auth import StaticJWKS
+from services.kit.db import create_engine
 from services.payments_mock.app import create_app
 from services.payments_mock.settings import Settings
 from tests.support.databases import postgres_database
@@ -108,7 +120,56 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+async def timed_cpu(call: Any, n: int) -> list[float]:
+    """Process CPU (every thread: the event loop and SQLite's) of each of `n` calls in a row."""
+    samples = []
+    for _ in range(n):
+        before = time.process_time()
+        await call()
+        samples.append(time.process_time() - before)
+    return samples
+
+
+async def creates(
+    client: httpx.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    n: int,
+    concurrency: int,
+    tag: str,
+) -> tuple[float, int, list[dict[str, Any]]]:
+    """`n` konbini creates, `concurrency` at a time: (creates/s, errors, created bodies)."""
+    body = {"amount": 4500, "method": "konbini", "description": "bench"}
+    semaphore = asyncio.Semaphore(concurrency)
+    errors = 0
+    created: list[dict[str, Any]] = []
+
+    async def create(i: int) -> None:
+        nonlocal errors
+        async with semaphore:
+            response = await client.post(
+                path,
+                json={**body, "reference": f"b-{i}"},
+                headers={**headers, "Idempotency-Key": f"{tag}-{i}"},
+            )
+            if response.status_code == 201:
+                created.append(response.json())
+            else:
+                errors += 1
+                if errors <= 3:
+                    print(f"  {tag}: {response.status_code} {response.text[:200]}")
+
+    await asyncio.gather(*(create(-i - 1) for i in range(20)))  # warm up
+    started = time.perf_counter()
+    await asyncio.gather(*(create(i) for i in range(n)))
+    return n / (time.perf_counter() - started), errors, created
+
+
+async def run_kit(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     tokens = Tokens()
     app = create_app(
         Settings(database_url=database_url, environment="test", log_access=False),
@@ -116,7 +177,6 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     receiver = Receiver()
     await receiver.start()
-    body = {"amount": 4500, "method": "konbini", "description": "bench"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -127,23 +187,9 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
                 headers=headers,
             )
             assert hook.status_code == 201, hook.text
-            semaphore = asyncio.Semaphore(args.concurrency)
-
-            async def create(i: int) -> dict[str, Any]:
-                async with semaphore:
-                    response = await client.post(
-                        "/v1/payments",
-                        json={**body, "reference": f"b-{i}"},
-                        headers={**headers, "Idempotency-Key": f"bench-{i}"},
-                    )
-                    assert response.status_code == 201, response.text
-                    created: dict[str, Any] = response.json()
-                    return created
-
-            await asyncio.gather(*(create(-i - 1) for i in range(20)))  # warm up
-            started = time.perf_counter()
-            created = await asyncio.gather(*(create(i) for i in range(args.creates)))
-            elapsed = time.perf_counter() - started
+            per_s, errors, created = await creates(
+                client, "/v1/payments", headers, args.creates, args.concurrency, "kit"
+            )
 
             latencies: list[float] = []
             loop = asyncio.get_running_loop()
@@ -164,11 +210,73 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
                 assert paid.status_code == 200, paid.text
                 arrived = await asyncio.wait_for(waiter, timeout=30)
                 latencies.append((arrived - t0) * 1000)
+
+            one = created[-1]["id"]
+
+            async def read() -> None:
+                response = await client.get(f"/v1/payments/{one}", headers=headers)
+                assert response.status_code == 200, response.text
+
+            async def page() -> None:
+                response = await client.get("/v1/payments?limit=10", headers=headers)
+                assert response.status_code == 200, response.text
+
+            await timed_cpu(read, 50)
+            read_cpu = await timed_cpu(read, args.reads)
+            await timed_cpu(page, 20)
+            page_cpu = await timed_cpu(page, args.reads)
     await receiver.stop()
     return {
-        "creates_per_s": args.creates / elapsed,
+        "creates_per_s": per_s,
+        "errors": errors,
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": percentile(latencies, 0.99) if latencies else float("nan"),
+        "read_cpu_ms": cpu_ms(read_cpu),
+        "list_cpu_ms": statistics.fmean(page_cpu) * 1000,
+    }
+
+
+async def run_reference(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    tokens = Tokens()
+    migrate_only = create_app(
+        Settings(database_url=database_url, environment="test", log_access=False),
+        RuntimeOptions(key_source=tokens.jwks(), background=False),
+    )
+    async with migrate_only.router.lifespan_context(migrate_only):
+        pass  # the same tables, made by payments_mock's migrations
+    engine = create_engine(database_url)
+    app = reference_app(engine)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            per_s, errors, created = await creates(
+                client, "/ref/payments", {}, args.creates, args.concurrency, "ref"
+            )
+            one = created[-1]["id"]
+
+            async def read() -> None:
+                response = await client.get(f"/ref/payments/{one}")
+                assert response.status_code == 200, response.text
+
+            await timed_cpu(read, 50)
+            read_cpu = await timed_cpu(read, args.reads)
+    finally:
+        await engine.dispose()
+    return {"creates_per_s": per_s, "errors": errors, "read_cpu_ms": cpu_ms(read_cpu)}
+
+
+async def run(name: str, url_for: Any, args: argparse.Namespace) -> dict[str, Any]:
+    async with url_for("kit") as url:
+        kit = await run_kit(url, args)
+    async with url_for("ref") as url:
+        reference = await run_reference(url, args)
+    return {
+        **kit,
+        "reference_per_s": reference["creates_per_s"],
+        "reference_errors": reference["errors"],
+        "reference_read_cpu_ms": reference["read_cpu_ms"],
+        "ratio": kit["creates_per_s"] / reference["creates_per_s"],
+        "read_ratio": reference["read_cpu_ms"] / kit["read_cpu_ms"],
     }
 
 
@@ -176,24 +284,51 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--creates", type=int, default=500)
     parser.add_argument("--pays", type=int, default=200)
+    parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--postgres", default=os.environ.get("CITYHALL_TEST_POSTGRES_URL"))
+    parser.add_argument("--only", choices=("sqlite", "postgres"))
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results["SQLite"] = await run(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args)
-    if args.postgres:
-        async with postgres_database(args.postgres, prefix="cityhall_bench") as url:
-            results["PostgreSQL"] = await run(url, args)
+
+        @contextlib.asynccontextmanager
+        async def sqlite_file(tag: str) -> AsyncIterator[str]:
+            yield f"sqlite+aiosqlite:///{Path(tmp) / f'{tag}.db'}"
+
+        if args.only != "postgres":
+            results["sqlite"] = await run("sqlite", sqlite_file, args)
+    if args.postgres and args.only != "sqlite":
+
+        def pg_database(tag: str) -> Any:
+            return postgres_database(args.postgres, prefix=f"cityhall_bench_{tag}")
+
+        results["postgresql"] = await run("postgresql", pg_database, args)
     print(
-        f"{args.creates} creates ({args.concurrency} concurrent), {args.pays} pays one at a time\n"
+        f"\n{args.creates} creates ({args.concurrency} concurrent), {args.pays} pays one at a"
+        f" time, {args.reads} reads of one payment and of a page of 10\n"
     )
-    print("| database | creates/s | pay → webhook p50 | p99 |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| database | creates/s | reference/s | ratio | errors | pay → webhook p50 | p99"
+        " | read CPU p50 | reference read | read ratio | list of 10 CPU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         print(
-            f"| {name} | {r['creates_per_s']:.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
+            f"| {name} | {r['creates_per_s']:.0f} | {r['reference_per_s']:.0f}"
+            f" | {r['ratio']:.2f} | {r['errors']} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms"
+            f" | {r['read_cpu_ms']:.2f} ms | {r['reference_read_cpu_ms']:.2f} ms"
+            f" | {r['read_ratio']:.2f} | {r['list_cpu_ms']:.2f} ms |"
+        )
+    for name, r in results.items():
+        print(
+            f"SUMMARY {name} creates_per_s={r['creates_per_s']:.0f}"
+            f" reference_per_s={r['reference_per_s']:.0f} ratio={r['ratio']:.2f}"
+            f" errors={r['errors']} webhook_p50_ms={r['p50_ms']:.1f}"
+            f" webhook_p99_ms={r['p99_ms']:.1f} read_ratio={r['read_ratio']:.2f}"
+            f" read_cpu_p50_ms={r['read_cpu_ms']:.2f} list_cpu_ms={r['list_cpu_ms']:.2f}"
+            f" reference_errors={r['reference_errors']}"
         )
 
 

@@ -65,8 +65,13 @@ def default_routes() -> dict[str, str]:
 
 # What each service needs from the others, besides shipping its audit events.
 _SERVICE_SCOPES: dict[str, tuple[str, ...]] = {
-    "e_application": ("payments:write", "payments:read", "notifications:send"),
-    "facility_booking": ("payments:write", "payments:read", "notifications:send"),
+    "e_application": ("payments:write", "payments:read", "webhooks:manage", "notifications:send"),
+    "facility_booking": (
+        "payments:write",
+        "payments:read",
+        "webhooks:manage",
+        "notifications:send",
+    ),
     "alert_mail": (),
     "payments_mock": (),
 }

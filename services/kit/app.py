@@ -26,7 +26,7 @@ from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.ops import ops_router
 from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
-from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy
+from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
 from services.kit.problems import install_problem_handlers
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
@@ -126,7 +126,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             batch_size=settings.outbox_batch_size,
             max_attempts=settings.outbox_max_attempts,
         )
-        db.on_commit(lambda _session: runtime.relay.wake())
+        db.on_commit(lambda session: runtime.relay.wake() if enqueued_in(session) else None)
         runtime.scheduler = Scheduler(db, clock, [*KIT_JOBS, *spec.jobs], state=app.state)
         app.state.runtime = runtime
         app.state.db = db

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
@@ -36,6 +36,8 @@ log = logging.getLogger("cityhall.outbox")
 # Set while the relay commits its own claim/settle transactions: `Database.on_commit` wakes the
 # relay after every commit, and a relay woken by its own (empty) claim would spin forever.
 _relay_commit: ContextVar[bool] = ContextVar("cityhall_outbox_relay_commit", default=False)
+
+_ENQUEUED = "cityhall_outbox_enqueued"
 
 DEFAULT_BACKOFF: tuple[timedelta, ...] = tuple(
     timedelta(seconds=s) for s in (1, 5, 30, 120, 600, 1800, 3600)
@@ -118,15 +120,36 @@ async def enqueue(
         next_attempt_at=deliver_at or now,
         created_at=now,
     )
+    # No flush: the rows go out with the transaction's other inserts, in one statement per
+    # table at commit (a query of the outbox in between autoflushes them).
     session.add(message)
-    await session.flush()
+    session.info[_ENQUEUED] = True
     return message.id
+
+
+def enqueued_in(session: AsyncSession) -> bool:
+    """Whether `session` added outbox messages: only then is the relay woken by its commit."""
+    return bool(session.info.get(_ENQUEUED))
 
 
 @dataclass(frozen=True, slots=True)
 class TopicPolicy:
     backoff: tuple[timedelta, ...] = DEFAULT_BACKOFF
     max_attempts: int | None = None  # None: the relay's default
+
+
+_RESCHEDULE = (
+    update(OutboxMessage)
+    .where(col(OutboxMessage.id) == bindparam("b_id"))
+    .where(col(OutboxMessage.status) == "pending")
+    .where(col(OutboxMessage.attempts) == bindparam("b_attempts"))
+    .values(
+        status=bindparam("b_status"),
+        next_attempt_at=bindparam("b_next"),
+        last_error=bindparam("b_error"),
+        claimed_until=None,
+    )
+)
 
 
 class OutboxRelay:
@@ -192,64 +215,104 @@ class OutboxRelay:
             return found.first() is not None
 
     async def _claim(self) -> list[OutboxMessage]:
+        """One statement: mark a batch of due rows as ours and read them back."""
         if not await self._anything_due():
             return []
         async with self._session() as session:
             # Read the time once the (SQLite) write lock is held, so a wait for the lock
             # never shortens the lease.
             now = self.clock.now()
-            query = (
+            due = (
                 self._due(now)
+                .with_only_columns(col(OutboxMessage.id))
                 .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
                 .limit(self.batch_size)
             )
             if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            messages = list((await session.exec(query)).all())
-            for message in messages:
-                message.claimed_until = now + self.lease
-                message.attempts += 1
-            return messages
+                due = due.with_for_update(skip_locked=True)
+            claimed = await session.exec(
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
+                .values(claimed_until=now + self.lease, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage)
+                .execution_options(synchronize_session=False)
+            )
+            messages = list(claimed.scalars().all())
+        messages.sort(key=lambda m: (m.next_attempt_at, m.id))
+        return messages
+
+    def _failure_values(
+        self, message: OutboxMessage, outcome: RetryLater | Undeliverable, now: datetime
+    ) -> dict[str, Any]:
+        policy = self.policy(message.topic)
+        limit = message.max_attempts or policy.max_attempts or self.max_attempts
+        values: dict[str, Any] = {
+            "b_id": message.id,
+            "b_attempts": message.attempts,
+            "b_error": str(outcome)[:2000],
+            "b_next": message.next_attempt_at,
+            "b_status": "pending",
+        }
+        if isinstance(outcome, Undeliverable) or message.attempts >= limit:
+            values["b_status"] = "dead"
+            log.warning("outbox message %s dead-lettered: %s", message.id, outcome)
+        else:
+            delay = (
+                outcome.after
+                if outcome.after is not None
+                else policy.backoff[min(message.attempts - 1, len(policy.backoff) - 1)]
+            )
+            values["b_next"] = now + delay
+        return values
 
     async def _settle(
         self,
         messages: Sequence[OutboxMessage],
         outcomes: Sequence[RetryLater | Undeliverable | None],
     ) -> int:
-        delivered = 0
+        """One transaction for the whole batch: one UPDATE for the delivered rows, one
+        executemany for the others. Returns how many rows were marked delivered."""
+        delivered_ids = [m.id for m, o in zip(messages, outcomes, strict=True) if o is None]
         async with self._session() as session:
             now = self.clock.now()
-            for message, outcome in zip(messages, outcomes, strict=True):
-                values: dict[str, Any] = {"claimed_until": None}
-                statement = (
+            delivered = 0
+            if delivered_ids:
+                result = await session.exec(
                     update(OutboxMessage)
-                    .where(col(OutboxMessage.id) == message.id)
+                    .where(col(OutboxMessage.id).in_(delivered_ids))
                     .where(col(OutboxMessage.status) == "pending")
+                    .values(
+                        status="delivered", delivered_at=now, last_error=None, claimed_until=None
+                    )
+                    .execution_options(synchronize_session=False)
                 )
-                if outcome is None:
-                    values |= {"status": "delivered", "delivered_at": now, "last_error": None}
-                else:
-                    # Only the claim that is still current may reschedule or dead-letter: if
-                    # our lease ran out and another relay re-claimed the row (bumping
-                    # `attempts`), its outcome wins and ours is dropped.
-                    statement = statement.where(col(OutboxMessage.attempts) == message.attempts)
-                    policy = self.policy(message.topic)
-                    limit = message.max_attempts or policy.max_attempts or self.max_attempts
-                    values["last_error"] = str(outcome)[:2000]
-                    if isinstance(outcome, Undeliverable) or message.attempts >= limit:
-                        values["status"] = "dead"
-                        log.warning("outbox message %s dead-lettered: %s", message.id, outcome)
-                    else:
-                        delay = (
-                            outcome.after
-                            if outcome.after is not None
-                            else policy.backoff[min(message.attempts - 1, len(policy.backoff) - 1)]
-                        )
-                        values["next_attempt_at"] = now + delay
-                result = await session.exec(statement.values(**values))
-                if outcome is None and getattr(result, "rowcount", 0) == 1:
-                    delivered += 1
+                delivered = int(getattr(result, "rowcount", 0) or 0)
+            failures = [
+                self._failure_values(m, o, now)
+                for m, o in zip(messages, outcomes, strict=True)
+                if o is not None
+            ]
+            if failures:
+                # Only the claim that is still current may reschedule or dead-letter: if our
+                # lease ran out and another relay re-claimed the row (bumping `attempts`), its
+                # outcome wins and ours is dropped.
+                connection = await session.connection()
+                await connection.execute(_RESCHEDULE, failures)
         return delivered
+
+    async def _deliver(
+        self, topic: str, batch: list[OutboxMessage]
+    ) -> Sequence[RetryLater | Undeliverable | None]:
+        try:
+            outcomes = list(await self.handlers[topic](batch))
+            if len(outcomes) != len(batch):
+                raise RuntimeError(
+                    f"handler returned {len(outcomes)} outcomes for {len(batch)} messages"
+                )
+        except Exception as exc:
+            log.exception("outbox handler for %s failed", topic)
+            return [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
+        return outcomes
 
     async def run_once(self) -> int:
         """Claims and delivers every due message; returns how many were delivered."""
@@ -261,17 +324,13 @@ class OutboxRelay:
             by_topic: dict[str, list[OutboxMessage]] = {}
             for message in messages:
                 by_topic.setdefault(message.topic, []).append(message)
-            for topic, batch in by_topic.items():
-                try:
-                    outcomes = list(await self.handlers[topic](batch))
-                    if len(outcomes) != len(batch):
-                        raise RuntimeError(
-                            f"handler returned {len(outcomes)} outcomes for {len(batch)} messages"
-                        )
-                except Exception as exc:
-                    log.exception("outbox handler for %s failed", topic)
-                    outcomes = [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
-                total += await self._settle(batch, outcomes)
+            # Topics go to different consumers: deliver them side by side, settle once.
+            results = await asyncio.gather(
+                *(self._deliver(topic, batch) for topic, batch in by_topic.items())
+            )
+            settled = [m for batch in by_topic.values() for m in batch]
+            outcomes = [o for result in results for o in result]
+            total += await self._settle(settled, outcomes)
 
     async def _loop(self) -> None:
         while True:

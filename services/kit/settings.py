@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_MARK = "dev-insecure"  # noqa: S105 - a marker, not a secret
+PAYMENTS_WEBHOOK_PATH = "/webhooks/payments"
 
 
 def dev_secret(name: str) -> SecretStr:
@@ -48,6 +49,19 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "cityhall"
     client_id: str = Field("", description="this service's client id at the gateway")
     client_secret: SecretStr = Field(default_factory=lambda: dev_secret("client"))
+    payments_url: str = Field(
+        "", description="where payments_mock's API is reached; default: the gateway_url"
+    )
+    payments_webhook_url: str = Field(
+        "",
+        description=(
+            "the URL payments_mock posts this service's payment webhooks to; "
+            "default http://<host>:<port>/webhooks/payments"
+        ),
+    )
+    notify_url: str = Field(
+        "", description="where alert_mail's /v1/notifications is reached; default: the gateway_url"
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
@@ -67,6 +81,12 @@ class ServiceSettings(BaseSettings):
             object.__setattr__(self, "jwks_url", f"{self.gateway_url}/.well-known/jwks.json")
         if not self.client_id:
             object.__setattr__(self, "client_id", f"svc-{self.service_name}")
+        for name in ("payments_url", "notify_url"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, self.gateway_url)
+        if not self.payments_webhook_url:
+            url = f"http://{self.host}:{self.port}{PAYMENTS_WEBHOOK_PATH}"
+            object.__setattr__(self, "payments_webhook_url", url)
         return self
 
     @model_validator(mode="after")

@@ -65,3 +65,19 @@ class JobState(SQLModel, table=True):
     next_run_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_run_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """The endpoint this service registered at a webhook provider (payments_mock), with the
+    signing secret it verifies deliveries with. `claimed_until` is the lease of the replica
+    currently (re)registering, so two replicas never register twice."""
+
+    __tablename__ = "kit_webhook_subscriptions"
+
+    provider: str = Field(primary_key=True, max_length=64)
+    endpoint_id: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=2048)
+    secret: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    registered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam
+from sqlalchemy import ColumnElement, Integer, bindparam, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -364,11 +364,13 @@ async def _record_event(
     actor: Principal | None,
     now: datetime,
     data: dict[str, Any],
+    refunds: Sequence[Refund] | None = None,
 ) -> PaymentEvent:
+    """`refunds`: the payment's refunds when the caller knows them (none, for a new payment),
+    saving a query; the rows go out at the next flush, together."""
     payment.version += 1
     payment.updated_at = now
     session.add(payment)
-    await session.flush()
     event = PaymentEvent(
         id=new_id("evt"),
         payment_id=payment.id,
@@ -382,8 +384,9 @@ async def _record_event(
         occurred_at=now,
     )
     session.add(event)
-    await session.flush()
-    snapshot = (await read(session, settings, payment)).model_dump(mode="json")
+    if refunds is None:
+        refunds = await refunds_of(session, payment.id)
+    snapshot = to_read(settings, payment, refunds).model_dump(mode="json")
     await webhooks_service.fan_out(
         session,
         owner=payment.owner,
@@ -511,28 +514,27 @@ async def create_payment(
         )
         payment.barcode = slip.digits
     session.add(payment)
-    await session.flush()
+    codes: list[dict[str, Any]] = []
     if body.method == "konbini":
-        for chain, i in konbini.all_instructions(payment.id, secret).items():
-            session.add(
-                PaymentCode(
-                    payment_id=payment.id,
-                    kind=chain.value,
-                    code=i.payment_code,
-                    confirmation=i.confirmation_number,
-                )
-            )
+        codes = [
+            {
+                "payment_id": payment.id,
+                "kind": chain.value,
+                "code": i.payment_code,
+                "confirmation": i.confirmation_number,
+            }
+            for chain, i in konbini.all_instructions(payment.id, secret).items()
+        ]
     elif body.method == "payeasy":
         numbers = payeasy_numbers(settings, payment.id)
-        session.add(
-            PaymentCode(
-                payment_id=payment.id,
-                kind="payeasy",
-                code=numbers.customer_number,
-                confirmation=numbers.confirmation_number,
-            )
-        )
-    await session.flush()
+        codes = [
+            {
+                "payment_id": payment.id,
+                "kind": "payeasy",
+                "code": numbers.customer_number,
+                "confirmation": numbers.confirmation_number,
+            }
+        ]
     await _record_event(
         session,
         settings,
@@ -543,7 +545,11 @@ async def create_payment(
         actor=actor,
         now=now,
         data={},
+        refunds=(),
     )
+    if codes:  # one executemany once the payment row is in; nothing reads their ids back
+        await session.flush()
+        await (await session.connection()).execute(insert(PaymentCode), codes)
     if outcome is not None:
         await _charge(session, settings, payment, outcome, actor=actor, now=now)
     return payment

@@ -59,7 +59,7 @@ async def create_payment(
         return replay
     now = clock.now()
     payment = await service.create_payment(session, settings, body, actor=principal, now=now)
-    return await idem.complete(201, await service.read(session, settings, payment))
+    return await idem.complete(201, service.to_read(settings, payment))  # new: no refunds yet
 
 
 @router.get("", response_model=PaymentList)
