@@ -6,9 +6,15 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from services.facility_booking import lottery_service, reservations_service, waitlist_service
+from services.facility_booking import (
+    lottery_service,
+    notices,
+    reservations_service,
+    waitlist_service,
+)
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.models import Reservation
+from services.kit.clock import JST
 from services.kit.jobs import Job, JobContext
 
 BATCH = 200
@@ -66,7 +72,31 @@ async def run_lotteries(context: JobContext) -> int:
         return len(to_draw) + len(to_finish)
 
 
+async def remind(context: JobContext) -> int:
+    """The day-before mail (前日のお知らせ) of every confirmed reservation of tomorrow (JST)."""
+    now = context.clock.now()
+    tomorrow = now.astimezone(JST).date() + timedelta(days=1)
+    async with context.db.session() as session:
+        due = await session.exec(
+            select(Reservation)
+            .where(
+                Reservation.status == ReservationState.CONFIRMED.value,
+                Reservation.day <= tomorrow,
+                col(Reservation.starts_at) > now,
+                col(Reservation.reminded_at).is_(None),
+            )
+            .limit(BATCH)
+        )
+        rows = list(due.all())
+        for reservation in rows:
+            reservation.reminded_at = now
+            session.add(reservation)
+            await notices.reminder(session, reservation, now)
+        return len(rows)
+
+
 JOBS: tuple[Job, ...] = (
+    Job("facility_booking.remind", timedelta(minutes=30), remind),
     Job("facility_booking.lotteries", timedelta(minutes=1), run_lotteries),
     Job("facility_booking.expire_holds", timedelta(minutes=1), expire_holds),
     Job("facility_booking.lapse_offers", timedelta(minutes=5), lapse_offers),

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.facility_booking import notices
 from services.facility_booking import reservations_service as reservations
-from services.facility_booking.domain.calendar_rules import month_days
+from services.facility_booking.domain.calendar_rules import month_days, slot_times
 from services.facility_booking.domain.lifecycles import (
     ENTRIES,
     ROUNDS,
@@ -293,6 +294,19 @@ async def draw_round(
         wanted = cells(site.leaves[entry.unit_code], entry.day, entry.slot_code)
         held = await try_occupy(session, site.code, wanted, HolderKind.LOTTERY_WIN, entry.id)
         await _move_entry(session, entry, EntryStep.WIN if held else EntryStep.VOID, actor, now)
+    for entry in entries:
+        starts_at, ends_at = slot_times(entry.day, site.slot(entry.slot_code))
+        state = EntryState(entry.status)
+        await notices.lottery_result(
+            session,
+            entry,
+            site.facility,
+            starts_at,
+            ends_at,
+            won=state is EntryState.WON,
+            void=state is EntryState.VOID,
+            now=now,
+        )
     session.add(round_)
     await session.flush()
     await audit.record(

@@ -207,6 +207,7 @@ class Reservation(SQLModel, table=True):
     reduction_percent: int = 0
     payment_method: str | None = Field(default=None, max_length=16)
     payment_id: str | None = Field(default=None, max_length=64, index=True)
+    payment_details: dict[str, Any] = _json({})  # konbini / Pay-easy instructions to show
     paid_amount: int = 0
     hold_expires_at: datetime | None = _when(nullable=True, index=True)
     series_id: str | None = Field(default=None, max_length=64, index=True)

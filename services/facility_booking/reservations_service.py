@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.facility_booking import notices
 from services.facility_booking.domain.booking_rules import (
     days_before,
     hold_deadline,
@@ -39,6 +40,7 @@ from services.facility_booking.models import (
     ReservationEvent,
 )
 from services.facility_booking.occupancy_service import cells, occupy, release, transfer
+from services.facility_booking.payment_requests import request_payment, request_refund
 from services.facility_booking.registrations_service import (
     reduction_percent_of,
     residency_of,
@@ -283,6 +285,10 @@ async def book(
     session.add(reservation)
     await session.flush()
     await _event(session, reservation, "create", None, actor, now)
+    if not held:
+        await notices.confirmed(session, reservation, now)
+    elif method in (PaymentMethod.KONBINI, PaymentMethod.PAYEASY):
+        await request_payment(session, reservation, now)
     return reservation
 
 
@@ -339,6 +345,7 @@ async def pay(
         paid_amount=amount,
         hold_expires_at=None,
     )
+    await notices.confirmed(session, reservation, now)
 
 
 async def cancel(
@@ -373,8 +380,23 @@ async def cancel(
         late_cancellation=late,
     )
     await _let_go(session, reservation, now)
+    await _refund_and_tell(session, reservation, now, by_facility=False, reason=reason)
     if late:
         await _restrict_if_too_many_late(session, site, reservation.registration_id, now)
+
+
+async def _refund_and_tell(
+    session: AsyncSession,
+    reservation: Reservation,
+    now: datetime,
+    *,
+    by_facility: bool,
+    reason: str,
+) -> None:
+    """A refund at payments_mock (a counter payment is refunded at the counter) and a mail."""
+    if reservation.payment_method != PaymentMethod.COUNTER.value:
+        await request_refund(session, reservation, reservation.refund_amount or 0, now)
+    await notices.cancelled(session, reservation, now, by_facility=by_facility, reason=reason)
 
 
 async def _restrict_if_too_many_late(
@@ -420,6 +442,7 @@ async def cancel_by_facility(
         refund_amount=reservation.paid_amount,
     )
     await _let_go(session, reservation, now)
+    await _refund_and_tell(session, reservation, now, by_facility=True, reason=reason)
 
 
 async def expire(session: AsyncSession, reservation: Reservation, now: datetime) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.facility_booking import notices
 from services.facility_booking.domain.lifecycles import WAITLIST, WaitState, WaitStep
 from services.facility_booking.domain.vocabulary import HolderKind
 from services.facility_booking.facilities_service import SERVICE, Site
@@ -72,5 +73,6 @@ async def offer_freed(
             await move(
                 session, entry, WaitStep.OFFER, actor=None, now=now, offer_expires_at=deadline
             )
+            await notices.waitlist_offer(session, entry, now)
             return entry
     return None

@@ -4,7 +4,7 @@ the late-cancellation restriction. Plain functions of the facility's rules and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from services.facility_booking.domain.vocabulary import PaymentMethod, Residency
 from services.kit.clock import JST
@@ -50,8 +50,9 @@ def hold_deadline(
         deadline = now + timedelta(minutes=holds.card_minutes)
     elif method is PaymentMethod.COUNTER:
         deadline = now + timedelta(days=holds.counter_days)
-    else:
-        deadline = now + timedelta(days=holds.konbini_days)
+    else:  # a slip is good until 23:59:59 JST of its last day, as at the store
+        last_day = (now.astimezone(JST) + timedelta(days=holds.konbini_days)).date()
+        deadline = datetime.combine(last_day, time(23, 59, 59), JST)
     return min(deadline, starts_at)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from services.facility_booking import fees_service, series_service, waitlist_service
 from services.facility_booking import registrations_service as registrations
 from services.facility_booking import reservations_service as service
-from services.facility_booking import series_service, waitlist_service
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.domain.vocabulary import PaymentMethod
 from services.facility_booking.facilities_service import load_site
@@ -18,6 +18,7 @@ from services.facility_booking.reservations_service import Booking
 from services.facility_booking.routes.deps import ReservationId, SeriesId, WaitId
 from services.facility_booking.schemas.reservations import (
     CancelCreate,
+    CardPaymentCreate,
     FacilityCancelCreate,
     ReservationCreate,
     ReservationEventList,
@@ -249,5 +250,28 @@ async def counter_payment(
         )
     await service.pay(
         session, reservation, reservation.fee, actor=principal, now=clock.now(), note="窓口支払い"
+    )
+    return service.to_read(reservation)
+
+
+@router.post("/{reservation_id}/card-payment", response_model=ReservationRead)
+async def card_payment(
+    reservation_id: ReservationId,
+    body: CardPaymentCreate,
+    request: Request,
+    principal: Citizen,
+    session: SessionDep,
+    clock: ClockDep,
+) -> ReservationRead:
+    """Pays a held card reservation with a payments_mock test card; confirmed when charged.
+    A declined card is a 422 `payment-refused` (the hold stays until its deadline)."""
+    reservation = await service.get_owned(session, reservation_id, principal.sub)
+    await fees_service.charge_card(
+        session,
+        request.app.state.runtime,
+        reservation,
+        body.card_number,
+        actor=principal,
+        now=clock.now(),
     )
     return service.to_read(reservation)

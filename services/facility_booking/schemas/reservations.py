@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,6 +77,9 @@ class ReservationRead(BaseModel):
     fee: FeeRead
     payment_method: PaymentMethod | None
     payment_id: str | None
+    payment_details: dict[str, Any] = Field(
+        description="from payments_mock: konbini stores and voucher, Pay-easy numbers, card"
+    )
     paid_amount: int
     hold_expires_at: datetime | None
     series_id: str | None
@@ -155,6 +159,15 @@ class WaitRead(BaseModel):
 
 class WaitList(Page[WaitRead]):
     pass
+
+
+class CardPaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card_number: str = Field(
+        pattern=r"^[0-9]{13,19}$",
+        description="a test card of payments_mock (e.g. 4242424242424242)",
+    )
 
 
 class WaitAccept(BaseModel):
