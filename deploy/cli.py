@@ -20,19 +20,18 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from pydantic import ValidationError
 
 from deploy.audit_cli import audit_app
 from deploy.jpki_cmd import jpki_app
-from deploy.launcher import LaunchError, check_ports_free, run_processes, run_single_process
 from deploy.lottery_cli import lottery_app
-from deploy.provision import migrate_all, seed_all
-from deploy.serve import configure_logging, run_main
-from deploy.stack import Stack, base_url, resolve_stack
+
+if TYPE_CHECKING:  # each verb imports what it runs: `cityhall --help` stays well under a second
+    import httpx
+
+    from deploy.stack import Stack
 
 app = typer.Typer(
     name="cityhall",
@@ -59,6 +58,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _stack(var_dir: Path | None, host: str | None = None) -> Stack:
+    from pydantic import ValidationError
+
+    from deploy.stack import resolve_stack
+
     try:
         return resolve_stack(var_dir=var_dir, host=host)
     except ValidationError as exc:
@@ -82,6 +85,9 @@ def up(
     ] = True,
 ) -> None:
     """Start the gateway, the four services and the dev mail sink; Ctrl-C stops them all."""
+    from deploy.launcher import LaunchError, check_ports_free, run_processes, run_single_process
+    from deploy.serve import configure_logging, run_main
+
     stack = _stack(var_dir, host)
     configure_logging()
     try:
@@ -99,6 +105,9 @@ def up(
 @app.command()
 def migrate(var_dir: VarDir = None) -> None:
     """Bring every database (gateway and services) to the newest schema; start nothing."""
+    from deploy.provision import migrate_all
+    from deploy.serve import run_main
+
     stack = _stack(var_dir)
     done = run_main(migrate_all(stack))
     typer.echo(f"migrated: {', '.join(done)}")
@@ -107,6 +116,9 @@ def migrate(var_dir: VarDir = None) -> None:
 @app.command()
 def seed(var_dir: VarDir = None) -> None:
     """Upsert the demo city's data into every service's database (idempotent)."""
+    from deploy.provision import seed_all
+    from deploy.serve import run_main
+
     stack = _stack(var_dir)
     outcomes = run_main(seed_all(stack))
     for outcome in outcomes:
@@ -122,6 +134,7 @@ def worker(
     """Run one more alert_mail sending worker against the suite's database (beside `up`).
 
     Workers claim disjoint batches, so any number may run; SIGTERM finishes what is in hand."""
+    from deploy.serve import configure_logging, run_main
     from services.alert_mail.settings import Settings as AlertMailSettings
     from services.alert_mail.worker import serve
 
@@ -148,6 +161,8 @@ class Acr(StrEnum):
 
 
 def _gateway_settings(var_dir: Path | None) -> Any:
+    from pydantic import ValidationError
+
     from gateway.settings import GatewaySettings
 
     try:
@@ -240,6 +255,10 @@ SHOW_CLOCKS: dict[str, Any] = {"advance_seconds": 0}
 
 
 def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any]) -> None:
+    import httpx
+
+    from deploy.stack import base_url
+
     settings = _gateway_settings(var_dir)
     admin = _mint(
         settings,
@@ -263,6 +282,8 @@ def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any]) -> 
 
 
 async def _request_clock(gateway: str, admin: str, body: dict[str, Any]) -> httpx.Response:
+    import httpx
+
     headers = {"Authorization": f"Bearer {admin}"}
     async with httpx.AsyncClient(base_url=gateway, headers=headers, timeout=30) as client:
         return await client.post("/sim/clock", json=body)

@@ -15,6 +15,7 @@ the gateway calls the services in-process.
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import errno
 import json
@@ -22,7 +23,9 @@ import os
 import signal
 import socket
 import sys
+import sysconfig
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +54,15 @@ async def first_of(*futures: asyncio.Future[Any]) -> tuple[set[asyncio.Future[An
 
 class LaunchError(RuntimeError):
     """The stack could not start; the message says why."""
+
+
+class NotHealthy(LaunchError):
+    """Start-up timed out; `pending` names the apps whose `/healthz` never answered 200."""
+
+    def __init__(self, pending: Sequence[str], within: float) -> None:
+        self.pending = sorted(pending)
+        self.within = within
+        super().__init__(f"not healthy after {within:.0f} s: {', '.join(self.pending)}")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -144,7 +156,7 @@ async def wait_until_healthy(
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                raise LaunchError(f"not healthy after {within:.0f} s: {', '.join(sorted(pending))}")
+                raise NotHealthy(list(pending), within)
             # asyncio.wait leaves `failed` alone on timeout (no shield needed) and, unlike
             # wait_for on Python 3.11, never swallows a cancel that lands as it resolves.
             await asyncio.wait([failed], timeout=HEALTH_POLL_SECONDS)
@@ -215,7 +227,32 @@ class StopSignal:
 
 # --- separate processes --------------------------------------------------------------------
 
+PROJECT_PACKAGES = ("services", "gateway", "deploy")
+
+
+def byte_compile() -> None:
+    """Writes the bytecode of the project and of its virtual environment once, for the six
+    processes about to import them.
+
+    With PYTHONDONTWRITEBYTECODE (common in containers) each process would otherwise compile
+    every module it imports from source, at every start; an up-to-date tree costs a stat per
+    file. (uv's own `compile-bytecode` setting recompiles the whole environment at every
+    `uv run`, astral-sh/uv#12202, so it is not set in pyproject.toml.)"""
+    if not sys.flags.dont_write_bytecode:
+        return
+    root = Path(__file__).resolve().parent.parent
+    trees = [root / package for package in PROJECT_PACKAGES]
+    if sys.prefix != sys.base_prefix:  # a virtual environment: ours to write into
+        trees.append(Path(sysconfig.get_paths()["purelib"]))
+    for tree in trees:
+        if tree.is_dir() and os.access(tree, os.W_OK):
+            compileall.compile_dir(tree, quiet=2, workers=0)
+
+
 STOP_ORDER = ("gateway", "service", "mailsink")
+
+
+TAIL_LINES = 12
 
 
 @dataclass(slots=True)
@@ -223,6 +260,7 @@ class Child:
     app: AppProcess
     process: asyncio.subprocess.Process
     pump: asyncio.Task[None]
+    tail: deque[str]  # its last lines, shown when start-up times out
 
     @property
     def running(self) -> bool:
@@ -234,13 +272,15 @@ class Child:
                 self.process.send_signal(sig)
 
 
-async def _pump(name: str, stream: asyncio.StreamReader, out: TextIO) -> None:
+async def _pump(name: str, stream: asyncio.StreamReader, out: TextIO, tail: deque[str]) -> None:
     prefix = f"{name:>16} | "
     while True:
         line = await stream.readline()
         if not line:
             return
-        out.write(prefix + line.decode("utf-8", errors="replace").rstrip("\n") + "\n")
+        text = line.decode("utf-8", errors="replace").rstrip("\n")
+        tail.append(text)
+        out.write(prefix + text + "\n")
         out.flush()
 
 
@@ -262,8 +302,9 @@ async def _spawn(app: AppProcess, out: TextIO) -> Child:
         stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
-    pump = asyncio.create_task(_pump(app.name, process.stdout, out))
-    return Child(app, process, pump)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    pump = asyncio.create_task(_pump(app.name, process.stdout, out, tail))
+    return Child(app, process, pump, tail)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -304,6 +345,7 @@ async def supervise(
     *,
     pids: dict[str, int],
     banner: str,
+    tails: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
     """Waits until every app is healthy and prints the URLs, then until an app dies or a stop
     signal arrives. Returns the exit code: 0 for a requested stop, 1 for a failure."""
@@ -321,6 +363,20 @@ async def supervise(
             return 0
         try:
             startup.result()
+        except NotHealthy as exc:
+            say(f"startup failed: {exc}; stopping the others", out)
+            for name in exc.pending:
+                lines = (tails or {}).get(name)
+                if lines is not None:
+                    say(f"last lines of {name}:" if lines else f"{name} printed nothing", out)
+                    for line in lines:
+                        out.write(f"    {line}\n")
+            say(
+                f"on a slow or busy machine allow more time with"
+                f" CITYHALL_STARTUP_TIMEOUT_SECONDS (now {exc.within:.0f})",
+                out,
+            )
+            return 1
         except LaunchError as exc:
             say(f"startup failed: {exc}; stopping the others", out)
             return 1
@@ -347,7 +403,7 @@ async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -
 
     stop.on_force.append(kill_all)
     try:
-        await provision(stack, seed=seed, out=out)
+        await asyncio.gather(provision(stack, seed=seed, out=out), asyncio.to_thread(byte_compile))
         if stop.event.is_set():
             return 0
         # Mail sink and services before the gateway, so its first readiness check can pass.
@@ -371,7 +427,13 @@ async def run_processes(stack: Stack, *, seed: bool, out: TextIO = sys.stdout) -
         watchers = [asyncio.create_task(watch(c)) for c in children]
         try:
             return await supervise(
-                stack, stop, died, out, pids=pids, banner=f"up (var dir {stack.var_dir})"
+                stack,
+                stop,
+                died,
+                out,
+                pids=pids,
+                banner=f"up (var dir {stack.var_dir})",
+                tails={c.app.name: c.tail for c in children},
             )
         finally:
             for task in watchers:

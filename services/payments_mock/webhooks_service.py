@@ -43,7 +43,9 @@ from services.kit.outbox import (
     enqueue,
     per_message,
 )
+from services.kit.pagination import keyset_page
 from services.kit.tables import OutboxMessage
+from services.payments_mock.domain.webhook_states import DeliveryStatus, EndpointStatus
 from services.payments_mock.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.payments_mock.schemas import (
     WebhookAttemptRead,
@@ -103,23 +105,18 @@ def endpoint_read(endpoint: WebhookEndpoint) -> WebhookEndpointRead:
 
 async def get_endpoint(session: AsyncSession, endpoint_id: str, owner: str) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.owner != owner or endpoint.status == "deleted":
+    if endpoint is None or endpoint.owner != owner or endpoint.status == EndpointStatus.DELETED:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return endpoint
 
 
 async def list_endpoints(
-    session: AsyncSession, owner: str, *, limit: int, after: str | None
-) -> tuple[list[WebhookEndpoint], bool]:
+    session: AsyncSession, owner: str, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookEndpoint], str | None]:
     query = select(WebhookEndpoint).where(
-        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != "deleted"
+        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != EndpointStatus.DELETED
     )
-    if after is not None:
-        query = query.where(col(WebhookEndpoint.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookEndpoint.id)).limit(limit + 1))).all()
-    )
-    return rows[:limit], len(rows) > limit
+    return await keyset_page(session, query, col(WebhookEndpoint.id), limit=limit, cursor=cursor)
 
 
 async def _audit(
@@ -147,7 +144,7 @@ async def create_endpoint(
         url=check_url(body.url, settings),
         event_types=list(dict.fromkeys(body.event_types)),
         description=body.description,
-        status="enabled",
+        status=EndpointStatus.ENABLED,
         secret=new_secret(),
         created_at=now,
         updated_at=now,
@@ -195,7 +192,7 @@ async def update_endpoint(
         changes["description"] = [endpoint.description, body.description]
         endpoint.description = body.description
     if body.enabled is not None:
-        status = "enabled" if body.enabled else "disabled"
+        status = EndpointStatus.ENABLED if body.enabled else EndpointStatus.DISABLED
         changes["status"] = [endpoint.status, status]
         endpoint.status = status
     endpoint.updated_at = now
@@ -209,7 +206,7 @@ async def delete_endpoint(
     session: AsyncSession, endpoint: WebhookEndpoint, *, actor: Principal, now: datetime
 ) -> None:
     """Soft delete: the delivery log stays for audits; nothing is sent any more."""
-    endpoint.status = "deleted"
+    endpoint.status = EndpointStatus.DELETED
     endpoint.updated_at = now
     session.add(endpoint)
     await session.flush()
@@ -276,7 +273,7 @@ async def _deliver(
         event_id=event_id,
         event_type=event_type,
         payload=body,
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         created_at=now,
     )
@@ -299,7 +296,8 @@ async def fan_out(
     endpoints = (
         await session.exec(
             select(WebhookEndpoint).where(
-                col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) == "enabled"
+                col(WebhookEndpoint.owner) == owner,
+                col(WebhookEndpoint.status) == EndpointStatus.ENABLED,
             )
         )
     ).all()
@@ -339,20 +337,16 @@ async def list_deliveries(
     status: str | None,
     event_type: str | None,
     limit: int,
-    after: str | None,
-) -> tuple[list[WebhookDeliveryRead], bool]:
+    cursor: str | None,
+) -> tuple[list[WebhookDeliveryRead], str | None]:
     query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint_id)
     if status is not None:
         query = query.where(col(WebhookDelivery.status) == status)
     if event_type is not None:
         query = query.where(col(WebhookDelivery.event_type) == event_type)
-    if after is not None:
-        query = query.where(col(WebhookDelivery.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1))).all()
+    rows, next_cursor = await keyset_page(
+        session, query, col(WebhookDelivery.id), limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     attempts = await attempts_of(session, [r.id for r in rows])
     items = [
         WebhookDeliveryRead.model_validate(r, from_attributes=True).model_copy(
@@ -360,7 +354,7 @@ async def list_deliveries(
         )
         for r in rows
     ]
-    return items, more
+    return items, next_cursor
 
 
 async def get_delivery(
@@ -388,9 +382,9 @@ async def redeliver(
     now: datetime,
 ) -> WebhookDelivery:
     """Sends the same event (same `webhook-id`) again, with a fresh retry schedule."""
-    if endpoint.status != "enabled":
+    if endpoint.status != EndpointStatus.ENABLED:
         raise UnprocessableContent("enable the endpoint before redelivering", field="enabled")
-    delivery.status = "pending"
+    delivery.status = DeliveryStatus.PENDING
     session.add(delivery)
     await session.flush()
     await _enqueue(session, endpoint, delivery, now)
@@ -434,7 +428,7 @@ class WebhookSender:
             )
         if delivery is None or endpoint is None:
             raise Undeliverable(f"delivery {delivery_id} no longer exists")
-        if endpoint.status != "enabled":
+        if endpoint.status != EndpointStatus.ENABLED:
             await self._record(delivery, None, 0.0, f"endpoint is {endpoint.status}", final=True)
             raise Undeliverable(f"endpoint {endpoint.id} is {endpoint.status}")
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
@@ -494,8 +488,8 @@ class WebhookSender:
             row.last_status_code = status
             row.last_error = error
             if error is None:
-                row.status = "succeeded"
+                row.status = DeliveryStatus.SUCCEEDED
                 row.delivered_at = now
             elif final:
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
             session.add(row)

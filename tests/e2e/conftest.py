@@ -11,9 +11,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -146,7 +147,10 @@ def _kill_everything(stack: RunningStack) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-Launch = Callable[[Sequence[str]], Awaitable[RunningStack]]
+class Launch(Protocol):
+    def __call__(
+        self, extra: Sequence[str] = (), *, startup_timeout: float = READY_WITHIN_SECONDS
+    ) -> Awaitable[RunningStack]: ...
 
 
 @pytest.fixture
@@ -154,14 +158,16 @@ async def launch(tmp_path: Path) -> AsyncIterator[Launch]:
     """`await launch(["--single-process"])` starts `python -m deploy.cli up ...`."""
     started: list[RunningStack] = []
 
-    async def start(extra: Sequence[str] = ()) -> RunningStack:
+    async def start(
+        extra: Sequence[str] = (), *, startup_timeout: float = READY_WITHIN_SECONDS
+    ) -> RunningStack:
         ports = Ports.pick()
         var_dir = tmp_path / f"var{len(started)}"
         log_path = tmp_path / f"cityhall-up-{len(started)}.log"
         env = {
             **os.environ,
             **ports.env(),
-            "CITYHALL_STARTUP_TIMEOUT_SECONDS": str(READY_WITHIN_SECONDS),
+            "CITYHALL_STARTUP_TIMEOUT_SECONDS": str(startup_timeout),
             "PYTHONUNBUFFERED": "1",
         }
         with log_path.open("wb") as log:

@@ -225,3 +225,17 @@ async def test_a_child_that_dies_is_named_and_the_others_are_stopped(launch: Lau
             break
         await asyncio.sleep(0.1)
     assert [name for name, pid in children.items() if alive(pid)] == [], stack.log()
+
+
+async def test_a_slow_start_names_what_is_not_ready_with_its_last_lines(launch: Launch) -> None:
+    """No machine starts six Python processes in 0.2 s: the timeout is certain to pass first."""
+    stack = await launch(["--no-seed"], startup_timeout=0.2)
+    code = await asyncio.wait_for(stack.process.wait(), STOP_WITHIN_SECONDS)
+    log = stack.log()
+    assert code == 1, log
+    assert "startup failed: not healthy after 0 s: " in log
+    named = log.split("not healthy after 0 s: ", 1)[1].split(";", 1)[0].split(", ")
+    assert named, log
+    assert set(named) <= APPS, log
+    assert f"last lines of {named[0]}:" in log or f"{named[0]} printed nothing" in log
+    assert "CITYHALL_STARTUP_TIMEOUT_SECONDS (now 0)" in log
