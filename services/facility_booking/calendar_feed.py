@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.models import Facility, Registration, Reservation, Unit
+from services.kit.clock import JST
 
 FEED_PREFIX = "/v1/facility-users/calendars"
 _SHOWN = (
@@ -58,8 +59,8 @@ async def render(session: AsyncSession, registration: Registration, now: datetim
         event = Event()
         event.add("uid", f"{reservation.id}@facility-booking.city.demo.example.jp")
         event.add("dtstamp", reservation.updated_at)
-        event.add("dtstart", reservation.starts_at)
-        event.add("dtend", reservation.ends_at)
+        event.add("dtstart", reservation.starts_at.astimezone(JST))
+        event.add("dtend", reservation.ends_at.astimezone(JST))
         event.add(
             "summary",
             f"{facility.name_ja} {unit.name_ja}{_LABEL[reservation.status]}",
