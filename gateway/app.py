@@ -1,6 +1,7 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
+Request path: SecurityHeadersMiddleware (nosniff, page framing and referrer
+headers) → AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
 problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
@@ -45,6 +46,7 @@ from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.problems import install_problem_handlers
+from services.kit.security_headers import SecurityHeadersMiddleware
 
 log = logging.getLogger("cityhall.gateway")
 
@@ -201,5 +203,6 @@ def create_app(
     )
     proxy = ProxyMiddleware(app.framework, runtime=runtime)
     guarded = ServerErrorGuard(RateLimitMiddleware(proxy, runtime=runtime))
-    app.front = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)  # outermost
+    audited = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)
+    app.front = SecurityHeadersMiddleware(audited)  # outermost: proxied answers, 429s, 500s
     return app

@@ -28,6 +28,7 @@ from services.kit.ops import ops_router
 from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
 from services.kit.problems import install_problem_handlers
+from services.kit.security_headers import SecurityHeadersMiddleware
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
 
@@ -174,4 +175,5 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         max_body_bytes=spec.settings.max_body_bytes,
         log_access=spec.settings.log_access,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: its 500s get the headers too
     return app
