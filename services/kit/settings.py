@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "cityhall"
     jwt_audience: str = "cityhall"
     client_id: str = Field("", description="this service's client id at the gateway")
+    gateway_identity: str = Field(
+        "svc-gateway", description="sub of the gateway's own tokens: the only mover of the clock"
+    )
     client_secret: SecretStr = Field(default_factory=lambda: dev_secret("client"))
     payments_url: str = Field(
         "", description="where payments_mock's API is reached; default: the gateway_url"
