@@ -381,10 +381,10 @@ async def find_konbini(
         payment = await _by_code(
             session, lookup.chain.value, lookup.payment_code, lookup.confirmation_number
         )
-    found = _presented(payment, Channel.KONBINI, owner)
-    if found is None:
+    presented = _presented(payment, Channel.KONBINI, owner)
+    if presented is None:
         raise NotFound("no convenience-store payment has these numbers")
-    return found
+    return presented
 
 
 async def find_payeasy(

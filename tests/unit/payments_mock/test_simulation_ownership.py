@@ -7,7 +7,7 @@ from typing import Any
 
 from .conftest import OTHER, Payments
 
-PERSONAL = {
+PERSONAL: dict[str, Any] = {
     "payer": {"name": "市役所 花子", "email": "hanako@example.jp", "phone": "0312345678"},
     "reference": "APP-2026-0001",
     "metadata": {"application": "app_secret"},
