@@ -41,6 +41,7 @@ from gateway.upstream_http.pool import ConnectionPool
 from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
+from services.kit.exposure import docs_enabled
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
@@ -191,9 +192,10 @@ def create_app(
         audit_ingest.router,
         audit.router,
         simulation.router,
-        api_docs.router,
     ):
         app.include_router(router)
+    if docs_enabled(settings):
+        app.include_router(api_docs.router)
     app.add_middleware(
         RequestContextMiddleware,
         service="gateway",

@@ -17,6 +17,7 @@ from services.kit.audit import AUDIT_TOPIC, AuditShipper
 from services.kit.auth import KeySource, RemoteJWKS, TokenVerifier
 from services.kit.clock import Clock
 from services.kit.db import Database
+from services.kit.exposure import docs_urls
 from services.kit.http import build_client
 from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
@@ -161,6 +162,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         lifespan=_lifespan(spec),
         responses=PROBLEM_RESPONSES,
+        **docs_urls(spec.settings),
     )
     app.state.metrics = metrics
     app.state.service_name = spec.name

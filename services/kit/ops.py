@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from services.kit.auth import Principal, Public, authenticated, mark_auth
 from services.kit.errors import Forbidden, NotFound, UnprocessableContent
+from services.kit.exposure import MetricsReader
 from services.kit.metrics import CONTENT_TYPE_LATEST
 from services.kit.settings import ServiceSettings
 
@@ -109,7 +110,7 @@ def ops_router(settings: ServiceSettings) -> APIRouter:
         )
 
     @router.get("/metrics", response_class=Response, include_in_schema=False)
-    async def metrics(request: Request, _: Public) -> Response:
+    async def metrics(request: Request, _: MetricsReader) -> Response:
         return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/sim/clock", response_model=ClockState, tags=["simulation"])

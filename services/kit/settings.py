@@ -70,6 +70,14 @@ class ServiceSettings(BaseSettings):
     smtp_port: int = Field(1025, ge=1, le=65535)
     mail_from: str = "no-reply@city.example.jp"
 
+    api_docs: bool | None = Field(
+        None, description="serve /docs, /redoc, /openapi.json; default: on except in production"
+    )
+    metrics_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
+        description="bearer token /metrics requires; empty: open, or off in production",
+    )
+
     max_body_bytes: int = Field(1_048_576, ge=1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     outbox_batch_size: int = Field(100, ge=1, le=1000)
