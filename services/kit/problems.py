@@ -41,6 +41,25 @@ _HTTP_TITLES = {
 }
 
 
+_PAGE_MEDIA = ("text/html", "application/xhtml+xml")
+
+
+def wants_html(request: Request) -> bool:
+    """The client asks for a page (a browser following a mailed link): `text/html` named in
+    `Accept` with a non-zero quality. `*/*` alone, or no `Accept`, gets the problem+json."""
+    for item in request.headers.get("accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() not in _PAGE_MEDIA:
+            continue
+        quality = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+        try:
+            if float(quality) > 0:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 def problem_type(slug: str) -> str:
     return f"/problems/{slug}"
 

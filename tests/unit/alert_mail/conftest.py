@@ -25,6 +25,9 @@ from tests.support.tokens import TokenFactory
 CITY_FILE = Path(__file__).parents[3] / "deploy" / "seed" / "demo_city.json"
 PUBLIC_URL = "http://city.test"
 
+# What a browser following a mailed link sends: pages, also for errors.
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
 
 def demo_city() -> dict[str, Any]:
     city: dict[str, Any] = json.loads(CITY_FILE.read_text(encoding="utf-8"))
