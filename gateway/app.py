@@ -42,6 +42,7 @@ from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
 from services.kit.exposure import docs_enabled
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
@@ -196,6 +197,7 @@ def create_app(
         app.include_router(router)
     if docs_enabled(settings):
         app.include_router(api_docs.router)
+    app.add_middleware(LiteralPathGuard)
     app.add_middleware(
         RequestContextMiddleware,
         service="gateway",

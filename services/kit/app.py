@@ -21,6 +21,7 @@ from services.kit.exposure import docs_urls
 from services.kit.http import build_client
 from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
@@ -170,6 +171,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(ops_router(spec.settings))
     for router in spec.routers:
         app.include_router(router)
+    app.add_middleware(LiteralPathGuard)  # inside the request id: its 405s carry one
     app.add_middleware(
         RequestContextMiddleware,
         service=spec.name,
