@@ -29,14 +29,14 @@ async def user_grant(
     idp: IdentityProvider, grant_type: str, form: Mapping[str, str], ip: str | None
 ) -> JSONResponse:
     if grant_type == "password":
-        tokens = await idp.password_grant(
+        tokens = await idp.password.grant(
             username=_required(form, "username"),
             password=_required(form, "password"),
             totp=form.get("totp") or None,
             ip=ip,
         )
     elif grant_type == EMAIL_LINK_GRANT:
-        tokens = await idp.email_login_grant(_required(form, "link_token"))
+        tokens = await idp.email_links.grant(_required(form, "link_token"))
     else:
-        tokens = await idp.refresh_grant(_required(form, "refresh_token"))
+        tokens = await idp.refresh.grant(_required(form, "refresh_token"))
     return JSONResponse(tokens.body(), headers=NO_STORE)

@@ -1,0 +1,83 @@
+"""Password login (RFC 6749 §4.3), with the one-time code for staff who enrolled one.
+
+Two units of work: a read of the account, then (after the argon2 checks, which never run
+inside a transaction) one write that claims the TOTP step, stores a rehashed password when
+the parameters changed and issues the refresh token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from gateway.idp import accounts
+from gateway.idp.context import IdpContext, TokenSet
+from gateway.idp.errors import AccountDisabled, EmailNotVerified, InvalidGrant, TotpRequired
+from gateway.idp.tables import Account
+from gateway.idp.totp import matching_step
+from services.kit.errors import TooManyRequests
+
+LOGIN_FAILED = "wrong e-mail address or password"
+
+
+class PasswordFlow:
+    def __init__(self, ctx: IdpContext) -> None:
+        self.ctx = ctx
+
+    async def grant(
+        self, *, username: str, password: str, totp: str | None, ip: str | None
+    ) -> TokenSet:
+        ctx = self.ctx
+        email = accounts.normalize_email(username)
+        wait = ctx.limiter.retry_after(email, ip)
+        if wait is not None:
+            raise TooManyRequests(
+                wait, "too many failed logins; try again later", error="too_many_attempts"
+            )
+        async with ctx.db.session(write=False) as session:
+            account = await accounts.by_email(session, email)
+        stored = account.password_hash if account is not None else None
+        matches = await ctx.passwords.verify(stored, password)
+        if account is None or not matches:
+            ctx.limiter.failed(email, ip)
+            raise InvalidGrant(LOGIN_FAILED)
+        if account.status != "active":
+            raise AccountDisabled("this account is disabled")
+        if account.email_verified_at is None:
+            raise EmailNotVerified("confirm your e-mail address with the link we sent first")
+        step = self._totp_step(account, totp, email, ip)
+        new_hash = None
+        if stored is not None and ctx.passwords.needs_rehash(stored):
+            new_hash = await ctx.passwords.hash(password)
+        async with ctx.db.session() as session:
+            if step is not None and not await accounts.record_totp_step(session, account.id, step):
+                ctx.limiter.failed(email, ip)
+                raise InvalidGrant("wrong or already used one-time code")
+            if new_hash is not None:
+                conn = await session.connection()
+                await conn.execute(
+                    update(Account)
+                    .where(col(Account.id) == account.id)
+                    .values(password_hash=new_hash)
+                )
+            tokens = await ctx.token_set(session, account, "password")
+        ctx.limiter.succeeded(email)
+        return tokens
+
+    def _totp_step(
+        self, account: Account, code: str | None, email: str, ip: str | None
+    ) -> int | None:
+        """The time step `code` matches for a staff account with a confirmed authenticator
+        (claimed in the login's write), None when no code is needed."""
+        if account.kind != "staff" or account.totp_confirmed_at is None:
+            return None
+        if not code:
+            raise TotpRequired("staff accounts need the one-time code in the totp field")
+        assert account.totp_secret is not None
+        secret = self.ctx.box.open(account.totp_secret)
+        step = matching_step(secret, code, datetime.now(UTC), account.totp_last_step)
+        if step is None:
+            self.ctx.limiter.failed(email, ip)
+            raise InvalidGrant("wrong or already used one-time code")
+        return step
