@@ -111,7 +111,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
-            await idp.start(db)
+            await idp.start(db, audit_log)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
                 if name in upstream_apps:

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from gateway.idp import accounts, mail, refresh_tokens
 from gateway.idp.context import IdpContext
 from gateway.idp.errors import InvalidLink
+from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.passwords import password_problem
 from gateway.idp.tables import Account
+from services.kit.auth import Principal
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 
 
@@ -59,15 +61,27 @@ class AccountFlow:
         account = accounts.new_account(
             kind, display_name=display_name, now=ctx.now(), email=email, password_hash=password_hash
         )
+        existing: str | None = None
         try:
             async with ctx.db.session() as session:
-                exists = await accounts.by_email(session, email) is not None
-                if not exists:
+                found = await accounts.by_email(session, email)
+                if found is None:
                     session.add(account)
+                else:
+                    existing = found.id
         except IntegrityError:  # registered concurrently
-            exists = True
-        if exists:
+            existing = UNKNOWN_ACCOUNT
+        if existing is not None:
+            await ctx.events.record(
+                IdentityAction.REGISTRATION_REPEATED, actor=None, target=existing
+            )
             return await ctx.send(mail.already_registered(ctx.settings.mail_from, email))
+        await ctx.events.record(
+            IdentityAction.REGISTERED,
+            actor=account,
+            target=account.id,
+            changes={"kind": kind, "password": password is not None},
+        )
         return await self._send_verification(account)
 
     async def _send_verification(self, account: Account) -> bool:
@@ -95,10 +109,13 @@ class AccountFlow:
             account = await accounts.by_id(session, str(claims["sub"]))
             if account is None or account.email != claims.get("email"):
                 raise InvalidLink("the link is not valid")
-            if account.email_verified_at is None:
+            newly = account.email_verified_at is None
+            if newly:
                 account.email_verified_at = ctx.now()
                 account.updated_at = ctx.now()
                 session.add(account)
+        if newly:
+            await ctx.events.record(IdentityAction.EMAIL_VERIFIED, actor=account, target=account.id)
         return account
 
     async def set_password_with_link(self, token: str, password: str) -> Account:
@@ -115,6 +132,12 @@ class AccountFlow:
                 account.email_verified_at = ctx.now()  # the link proved the address
             account.updated_at = ctx.now()
             session.add(account)
+        await ctx.events.record(
+            IdentityAction.PASSWORD_SET,
+            actor=account,
+            target=account.id,
+            changes={"via": "mailed_link"},
+        )
         return account
 
     async def create_staff(
@@ -125,6 +148,7 @@ class AccountFlow:
         department: str,
         roles: list[str],
         initial_password: str | None,
+        by: Principal | None = None,
     ) -> tuple[Account, bool]:
         """A staff account; without an initial password a one-time set-password link is
         mailed. Returns the account and whether that mail was delivered."""
@@ -153,6 +177,16 @@ class AccountFlow:
                 session.add(account)
         except IntegrityError as exc:
             raise Conflict("an account with this e-mail address exists") from exc
+        await ctx.events.record(
+            IdentityAction.STAFF_CREATED,
+            actor=by,
+            target=account.id,
+            changes={
+                "department": department,
+                "roles": list(account.roles),
+                "credential": "initial_password" if initial_password else "set_password_link",
+            },
+        )
         mailed = False
         if not initial_password:
             ttl = timedelta(seconds=ctx.settings.email_link_ttl_seconds)
@@ -170,13 +204,16 @@ class AccountFlow:
             )
         return account, mailed
 
-    async def set_status(self, account_id: str, status: str) -> Account:
+    async def set_status(
+        self, account_id: str, status: str, by: Principal | None = None
+    ) -> Account:
         ctx = self.ctx
         now = ctx.now()
         async with ctx.db.session() as session:
             account = await accounts.by_id(session, account_id)
             if account is None:
                 raise NotFound("no such account")
+            before = account.status
             account.status = status
             account.updated_at = now
             session.add(account)
@@ -186,4 +223,9 @@ class AccountFlow:
             ctx.denylist.disable(account_id)
         else:
             ctx.denylist.enable(account_id)
+        if before != status:
+            action = IdentityAction.DISABLED if status == "disabled" else IdentityAction.ENABLED
+            await ctx.events.record(
+                action, actor=by, target=account_id, changes={"status": [before, status]}
+            )
         return account

@@ -12,6 +12,7 @@ from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import UnauthorizedClient
 from gateway.oauth_errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from gateway.tokens import issue_access_token
+from services.kit.auth import Principal
 
 
 class ClientFlow:
@@ -55,4 +56,7 @@ class ClientFlow:
             audience=settings.audience,
             now=datetime.now(UTC),
         )
-        return TokenSet(access_token, ttl, " ".join(sorted(requested)))
+        principal = Principal(
+            sub=credentials.client_id, kind="service", scopes=frozenset(requested)
+        )
+        return TokenSet(access_token, ttl, " ".join(sorted(requested)), principal=principal)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.idp import links, refresh_tokens
 from gateway.idp.denylist import Denylist
 from gateway.idp.errors import InvalidLink
+from gateway.idp.events import IdentityEvents
 from gateway.idp.jpki import MockCA
 from gateway.idp.login_limits import LoginLimiter
 from gateway.idp.passwords import Passwords
@@ -25,6 +26,7 @@ from gateway.idp.totp import SecretBox
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
+from services.kit.auth import Principal
 from services.kit.db import Database
 from services.kit.errors import AppError, ServiceUnavailable
 from services.kit.mailer import Mailer
@@ -41,6 +43,8 @@ class TokenSet:
     scope: str
     acr: str | None = None
     refresh_token: str | None = None
+    principal: Principal | None = field(default=None, compare=False)
+    """Whom the token speaks for: the access record's actor (never in the body)."""
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -71,6 +75,7 @@ class IdpContext:
         )
         self.denylist = Denylist()
         self.box = SecretBox(settings.idp_secret.get_secret_value())
+        self.events = IdentityEvents(runtime.clock)
         self.mailer: Mailer | None = None
         self.ca: MockCA | None = None
         self._db: Database | None = None
@@ -102,7 +107,7 @@ class IdpContext:
 
     # --- tokens ------------------------------------------------------------------------
 
-    def access_token(self, account: Account, acr: str) -> tuple[str, list[str]]:
+    def access_token(self, account: Account, acr: str) -> tuple[str, list[str], list[str]]:
         """A signed access token for `account` and the scopes it carries. A staff account
         without a confirmed second factor gets only the enrolment scope and no roles."""
         roles = list(account.roles) if account.kind == "staff" else []
@@ -123,7 +128,7 @@ class IdpContext:
             audience=settings.audience,
             now=datetime.now(UTC),  # wall clock: see gateway.tokens
         )
-        return token, granted
+        return token, roles, granted
 
     async def token_set(
         self,
@@ -134,7 +139,7 @@ class IdpContext:
     ) -> TokenSet:
         """An access token and the next refresh token of `family_id` (a new session when
         None), the refresh token written in the caller's unit of work."""
-        access, scopes = self.access_token(account, acr)
+        access, roles, scopes = self.access_token(account, acr)
         refresh = await refresh_tokens.issue(
             session,
             account_id=account.id,
@@ -143,8 +148,21 @@ class IdpContext:
             ttl=timedelta(seconds=self.settings.refresh_token_ttl_seconds),
             family_id=family_id,
         )
+        principal = Principal(
+            sub=account.id,
+            kind=account.kind,  # type: ignore[arg-type]  # an AccountKind
+            roles=frozenset(roles),
+            scopes=frozenset(scopes),
+            department=account.department,
+            acr=acr,
+        )
         return TokenSet(
-            access, self.settings.access_token_ttl_seconds, " ".join(scopes), acr, refresh
+            access,
+            self.settings.access_token_ttl_seconds,
+            " ".join(scopes),
+            acr,
+            refresh,
+            principal,
         )
 
     async def new_token_set(

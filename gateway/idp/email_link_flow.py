@@ -12,6 +12,7 @@ from gateway.idp import accounts, email_links, mail
 from gateway.idp.account_flow import checked_email
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, EmailLinkRefused
+from gateway.idp.events import IdentityAction
 
 log = logging.getLogger("cityhall.gateway.idp")
 
@@ -103,7 +104,20 @@ class EmailLinkFlow:
             if claimed and usable and account is not None and account.status == "active":
                 tokens = await ctx.token_set(session, account, "email")
         if tokens is not None:
+            await ctx.events.record(
+                IdentityAction.LOGIN_SUCCEEDED,
+                actor=account,
+                target=sub,
+                changes={"method": "email_link"},
+            )
             return tokens
+        reason = "link_used" if not claimed else "link_invalid" if not usable else "disabled"
+        await ctx.events.record(
+            IdentityAction.LOGIN_FAILED,
+            actor=None,
+            target=sub,
+            changes={"method": "email_link", "reason": reason},
+        )
         if not claimed:
             raise EmailLinkRefused("the link was used already or has expired")
         if not usable:

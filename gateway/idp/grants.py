@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.responses import JSONResponse
-
+from gateway.idp.context import TokenSet
 from gateway.idp.service import IdentityProvider
 from gateway.oauth_errors import InvalidRequest
 
@@ -27,7 +26,7 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 async def user_grant(
     idp: IdentityProvider, grant_type: str, form: Mapping[str, str], ip: str | None
-) -> JSONResponse:
+) -> TokenSet:
     if grant_type == "password":
         tokens = await idp.password.grant(
             username=_required(form, "username"),
@@ -39,4 +38,4 @@ async def user_grant(
         tokens = await idp.email_links.grant(_required(form, "link_token"))
     else:
         tokens = await idp.refresh.grant(_required(form, "refresh_token"))
-    return JSONResponse(tokens.body(), headers=NO_STORE)
+    return tokens

@@ -18,9 +18,11 @@ from gateway.idp.errors import (
     JpkiCertificateRevoked,
     JpkiNonceInvalid,
 )
+from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.jpki import check_certificate, check_signature, new_nonce
 from gateway.idp.tables import JpkiCertificate, JpkiNonce, JpkiRevocation
 from services.kit.auth import Principal
+from services.kit.errors import AppError
 from services.kit.ids import new_id
 
 
@@ -41,6 +43,40 @@ class JpkiFlow:
     async def login(
         self, *, certificate: Any, nonce: str, signature: bytes, link_to: Principal | None
     ) -> TokenSet:
+        """Tokens with acr=jpki; every attempt is an identity event (the card's serial, never
+        the signature), `jpki.card_linked` when the card meets its account."""
+        serial: str | None = None
+        try:
+            serial = check_certificate(self.ctx.require_ca(), certificate, self.ctx.now()).serial
+            tokens, linked = await self._login(certificate, nonce, signature, link_to)
+        except AppError as refused:
+            await self.ctx.events.record(
+                IdentityAction.LOGIN_FAILED,
+                actor=None,
+                target=f"jpki:{serial}" if serial else UNKNOWN_ACCOUNT,
+                changes={"method": "jpki", "reason": refused.slug, "card_serial": serial},
+            )
+            raise
+        assert tokens.principal is not None
+        account_id = tokens.principal.sub
+        if linked:
+            await self.ctx.events.record(
+                IdentityAction.CARD_LINKED,
+                actor=tokens.principal,
+                target=account_id,
+                changes={"card_serial": serial},
+            )
+        await self.ctx.events.record(
+            IdentityAction.LOGIN_SUCCEEDED,
+            actor=tokens.principal,
+            target=account_id,
+            changes={"method": "jpki", "card_serial": serial},
+        )
+        return tokens
+
+    async def _login(
+        self, certificate: Any, nonce: str, signature: bytes, link_to: Principal | None
+    ) -> tuple[TokenSet, bool]:
         ctx = self.ctx
         now = ctx.now()
         identity = check_certificate(ctx.require_ca(), certificate, now)
@@ -101,9 +137,11 @@ class JpkiFlow:
             )
         if tokens is None:
             raise AccountDisabled("this account is disabled")
-        return tokens
+        return tokens, linked is None
 
-    async def revoke_card(self, serial: str, reason: str, by: str) -> JpkiRevocation:
+    async def revoke_card(
+        self, serial: str, reason: str, by: str, *, actor: Principal | None = None
+    ) -> JpkiRevocation:
         serial = serial.strip().lower()
         async with self.ctx.db.session() as session:
             existing = await session.get(JpkiRevocation, serial)
@@ -113,6 +151,12 @@ class JpkiFlow:
                 serial=serial, reason=reason, revoked_by=by, revoked_at=self.ctx.now()
             )
             session.add(record)
+        await self.ctx.events.record(
+            IdentityAction.CARD_REVOKED,
+            actor=actor,
+            target=f"jpki:{serial}",
+            changes={"reason": reason},
+        )
         return record
 
     async def revocations(self) -> list[JpkiRevocation]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from gateway.idp import accounts, refresh_tokens
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, InvalidGrant, RefreshTokenReused
+from gateway.idp.events import IdentityAction
 from gateway.idp.tables import RevokedAccessToken
 from services.kit.auth import Principal
 
@@ -44,6 +45,12 @@ class RefreshFlow:
             raise InvalidGrant("unknown refresh token")
         if rotation.outcome == "reused":
             log.warning("refresh token reuse: family %s revoked", previous.family_id)
+            await ctx.events.record(
+                IdentityAction.REFRESH_REUSED,
+                actor=None,
+                target=previous.account_id,
+                changes={"session": previous.family_id},
+            )
             raise RefreshTokenReused(
                 "this refresh token was already used; the whole session has been revoked"
             )
@@ -59,11 +66,25 @@ class RefreshFlow:
         async with self.ctx.db.session() as session:
             if await session.get(RevokedAccessToken, principal.token_id) is None:
                 session.add(RevokedAccessToken(jti=principal.token_id, expires_at=expires))
+        await self.ctx.events.record(
+            IdentityAction.LOGGED_OUT,
+            actor=principal,
+            target=principal.sub,
+            changes={"token_id": principal.token_id},
+        )
 
-    async def revoke_refresh(self, token: str, *, owner: str | None = None) -> bool:
+    async def revoke_refresh(
+        self, token: str, *, owner: str | None = None, actor: Principal | None = None
+    ) -> bool:
         async with self.ctx.db.session() as session:
             record = await refresh_tokens.find(session, token)
             if record is None or (owner is not None and record.account_id != owner):
                 return False
             await refresh_tokens.revoke_family(session, record.family_id, self.ctx.now())
+        await self.ctx.events.record(
+            IdentityAction.SESSION_REVOKED,
+            actor=actor,
+            target=record.account_id,
+            changes={"session": record.family_id},
+        )
         return True

@@ -152,7 +152,7 @@ async def logout(
 ) -> Response:
     await idp.refresh.revoke_access(principal)
     if body is not None and body.refresh_token:
-        await idp.refresh.revoke_refresh(body.refresh_token, owner=principal.sub)
+        await idp.refresh.revoke_refresh(body.refresh_token, owner=principal.sub, actor=principal)
     return Response(status_code=204)
 
 
@@ -209,6 +209,7 @@ async def create_staff(body: StaffCreate, admin: Admin, idp: IdpDep) -> StaffCre
         department=body.department,
         roles=body.roles,
         initial_password=body.initial_password,
+        by=admin,
     )
     return StaffCreated(**AccountView.of(account).model_dump(), set_password_mail_sent=mailed)
 
@@ -216,12 +217,12 @@ async def create_staff(body: StaffCreate, admin: Admin, idp: IdpDep) -> StaffCre
 @router.post("/admin/accounts/{account_id}/disable", response_model=AccountView)
 async def disable_account(account_id: str, admin: Admin, idp: IdpDep) -> AccountView:
     """Refuses the account's tokens at the gateway at once and revokes its sessions."""
-    return AccountView.of(await idp.accounts.set_status(account_id, "disabled"))
+    return AccountView.of(await idp.accounts.set_status(account_id, "disabled", admin))
 
 
 @router.post("/admin/accounts/{account_id}/enable", response_model=AccountView)
 async def enable_account(account_id: str, admin: Admin, idp: IdpDep) -> AccountView:
-    return AccountView.of(await idp.accounts.set_status(account_id, "active"))
+    return AccountView.of(await idp.accounts.set_status(account_id, "active", admin))
 
 
 # --- mock JPKI -------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ async def jpki_challenge(idp: IdpDep, _: Public) -> JSONResponse:
 
 @router.post("/jpki/token", summary="Log in with a (mock) My Number card: acr=jpki")
 async def jpki_token(
-    body: JpkiTokenRequest, idp: IdpDep, principal: OptionalPrincipal
+    body: JpkiTokenRequest, request: Request, idp: IdpDep, principal: OptionalPrincipal
 ) -> JSONResponse:
     """The certificate must be issued by the city's mock CA, valid now and not revoked; the
     signature must verify over the exact nonce of an unused challenge. The card is linked to
@@ -250,6 +251,7 @@ async def jpki_token(
     tokens = await idp.jpki.login(
         certificate=certificate, nonce=body.nonce, signature=signature, link_to=principal
     )
+    request.state.principal = tokens.principal  # the access record's actor
     return JSONResponse(tokens.body(), headers=NO_STORE)
 
 
@@ -260,7 +262,7 @@ async def jpki_token(
     summary="Add a card certificate to the revocation list",
 )
 async def add_revocation(body: RevocationCreate, admin: Admin, idp: IdpDep) -> RevocationView:
-    record = await idp.jpki.revoke_card(body.serial, body.reason, admin.sub)
+    record = await idp.jpki.revoke_card(body.serial, body.reason, admin.sub, actor=admin)
     return RevocationView.model_validate(record, from_attributes=True)
 
 

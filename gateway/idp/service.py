@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from gateway.audit_log.store import AuditLog
 from gateway.idp import accounts
 from gateway.idp.account_flow import AccountFlow
 from gateway.idp.client_flow import ClientFlow
@@ -33,9 +34,11 @@ class IdentityProvider:
         self.jpki = JpkiFlow(ctx)
         self.clients = ClientFlow(ctx)
 
-    async def start(self, db: Database) -> None:
+    async def start(self, db: Database, audit: AuditLog | None = None) -> None:
+        """Opens the flows on `db`; identity events go to `audit` (the gateway's chain)."""
         ctx = self.ctx
         await ctx.open(db)
+        ctx.events.audit = audit
         now = ctx.now()
         async with db.session(write=False) as session:
             for sub in await accounts.disabled_ids(session):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from gateway.idp import accounts
 from gateway.idp.context import IdpContext
 from gateway.idp.errors import InvalidGrant
+from gateway.idp.events import IdentityAction
 from gateway.idp.tables import Account
 from gateway.idp.totp import Enrolment, matching_step, new_enrolment
 from services.kit.auth import Principal
@@ -50,4 +51,7 @@ class TotpFlow:
             account.totp_last_step = step
             account.updated_at = ctx.now()
             session.add(account)
+        await ctx.events.record(
+            IdentityAction.TOTP_ENROLLED, actor=principal, target=account.id, changes={}
+        )
         return account

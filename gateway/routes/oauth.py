@@ -97,8 +97,10 @@ async def token(request: Request, idp: IdpDep, _: Public) -> JSONResponse:
     authorization = request.headers.get("authorization")
     if grant in USER_GRANTS:  # public clients (the portal) need no client authentication
         idp.clients.refuse_user_grant(grant, authorization, form)
-        return await user_grant(idp, grant, form, client_ip(request))
-    tokens = idp.clients.grant(authorization, form)
+        tokens = await user_grant(idp, grant, form, client_ip(request))
+    else:
+        tokens = idp.clients.grant(authorization, form)
+    request.state.principal = tokens.principal  # the access record's actor
     return JSONResponse(tokens.body(), headers=NO_STORE)
 
 
