@@ -38,6 +38,7 @@ from gateway.routes import (
     jpki_public,
     oauth,
     operations,
+    revocations,
     simulation,
 )
 from gateway.routing import RouteTable
@@ -137,7 +138,7 @@ def _lifespan(
                 keystore,
                 issuer=settings.issuer,
                 audience=settings.audience,
-                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
+                is_revoked=idp.ctx.is_revoked,  # the revocation list (services.kit.revocation)
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -196,6 +197,7 @@ def create_app(
         idp_routes.router,
         jpki_public.router,
         audit_ingest.router,
+        revocations.router,
         audit.router,
         simulation.router,
         api_docs.router,

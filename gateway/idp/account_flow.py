@@ -4,6 +4,7 @@ syntax, password rules, known staff roles) are checked here, not in the routes."
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,7 @@ from gateway.idp.passwords import password_problem
 from gateway.idp.tables import Account
 from services.kit.auth import Principal
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
+from services.kit.revocation import RevocationKind
 
 
 def checked_email(raw: str, field: str = "email") -> str:
@@ -219,10 +221,12 @@ class AccountFlow:
             session.add(account)
             if status == "disabled":
                 await refresh_tokens.revoke_account(session, account_id, now)
+                # every token issued so far; a login after enabling gets a later iat
+                await ctx.revoke(
+                    session, RevocationKind.ACCOUNT, account_id, issued_before=time.time()
+                )
         if status == "disabled":
-            ctx.denylist.disable(account_id)
-        else:
-            ctx.denylist.enable(account_id)
+            await ctx.revoked()
         if before != status:
             action = IdentityAction.DISABLED if status == "disabled" else IdentityAction.ENABLED
             await ctx.events.record(

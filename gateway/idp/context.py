@@ -1,11 +1,13 @@
 """What every flow of the identity provider shares: settings, the database, the password
-hasher, the login limiter, the denylist, the TOTP secret box, the mailer, the mock CA, the
-clock, signed mail links and token sets. Built once by `IdentityProvider`."""
+hasher, the login limiter, the revocation list, the TOTP secret box, the mailer, the mock CA,
+the clock, identity events, signed mail links and token sets. Built once by
+`IdentityProvider`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,13 +16,13 @@ from urllib.parse import quote
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.idp import links, refresh_tokens
-from gateway.idp.denylist import Denylist
+from gateway.idp import links, refresh_tokens, revocation_list
 from gateway.idp.errors import InvalidLink
 from gateway.idp.events import IdentityEvents
 from gateway.idp.jpki import MockCA
 from gateway.idp.login_limits import LoginLimiter
 from gateway.idp.passwords import Passwords
+from gateway.idp.revocation_bus import RevocationBus
 from gateway.idp.tables import Account
 from gateway.idp.totp import SecretBox
 from gateway.runtime import GatewayRuntime
@@ -29,7 +31,9 @@ from gateway.tokens import issue_access_token
 from services.kit.auth import Principal
 from services.kit.db import Database
 from services.kit.errors import AppError, ServiceUnavailable
+from services.kit.ids import new_id
 from services.kit.mailer import Mailer
+from services.kit.revocation import RevocationFeed, RevocationKind
 
 log = logging.getLogger("cityhall.gateway.idp")
 
@@ -73,7 +77,9 @@ class IdpContext:
             per_ip=settings.login_failures_per_ip,
             window_seconds=settings.login_failure_window_seconds,
         )
-        self.denylist = Denylist()
+        self.revocations: RevocationFeed | None = None
+        self.bus = RevocationBus(settings.redis_url)
+        self._last_purge = 0.0
         self.box = SecretBox(settings.idp_secret.get_secret_value())
         self.events = IdentityEvents(runtime.clock)
         self.mailer: Mailer | None = None
@@ -84,11 +90,58 @@ class IdpContext:
         self._db = db
         self.ca = await asyncio.to_thread(MockCA.load_or_create, self.settings.jpki_path)
         self.mailer = Mailer(self.settings.smtp_host, self.settings.smtp_port, pool_size=2)
+        feed = RevocationFeed(
+            revocation_list.database_source(db),
+            interval=self.settings.revocation_poll_seconds,
+            name="gateway",
+        )
+        await feed.poll()  # before the first request is verified
+        feed.start()
+        self.revocations = feed
+        await self.bus.start(feed.wake)
 
     async def close(self) -> None:
+        await self.bus.stop()
+        if self.revocations is not None:
+            await self.revocations.stop()
         if self.mailer is not None:
             await self.mailer.close()
         self._db = None
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        """The gateway verifier's `is_revoked` hook."""
+        feed = self.revocations
+        return feed is not None and await feed.is_revoked(principal)
+
+    # --- revocation ----------------------------------------------------------------------
+
+    async def revoke(
+        self,
+        session: AsyncSession,
+        kind: RevocationKind,
+        value: str,
+        *,
+        expires_at: float | None = None,
+        issued_before: float | None = None,
+    ) -> None:
+        """Adds an entry to the revocation list in the caller's unit of work; call
+        `revoked()` once it has committed. Without `expires_at` the entry lasts as long as
+        an access token issued now."""
+        if expires_at is None:
+            expires_at = time.time() + self.settings.access_token_ttl_seconds + 60
+        await revocation_list.add(
+            session, kind, value, expires_at=expires_at, issued_before=issued_before
+        )
+        if time.time() - self._last_purge > 300:
+            self._last_purge = time.time()
+            await revocation_list.purge(session)
+
+    async def revoked(self) -> None:
+        """After a revocation committed: this replica applies it now, the others when woken
+        by Redis (when configured) or at their next poll."""
+        if self.revocations is not None:
+            await self.revocations.poll()
+        await self.bus.publish()
 
     @property
     def db(self) -> Database:
@@ -107,7 +160,9 @@ class IdpContext:
 
     # --- tokens ------------------------------------------------------------------------
 
-    def access_token(self, account: Account, acr: str) -> tuple[str, list[str], list[str]]:
+    def access_token(
+        self, account: Account, acr: str, session_id: str | None = None
+    ) -> tuple[str, list[str], list[str]]:
         """A signed access token for `account` and the scopes it carries. A staff account
         without a confirmed second factor gets only the enrolment scope and no roles."""
         roles = list(account.roles) if account.kind == "staff" else []
@@ -123,6 +178,7 @@ class IdpContext:
             scopes=granted,
             department=account.department,
             acr=acr,
+            session_id=session_id,
             ttl=settings.access_token_ttl_seconds,
             issuer=settings.issuer,
             audience=settings.audience,
@@ -139,7 +195,8 @@ class IdpContext:
     ) -> TokenSet:
         """An access token and the next refresh token of `family_id` (a new session when
         None), the refresh token written in the caller's unit of work."""
-        access, roles, scopes = self.access_token(account, acr)
+        family_id = family_id or new_id("rtf")
+        access, roles, scopes = self.access_token(account, acr, family_id)
         refresh = await refresh_tokens.issue(
             session,
             account_id=account.id,

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.idp import accounts
+from gateway.idp import accounts, refresh_tokens
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import (
     AccountDisabled,
@@ -20,10 +21,11 @@ from gateway.idp.errors import (
 )
 from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.jpki import check_certificate, check_signature, new_nonce
-from gateway.idp.tables import JpkiCertificate, JpkiNonce, JpkiRevocation
+from gateway.idp.tables import JpkiCertificate, JpkiNonce, JpkiRevocation, RefreshToken
 from services.kit.auth import Principal
 from services.kit.errors import AppError
 from services.kit.ids import new_id
+from services.kit.revocation import RevocationKind
 
 
 class JpkiFlow:
@@ -151,13 +153,36 @@ class JpkiFlow:
                 serial=serial, reason=reason, revoked_by=by, revoked_at=self.ctx.now()
             )
             session.add(record)
+            sessions = await self._card_sessions(session, serial)
+            for family_id in sessions:
+                await refresh_tokens.revoke_family(session, family_id, self.ctx.now())
+                await self.ctx.revoke(session, RevocationKind.SESSION, family_id)
+        if sessions:
+            await self.ctx.revoked()
         await self.ctx.events.record(
             IdentityAction.CARD_REVOKED,
             actor=actor,
             target=f"jpki:{serial}",
-            changes={"reason": reason},
+            changes={"reason": reason, "sessions_revoked": len(sessions)},
         )
         return record
+
+    async def _card_sessions(self, session: AsyncSession, serial: str) -> list[str]:
+        """The live card-login sessions (acr=jpki) of the account the card is linked to."""
+        linked = (
+            await session.exec(select(JpkiCertificate).where(JpkiCertificate.serial == serial))
+        ).all()
+        if not linked:
+            return []
+        result = await session.exec(
+            select(RefreshToken.family_id)
+            .where(col(RefreshToken.account_id).in_([c.account_id for c in linked]))
+            .where(RefreshToken.acr == "jpki")
+            .where(col(RefreshToken.revoked_at).is_(None))
+            .where(col(RefreshToken.expires_at) > self.ctx.now())
+            .distinct()
+        )
+        return sorted(result.all())
 
     async def revocations(self) -> list[JpkiRevocation]:
         async with self.ctx.db.session(write=False) as session:

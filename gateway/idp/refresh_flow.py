@@ -4,14 +4,13 @@ revocation of access and refresh tokens (logout, RFC 7009)."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from gateway.idp import accounts, refresh_tokens
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, InvalidGrant, RefreshTokenReused
 from gateway.idp.events import IdentityAction
-from gateway.idp.tables import RevokedAccessToken
 from services.kit.auth import Principal
+from services.kit.revocation import RevocationKind
 
 log = logging.getLogger("cityhall.gateway.idp")
 
@@ -29,6 +28,8 @@ class RefreshFlow:
         async with ctx.db.session() as session:
             rotation = await refresh_tokens.consume(session, token, now)
             previous = rotation.previous
+            if rotation.outcome == "reused" and previous is not None:
+                await ctx.revoke(session, RevocationKind.SESSION, previous.family_id)
             account = (
                 await accounts.by_id(session, previous.account_id) if previous is not None else None
             )
@@ -45,6 +46,7 @@ class RefreshFlow:
             raise InvalidGrant("unknown refresh token")
         if rotation.outcome == "reused":
             log.warning("refresh token reuse: family %s revoked", previous.family_id)
+            await ctx.revoked()
             await ctx.events.record(
                 IdentityAction.REFRESH_REUSED,
                 actor=None,
@@ -61,11 +63,15 @@ class RefreshFlow:
     async def revoke_access(self, principal: Principal) -> None:
         if principal.token_id is None:
             return
-        expires = datetime.fromtimestamp(principal.expires_at or 0, UTC)
-        self.ctx.denylist.revoke_token(principal.token_id, expires.timestamp())
-        async with self.ctx.db.session() as session:
-            if await session.get(RevokedAccessToken, principal.token_id) is None:
-                session.add(RevokedAccessToken(jti=principal.token_id, expires_at=expires))
+        ctx = self.ctx
+        async with ctx.db.session() as session:
+            await ctx.revoke(
+                session,
+                RevocationKind.TOKEN,
+                principal.token_id,
+                expires_at=(principal.expires_at or 0) + 60,
+            )
+        await ctx.revoked()
         await self.ctx.events.record(
             IdentityAction.LOGGED_OUT,
             actor=principal,
@@ -81,6 +87,8 @@ class RefreshFlow:
             if record is None or (owner is not None and record.account_id != owner):
                 return False
             await refresh_tokens.revoke_family(session, record.family_id, self.ctx.now())
+            await self.ctx.revoke(session, RevocationKind.SESSION, record.family_id)
+        await self.ctx.revoked()
         await self.ctx.events.record(
             IdentityAction.SESSION_REVOKED,
             actor=actor,

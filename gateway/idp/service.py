@@ -3,20 +3,15 @@ shared `IdpContext`. Built by `create_app`, started by the gateway's lifespan.""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from gateway.audit_log.store import AuditLog
-from gateway.idp import accounts
 from gateway.idp.account_flow import AccountFlow
 from gateway.idp.client_flow import ClientFlow
 from gateway.idp.context import IdpContext
-from gateway.idp.denylist import Denylist
 from gateway.idp.email_link_flow import EmailLinkFlow
 from gateway.idp.jpki import MockCA
 from gateway.idp.jpki_flow import JpkiFlow
 from gateway.idp.password_flow import PasswordFlow
 from gateway.idp.refresh_flow import RefreshFlow
-from gateway.idp.tables import RevokedAccessToken
 from gateway.idp.totp_flow import TotpFlow
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
@@ -36,26 +31,12 @@ class IdentityProvider:
 
     async def start(self, db: Database, audit: AuditLog | None = None) -> None:
         """Opens the flows on `db`; identity events go to `audit` (the gateway's chain)."""
-        ctx = self.ctx
-        await ctx.open(db)
-        ctx.events.audit = audit
-        now = ctx.now()
-        async with db.session(write=False) as session:
-            for sub in await accounts.disabled_ids(session):
-                ctx.denylist.disable(sub)
-            revoked = await session.exec(
-                select(RevokedAccessToken).where(col(RevokedAccessToken.expires_at) > now)
-            )
-            for row in revoked.all():
-                ctx.denylist.revoke_token(row.jti, row.expires_at.timestamp())
+        self.ctx.events.audit = audit
+        await self.ctx.open(db)
 
     async def stop(self) -> None:
         await self.email_links.drain()
         await self.ctx.close()
-
-    @property
-    def denylist(self) -> Denylist:
-        return self.ctx.denylist
 
     @property
     def ca(self) -> MockCA | None:

@@ -225,7 +225,7 @@ async def test_card_logins_and_revocations_are_events(gw: Gateway) -> None:
     login = _one(events, "login.succeeded", target=me["sub"], actor=me["sub"])
     assert login["changes"] == {"method": "jpki", "card_serial": serial}
     revoked = _one(events, "jpki.card_revoked", target=f"jpki:{serial}", actor="stf_admin")
-    assert revoked["changes"] == {"reason": "紛失"}
+    assert revoked["changes"] == {"reason": "紛失", "sessions_revoked": 1}
     failed = _one(events, "login.failed", target=f"jpki:{serial}")
     assert failed["changes"]["reason"] == "jpki-certificate-revoked"
     log = await _export(gw)
