@@ -39,6 +39,7 @@ from gateway.routes import (
     jpki_public,
     oauth,
     operations,
+    revocations,
     simulation,
 )
 from gateway.routing import RouteTable
@@ -115,7 +116,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
-            await idp.start(db)
+            await idp.start(db, audit_log)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
                 if name in upstream_apps:
@@ -141,7 +142,7 @@ def _lifespan(
                 keystore,
                 issuer=settings.issuer,
                 audience=settings.audience,
-                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
+                is_revoked=idp.ctx.is_revoked,  # the revocation list (services.kit.revocation)
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -200,6 +201,7 @@ def create_app(
         idp_routes.router,
         jpki_public.router,
         audit_ingest.router,
+        revocations.router,
         audit.router,
         simulation.router,
     ):

@@ -126,7 +126,12 @@ class GatewaySettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     redis_url: str = Field(
-        "", description="redis://…: rate-limit buckets shared by every replica; empty: in memory"
+        "",
+        description="redis://…: rate-limit buckets shared by every replica, and revocations "
+        "announced to them at once; empty: in memory, and replicas poll",
+    )
+    revocation_poll_seconds: float = Field(
+        0.5, gt=0, le=2, description="how often a replica re-reads the revocation list"
     )
 
     upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)
