@@ -1,6 +1,7 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
+Request path: CORS (preflights; allowed origins' headers on every answer) →
+AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
 problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.audit_log.access import AccessAuditMiddleware
 from gateway.audit_log.store import AuditLog
+from gateway.cors import with_cors
 from gateway.idp import routes as idp_routes
 from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
@@ -201,5 +203,6 @@ def create_app(
     )
     proxy = ProxyMiddleware(app.framework, runtime=runtime)
     guarded = ServerErrorGuard(RateLimitMiddleware(proxy, runtime=runtime))
-    app.front = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)  # outermost
+    audited = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)
+    app.front = with_cors(audited, settings)  # outermost: preflights answered for every path
     return app

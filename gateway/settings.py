@@ -157,6 +157,14 @@ class GatewaySettings(BaseSettings):
     jpki_dir: Path | None = Field(None, description="mock JPKI CA; default <var_dir>/gateway/jpki")
     jpki_nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
 
+    cors_allow_origins: list[str] | None = Field(
+        None,
+        description="origins whose pages may call the gateway (JSON list); default: "
+        "http(s)://localhost|127.0.0.1 on any port in simulation mode, none in production",
+    )
+    cors_allow_origin_regex: str = Field("", description="or a regular expression (full match)")
+    cors_max_age_seconds: int = Field(600, ge=0, le=86_400, description="preflight cache")
+
     max_body_bytes: int = Field(1_048_576, ge=1024, description="for the gateway's own routes")
     log_access: bool = True
 
@@ -188,6 +196,8 @@ class GatewaySettings(BaseSettings):
         refuse_development_secrets(self)
         if self.environment != "production":
             return self
+        if "*" in (self.cors_allow_origins or ()):
+            raise ValueError("cors_allow_origins: name the origins; * is refused in production")
         for client_id, client in self.service_clients.items():
             if DEV_SECRET_MARK in client.secret.get_secret_value():
                 raise ValueError(f"service client {client_id} still holds a development secret")
