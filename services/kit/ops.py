@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from services.kit.auth import Principal, Public, authenticated, mark_auth
 from services.kit.errors import Forbidden, NotFound, UnprocessableContent
 from services.kit.metrics import CONTENT_TYPE_LATEST
+from services.kit.schemas import WriteModel
 from services.kit.settings import ServiceSettings
 
 
@@ -31,9 +32,7 @@ class ClockState(BaseModel):
     offset_seconds: float
 
 
-class ClockMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClockMove(WriteModel):
     advance_seconds: float | None = Field(None, ge=0, le=10 * 365 * 86400)
     travel_to: datetime | None = None
 
