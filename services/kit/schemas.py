@@ -47,11 +47,10 @@ def _strict_kind(annotation: Any) -> tuple[str, bool] | None:
     if origin in (list, tuple, set, frozenset):
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         inner = {_strict_kind(a) for a in args}
-        if len(inner) == 1 and (kind := inner.pop()) is not None and not kind[1]:
-            return kind[0], True
-        return None
-    kind = _STRICT.get(annotation)
-    return (kind, False) if kind is not None else None
+        element = inner.pop() if len(inner) == 1 else None
+        return (element[0], True) if element is not None and not element[1] else None
+    scalar = _STRICT.get(annotation)
+    return (scalar, False) if scalar is not None else None
 
 
 def _json_type(value: Any) -> str:

@@ -114,7 +114,9 @@ async def test_malformed_json_is_a_400_problem_saying_where(app_client: httpx.As
         headers={"content-type": "application/json"},
     )
     body = assert_problem(response, 400, "malformed-json")
-    [error] = body["errors"]  # type: ignore[misc]
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    [error] = errors
     assert (error["line"], error["column"]) == (3, 3)
     assert error["field"] == "body"
     assert "line 3, column 3" in str(body["detail"])
