@@ -15,7 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.audit_log.settings import AuditSettings
 from gateway.rate_limit.settings import RateLimitSettings
-from services.kit.settings import DEV_SECRET_MARK, dev_secret, refuse_development_secrets
+from services.kit.settings import (
+    DEFAULT_SENDER_NAME,
+    DEV_SECRET_MARK,
+    SENDER_NAME_HELP,
+    dev_secret,
+    mail_sender,
+    refuse_development_secrets,
+)
 
 SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
 
@@ -133,7 +140,10 @@ class GatewaySettings(BaseSettings):
     # Identity provider (gateway/idp): mail, signed links, password hashing, login limits.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
-    mail_from: str = "no-reply@city.example.jp"
+    mail_from: str = Field("no-reply@city.demo.example.jp", description="the IdP's address")
+    mail_sender_name: str = Field(
+        DEFAULT_SENDER_NAME, min_length=1, max_length=64, description=SENDER_NAME_HELP
+    )
     public_url: str = Field("", description="base of links in mail; default http://host:port")
     idp_secret: SecretStr = Field(
         default_factory=lambda: dev_secret("idp"),
@@ -202,6 +212,10 @@ class GatewaySettings(BaseSettings):
             if DEV_SECRET_MARK in client.secret.get_secret_value():
                 raise ValueError(f"service client {client_id} still holds a development secret")
         return self
+
+    @property
+    def mail_sender(self) -> str:
+        return mail_sender(self.mail_sender_name, self.mail_from)
 
     @property
     def keys_path(self) -> Path:

@@ -234,7 +234,7 @@ class IdentityProvider:
         already registered gets a notice instead, and the caller sees the same answer."""
         password_hash = await self.passwords.hash(password) if password else None
         now = self.now()
-        sender = self.settings.mail_from
+        sender = self.settings.mail_sender
         account = accounts.new_account(
             kind, display_name=display_name, now=now, email=email, password_hash=password_hash
         )
@@ -262,7 +262,7 @@ class IdentityProvider:
         )
         hours = max(1, int(ttl.total_seconds() // 3600))
         message = mail.verification(
-            self.settings.mail_from, account.email, account.display_name, link, hours
+            self.settings.mail_sender, account.email, account.display_name, link, hours
         )
         return await self._send(message)
 
@@ -348,7 +348,7 @@ class IdentityProvider:
             minutes = max(1, int(ttl.total_seconds() // 60))
             await self._send(
                 mail.email_login(
-                    self.settings.mail_from, email, account.display_name, link, minutes
+                    self.settings.mail_sender, email, account.display_name, link, minutes
                 )
             )
         except Exception:
@@ -515,7 +515,7 @@ class IdentityProvider:
             )
             hours = max(1, int(ttl.total_seconds() // 3600))
             mailed = await self._send(
-                mail.set_password(self.settings.mail_from, email, display_name, link, hours)
+                mail.set_password(self.settings.mail_sender, email, display_name, link, hours)
             )
         return account, mailed
 

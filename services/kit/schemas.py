@@ -13,6 +13,8 @@ NUL = "\x00"
 # JSON has numbers and booleans of its own: `"3000"` or `"true"` in their place is a client
 # bug, and taking it (pydantic's lax mode would) hides the bug until it costs money.
 _STRICT = {bool: "bool", int: "int", float: "float"}
+# HTML forms carry nothing but strings: validate them with `context=FORM_INPUT`.
+FORM_INPUT: dict[str, Any] = {"form": True}
 _MESSAGES = {
     "bool": "Input should be a JSON boolean (true or false), not {given}",
     "int": "Input should be a JSON integer, not {given}",
@@ -77,8 +79,8 @@ def _refuse_lax(kind: str, value: Any) -> None:
 class WriteModel(BaseModel):
     """Base of request bodies: unknown fields are refused, and so are NUL bytes in any string
     (in lists and dicts too; nested WriteModels check their own fields); numbers and booleans
-    must be JSON numbers and booleans, never strings (`"3000"`, `"true"`); the 422 names the
-    field."""
+    must be JSON numbers and booleans, never strings (`"3000"`, `"true"`), except in a form
+    post validated with `context=FORM_INPUT`; the 422 names the field."""
 
     model_config = ConfigDict(extra="forbid")
     __strict_scalars__: ClassVar[dict[str, tuple[str, bool]]] = {}
@@ -97,7 +99,7 @@ class WriteModel(BaseModel):
     @classmethod
     def _no_lax_scalars(cls, value: Any, info: ValidationInfo) -> Any:
         kind = cls.__strict_scalars__.get(info.field_name or "")
-        if kind is None:
+        if kind is None or (info.context or {}).get("form"):
             return value
         name, many = kind
         if many and isinstance(value, list | tuple):
