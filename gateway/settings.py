@@ -89,6 +89,28 @@ def default_service_clients() -> dict[str, ServiceClientConfig]:
     }
 
 
+# The demo client of a front-end or an integration suite: every scope a client app uses.
+DEMO_CLIENT_ID = "demo-app"
+DEMO_CLIENT_SCOPES = (
+    "payments:read",
+    "payments:write",
+    "payments:simulate",
+    "webhooks:manage",
+    "notifications:send",
+    "notifications:manage",
+    "sim",
+)
+
+
+def demo_service_clients() -> dict[str, ServiceClientConfig]:
+    """Service clients accepted only in simulation mode with demo identities on."""
+    return {
+        DEMO_CLIENT_ID: ServiceClientConfig(
+            secret=dev_secret(DEMO_CLIENT_ID), scopes=list(DEMO_CLIENT_SCOPES)
+        )
+    }
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
@@ -111,6 +133,11 @@ class GatewaySettings(BaseSettings):
     upstreams: dict[str, str] = Field(default_factory=default_upstreams)
     routes: dict[str, str] = Field(default_factory=default_routes)
     service_clients: dict[str, ServiceClientConfig] = Field(default_factory=default_service_clients)
+    demo_identities: bool | None = Field(
+        None,
+        description="seed the demo accounts and accept the demo client (simulation mode only); "
+        "default: on in simulation mode, refused in production",
+    )
     service_identity: str = Field("svc-gateway", description="sub of the gateway's own tokens")
     service_identity_scopes: list[str] = Field(default_factory=lambda: ["sim"])
     audit: AuditSettings = Field(default_factory=AuditSettings)
@@ -190,6 +217,18 @@ class GatewaySettings(BaseSettings):
             object.__setattr__(self, "jpki_dir", self.var_dir / "gateway" / "jpki")
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+        return self
+
+    @model_validator(mode="after")
+    def _demo_identities_only_in_simulation(self) -> Self:
+        simulated = self.simulation and self.environment != "production"
+        if self.demo_identities and not simulated:
+            raise ValueError("demo_identities needs simulation mode and is refused in production")
+        if self.demo_identities is None:
+            object.__setattr__(self, "demo_identities", simulated)
+        if self.demo_identities:
+            clients = {**demo_service_clients(), **self.service_clients}
+            object.__setattr__(self, "service_clients", clients)
         return self
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,14 @@ from gateway.idp.tables import (
     JpkiRevocation,
     RevokedAccessToken,
 )
-from gateway.idp.totp import Enrolment, SecretBox, matching_step, new_enrolment
+from gateway.idp.totp import (
+    Enrolment,
+    SecretBox,
+    matching_step,
+    new_enrolment,
+    next_code_at,
+    used_step,
+)
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
@@ -414,6 +422,18 @@ class IdentityProvider:
                 claimed = await accounts.record_totp_step(session, account.id, step)
         if not claimed:
             self.limiter.failed(email, ip)
+            now = datetime.now(UTC)
+            last = account.totp_last_step
+            if step is None and last is not None and used_step(secret, code, now, last) is not None:
+                ready = next_code_at(last)
+                wait = max(1, math.ceil((ready - now).total_seconds()))
+                raise InvalidGrant(
+                    "this one-time code was used already (each 30-second code works once, "
+                    "and the TOTP confirmation or the last login used it): wait for the next "
+                    f"code, from {ready.isoformat()} (in {wait} s)",
+                    next_code_at=ready.isoformat(),
+                    retry_after_seconds=wait,
+                )
             raise InvalidGrant("wrong or already used one-time code")
 
     async def _rehash(self, account_id: str, password: str) -> None:
