@@ -42,10 +42,11 @@ from gateway.upstream_http.pool import ConnectionPool
 from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
+from services.kit.docs import docs_router, install_docs_assets
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
-from services.kit.openapi import PROBLEM_RESPONSES
+from services.kit.openapi import PROBLEM_RESPONSES, install_security_openapi
 from services.kit.problems import install_problem_handlers
 
 log = logging.getLogger("cityhall.gateway")
@@ -184,6 +185,9 @@ def create_app(
     )
     app.state.idp = idp
     install_problem_handlers(app)
+    install_security_openapi(app)  # the token endpoint is this app's own /auth/token
+    install_docs_assets(app)
+    app.include_router(docs_router(title="cityhall API"))
     for router in (
         operations.router,
         oauth.router,

@@ -41,6 +41,28 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
     return node
 
 
+SECURITY_SCHEMES = "securitySchemes"
+
+
+def _merge_scopes(components: dict[str, dict[str, Any]], service_schemes: Any) -> None:
+    """Security schemes are named, not referenced, by every operation's `security`, so they
+    keep their names: the gateway's own (its token endpoint) stand, and gain the scopes the
+    services' operations name."""
+    own = components.get(SECURITY_SCHEMES)
+    if not isinstance(own, dict) or not isinstance(service_schemes, dict):
+        if isinstance(service_schemes, dict):
+            components.setdefault(SECURITY_SCHEMES, {}).update(service_schemes)
+        return
+    for name, scheme in service_schemes.items():
+        if name not in own:
+            own[name] = scheme
+            continue
+        for flow_name, flow in (scheme.get("flows") or {}).items():
+            target = (own[name].get("flows") or {}).get(flow_name)
+            if isinstance(target, dict) and isinstance(flow, dict):
+                target.setdefault("scopes", {}).update(flow.get("scopes", {}))
+
+
 def _under(path: str, prefixes: list[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
@@ -87,6 +109,9 @@ def merge_documents(
                 operation_ids.add(operation.get("operationId"))
             paths[path] = item
         for kind, entries in document.get("components", {}).items():
+            if kind == SECURITY_SCHEMES:
+                _merge_scopes(components, entries)
+                continue
             if isinstance(entries, dict):
                 target = components.setdefault(kind, {})
                 target.update({f"{prefix}{name}": value for name, value in entries.items()})

@@ -42,7 +42,12 @@ class TickResult(BaseModel):
     outbox_delivered: int
 
 
-@mark_auth("simulation")
+@mark_auth(
+    "simulation",
+    roles=("admin",),
+    scopes=("sim",),
+    note="simulation mode only; an admin or a client with the sim scope",
+)
 async def simulation_operator(
     request: Request, principal: Annotated[Principal, Depends(authenticated)]
 ) -> Principal:
