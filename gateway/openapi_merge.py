@@ -76,6 +76,7 @@ def merge_documents(
 ) -> Document:
     """`services` maps a service name to its document, or None when it could not be fetched."""
     merged: Document = copy.deepcopy(dict(own))
+    own_schemas = dict(merged.get("components", {}).get("schemas", {}))
     merged.setdefault("info", {})["title"] = title
     paths: dict[str, Any] = merged.setdefault("paths", {})
     components: dict[str, dict[str, Any]] = merged.setdefault("components", {})
@@ -121,8 +122,24 @@ def merge_documents(
                 tags.append(tag)
     if tags:
         merged["tags"] = tags
+    _distinct_titles(components.get("schemas", {}), own_names=set(own_schemas))
     merged["x-unavailable-services"] = unavailable
     return merged
+
+
+def _distinct_titles(schemas: dict[str, Any], *, own_names: set[str]) -> None:
+    """Client generators name classes after a schema's `title`: two services' `Problem` (or
+    the gateway's and a service's) would be one class, so a service's schema whose title is
+    not unique takes its prefixed component name as its title."""
+    counts: dict[str, int] = {}
+    for schema in schemas.values():
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            counts[schema["title"]] = counts.get(schema["title"], 0) + 1
+    for name, schema in schemas.items():
+        if name in own_names or not isinstance(schema, dict):
+            continue
+        if counts.get(schema.get("title", ""), 0) > 1:
+            schema["title"] = name
 
 
 class OpenAPICache:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from gateway.client_auth import authenticate_client, client_credentials
@@ -33,6 +33,21 @@ class TokenResponse(BaseModel):
     scope: str
     acr: str | None = Field(None, description="user grants: email, password or jpki")
     refresh_token: str | None = Field(None, description="user grants: rotating, single use")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "scope": "",
+                    "acr": "password",
+                    "refresh_token": "rt_...",
+                }
+            ]
+        }
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -87,7 +102,39 @@ _FORM_SCHEMA: dict[str, Any] = {
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string", "format": "password"},
                     },
-                }
+                },
+                "examples": {
+                    "citizen": {
+                        "summary": "a citizen logs in (demo identity taro)",
+                        "value": {
+                            "grant_type": "password",
+                            "username": "taro@example.jp",
+                            "password": "taro-demo-pass",
+                        },
+                    },
+                    "staff": {
+                        "summary": "staff add the current code (`cityhall totp bosai`)",
+                        "value": {
+                            "grant_type": "password",
+                            "username": "bosai.taro@city.demo.example.jp",
+                            "password": "bosai-demo-pass",
+                            "totp": "123456",
+                        },
+                    },
+                    "client": {
+                        "summary": "a client app (the demo client)",
+                        "value": {
+                            "grant_type": "client_credentials",
+                            "client_id": "demo-app",
+                            "client_secret": "dev-insecure-demo-app-change-me",
+                            "scope": "payments:write webhooks:manage",
+                        },
+                    },
+                    "refresh": {
+                        "summary": "a new pair from the refresh token (single use)",
+                        "value": {"grant_type": "refresh_token", "refresh_token": "rt_..."},
+                    },
+                },
             }
         },
     }
