@@ -11,7 +11,8 @@ import pytest
 from services.kit.app import RuntimeOptions
 from tests.support.apps import running
 from tests.support.services import SERVICES
-from tests.unit.apps.test_generated_client import InProcessSuite, suite  # noqa: F401 - fixture
+from tests.support.suite import InProcessSuite
+from tests.unit.apps.test_generated_client import suite  # noqa: F401 - the fixture
 
 
 async def test_docs_pages_load_every_asset_from_the_gateway(suite: InProcessSuite) -> None:  # noqa: F811

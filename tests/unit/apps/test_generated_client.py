@@ -9,91 +9,24 @@ import importlib
 import json
 import sys
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
 
 from deploy import demo_identities
-from deploy.provision import seed_identities
-from deploy.stack import DEMO_CITY
-from gateway.app import create_app as gateway_app
-from gateway.rate_limit.settings import RateLimitSettings
-from gateway.settings import DEMO_CLIENT_ID, GatewaySettings
-from services.kit.app import RuntimeOptions
-from services.kit.db import Database
+from gateway.settings import DEMO_CLIENT_ID
 from services.kit.settings import dev_secret
-from tests.support.services import SERVICES
+from tests.support.suite import GATEWAY, InProcessSuite, in_process_suite
 
-GATEWAY = "http://gateway.test"
 PACKAGE = "cityhall_generated_client"
-
-
-class Later:
-    """An ASGI app set after it is handed out: the services reach the gateway (JWKS, tokens)
-    through it, and the gateway is built with the services."""
-
-    app: FastAPI | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
-
-
-@dataclass
-class InProcessSuite:
-    gateway: FastAPI
-
-    def http(self) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(self.gateway, raise_app_exceptions=False)
-        return httpx.AsyncClient(transport=transport, base_url=GATEWAY)
-
-
-async def _seed_city(name: str, database_url: str) -> None:
-    from deploy.provision import migrations_of, seeder_of
-    from services.kit.migrate import upgrade
-
-    city = json.loads(DEMO_CITY.read_text(encoding="utf-8"))
-    db = Database(database_url, pool_size=1)
-    try:
-        await upgrade(db.engine, migrations_of(f"services.{name}"))
-        async with db.session() as session:
-            await seeder_of(name)(session, city)
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture
 async def suite(tmp_path: Path) -> AsyncIterator[InProcessSuite]:
-    later = Later()
-    options = RuntimeOptions(
-        http_transport=httpx.ASGITransport(later, raise_app_exceptions=False), background=False
-    )
-    apps: dict[str, FastAPI] = {}
-    for name, build in SERVICES.items():
-        url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        await _seed_city(name, url)
-        apps[name] = build(url, options)
-    settings = GatewaySettings(
-        var_dir=tmp_path / "gateway",
-        log_access=False,
-        password_hash_memory_kib=64,
-        password_hash_time_cost=1,
-        rate_limits=RateLimitSettings(enabled=False),
-    )
-    await seed_identities(settings)
-    gateway = gateway_app(settings, upstream_apps=apps)
-    later.app = gateway
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(gateway.router.lifespan_context(gateway))
-        for app in apps.values():
-            await stack.enter_async_context(app.router.lifespan_context(app))
-        yield InProcessSuite(gateway)
+    async with in_process_suite(tmp_path) as running:
+        yield running
 
 
 def _write_inputs(document: dict[str, Any], out: Path) -> tuple[Path, Path]:
