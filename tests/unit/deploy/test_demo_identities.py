@@ -29,6 +29,7 @@ from gateway.runtime import GatewayRuntime
 from gateway.settings import DEMO_CLIENT_ID, GatewaySettings, ServiceClientConfig
 from services.kit.metrics import Metrics
 from services.kit.settings import dev_secret
+from tests.support.databases import backends, database_url
 
 CHEAP = {"password_hash_memory_kib": 64, "password_hash_time_cost": 1}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -40,9 +41,16 @@ def settings_in(var_dir: Path, **overrides: Any) -> GatewaySettings:
     return GatewaySettings(**values)
 
 
-@pytest.fixture
-async def seeded_gateway(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_in(tmp_path)
+@pytest.fixture(params=backends())
+async def seeded_gateway(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with database_url(request.param, tmp_path) as url:
+        async for client in _seeded(settings_in(tmp_path, database_url=url)):
+            yield client
+
+
+async def _seeded(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
     assert await seed_identities(settings) == len(demo_identities.IDENTITIES)
     assert await seed_identities(settings) == len(demo_identities.IDENTITIES)  # idempotent
     gateway = create_app(settings)
