@@ -199,3 +199,23 @@ async def test_production_refuses_every_demo_identity(
         assert refused.exit_code != 0
         assert "refusing" in refused.output
     assert not (tmp_path / "gateway.db").exists()
+
+
+async def test_swagger_authorize_requests_get_tokens(seeded_gateway: httpx.AsyncClient) -> None:
+    """What Swagger UI's Authorize button posts for the two declared flows."""
+    taro = demo_identities.identity("taro").account
+    password_flow = await seeded_gateway.post(
+        "/auth/token",
+        content=f"grant_type=password&username={taro.email}&password={taro.password}&scope=",
+        headers=FORM,
+    )
+    assert password_flow.status_code == 200, password_flow.text
+    secret = dev_secret(DEMO_CLIENT_ID).get_secret_value()
+    basic = base64.b64encode(f"{DEMO_CLIENT_ID}:{secret}".encode()).decode()
+    client_flow = await seeded_gateway.post(
+        "/auth/token",
+        content="grant_type=client_credentials&scope=payments%3Aread%20webhooks%3Amanage",
+        headers={**FORM, "Authorization": f"Basic {basic}"},
+    )
+    assert client_flow.status_code == 200, client_flow.text
+    assert client_flow.json()["scope"] == "payments:read webhooks:manage"
