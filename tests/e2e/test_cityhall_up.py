@@ -57,7 +57,7 @@ async def _check_each_service_through_the_gateway(stack: RunningStack) -> None:
         categories = (await client.get("/v1/categories")).json()["items"]
         assert "災害情報" in {c["name_ja"] for c in categories}
 
-        methods = (await client.get("/v1/payment-methods")).json()
+        methods = (await client.get("/v1/payment-methods")).json()["items"]
         assert {"コンビニ払い", "ペイジー", "クレジットカード"} <= {m["name_ja"] for m in methods}
 
 

@@ -388,3 +388,9 @@ async def test_malformed_json_and_huge_bodies_are_problems(payments: Payments) -
         "/v1/payments", content=b'{"x":"' + b"a" * 2_000_000 + b'"}', headers=headers
     )
     assert huge.status_code == 413
+
+
+async def test_payment_methods_are_a_list_like_every_other(payments: Payments) -> None:
+    listed = (await payments.client.get("/v1/payment-methods")).json()
+    assert listed["next_cursor"] is None
+    assert {m["method"] for m in listed["items"]} == {"konbini", "payeasy", "card"}
