@@ -4,6 +4,7 @@
     cityhall migrate | seed
     cityhall worker [--lanes N]      (another alert_mail sending worker beside `up`)
     cityhall token --kind staff --sub stf_1 --role admin
+    cityhall accounts | totp USER    (the demo identities; a demo staff user's one-time code)
     cityhall clock [show | advance SECONDS | travel-to ISO8601]
     cityhall jpki issue-card --name NAME --out FILE
 
@@ -240,6 +241,42 @@ def token(
             ttl=ttl,
         )
     )
+
+
+# --- demo identities -----------------------------------------------------------------------
+
+
+@app.command()
+def accounts(var_dir: VarDir = None) -> None:
+    """List the demo identities: e-mail, password, roles, TOTP secret, card file, demo client
+    (simulation mode only)."""
+    from deploy.demo_identities import describe
+
+    typer.echo(describe(_demo_settings(var_dir)))
+
+
+@app.command()
+def totp(
+    user: Annotated[str, typer.Argument(help="a demo staff user (admin, bosai, ...) or e-mail")],
+    var_dir: VarDir = None,
+) -> None:
+    """Print the current one-time code of a demo staff account (simulation mode only)."""
+    from deploy.demo_identities import current_totp
+
+    _demo_settings(var_dir)
+    try:
+        code, remaining = current_totp(user)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(code)
+    typer.echo(f"cityhall: valid for {remaining} more s; a code works once per account", err=True)
+
+
+def _demo_settings(var_dir: Path | None) -> Any:
+    settings = _gateway_settings(var_dir)
+    if not settings.demo_identities:
+        raise fail("refusing: demo identities are off (GATEWAY_DEMO_IDENTITIES=false)")
+    return settings
 
 
 # --- clock ---------------------------------------------------------------------------------

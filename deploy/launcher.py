@@ -381,6 +381,10 @@ async def supervise(
             say(f"startup failed: {exc}; stopping the others", out)
             return 1
         out.write("\n" + url_table(stack, pids) + "\n\n")
+        if stack.gateway.demo_identities:
+            from deploy.demo_identities import describe
+
+            out.write(describe(stack.gateway) + "\n\n")
         say(f"{banner}; press Ctrl-C to stop", out)
         done, _ = await first_of(died, stop_waiter)
         if died in done:

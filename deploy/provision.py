@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from deploy import demo_identities
 from deploy.stack import SEED_STATE_FILE, Stack
+from gateway.settings import GatewaySettings
 from services.kit.db import Database
 from services.kit.migrate import upgrade
 
@@ -110,11 +112,63 @@ def _write_state(path: Path, state: Mapping[str, str]) -> None:
     tmp.replace(path)
 
 
+async def seed_identities(settings: GatewaySettings) -> int:
+    """The demo identities in the gateway's IdP (migrating first): accounts with their known
+    passwords and TOTP secrets, and the JPKI card file. Refused outside simulation mode."""
+    from gateway.idp import provisioning
+    from gateway.idp.service import IdentityProvider
+    from gateway.routing import RouteTable
+    from gateway.runtime import GatewayRuntime
+    from services.kit.metrics import Metrics
+
+    provisioning.require_demo_mode(settings)
+    await migrate_gateway(settings.database_url)
+    runtime = GatewayRuntime(
+        settings=settings, routes=RouteTable(settings.routes), metrics=Metrics("gateway-seed")
+    )
+    idp = IdentityProvider(settings, runtime)
+    db = Database(settings.database_url, pool_size=2)
+    try:
+        await idp.start(db)
+        for item in demo_identities.IDENTITIES:
+            await provisioning.upsert_account(idp, item.account)
+            card = demo_identities.card_path(settings, item.account)
+            if card is not None:
+                await provisioning.ensure_card(idp, item.account, card)
+    finally:
+        await idp.stop()
+        await db.dispose()
+    return len(demo_identities.IDENTITIES)
+
+
+def _cards_exist(settings: GatewaySettings) -> bool:
+    paths = (demo_identities.card_path(settings, i.account) for i in demo_identities.IDENTITIES)
+    return all(path.exists() for path in paths if path is not None)
+
+
+def _identities_digest() -> str:
+    return hashlib.sha256(repr(demo_identities.IDENTITIES).encode()).hexdigest()
+
+
 async def seed_all(stack: Stack, *, only_first_time: bool = False) -> list[SeedOutcome]:
-    """Demo data for every service (migrating first). Idempotent: rows are upserted by code."""
+    """Demo data for every service (migrating first), and the demo identities in simulation
+    mode. Idempotent: rows are upserted by code."""
     city, digest = await asyncio.to_thread(_read_seed, stack.launcher.seed_file)
     state_path = stack.var_dir / SEED_STATE_FILE
     state = await asyncio.to_thread(_read_state, state_path)
+    identities: list[SeedOutcome] = []
+    if stack.gateway.demo_identities:
+        key = f"gateway identities {_safe_url(stack.gateway.database_url)}"
+        ids_digest = _identities_digest()
+        cards = [
+            demo_identities.card_path(stack.gateway, i.account) for i in demo_identities.IDENTITIES
+        ]
+        cards_there = all(await asyncio.to_thread(lambda: [c.exists() for c in cards if c]))
+        if only_first_time and state.get(key) == ids_digest and cards_there:
+            identities.append(SeedOutcome("identities", None))
+        else:
+            identities.append(SeedOutcome("identities", await seed_identities(stack.gateway)))
+            state[key] = ids_digest
     keys = {n: f"{n} {_safe_url(s.database_url)}" for n, s in stack.services.items()}
     todo = {
         n: s
@@ -124,6 +178,6 @@ async def seed_all(stack: Stack, *, only_first_time: bool = False) -> list[SeedO
     done = {n: await _seed_one(n, s.database_url, city) for n, s in todo.items()}  # see migrate_all
     for name in done:
         state[keys[name]] = digest
-    outcomes = [SeedOutcome(name, done.get(name)) for name in stack.services]
+    outcomes = [*identities, *(SeedOutcome(name, done.get(name)) for name in stack.services)]
     await asyncio.to_thread(_write_state, state_path, state)
     return outcomes

@@ -24,7 +24,7 @@ from services.alert_mail.settings import Settings as AlertMailSettings
 from services.e_application.settings import Settings as EApplicationSettings
 from services.facility_booking.settings import Settings as FacilityBookingSettings
 from services.kit.app import RuntimeOptions
-from services.kit.settings import ServiceSettings
+from services.kit.settings import DEFAULT_SENDER_NAME, SENDER_NAME_HELP, ServiceSettings
 from services.payments_mock.settings import Settings as PaymentsMockSettings
 
 SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
@@ -48,6 +48,9 @@ class LauncherSettings(BaseSettings):
     startup_timeout_seconds: float = Field(60.0, gt=0, le=600)
     stop_timeout_seconds: float = Field(10.0, gt=0, le=300)
     seed_file: Path = DEMO_CITY
+    mail_sender_name: str = Field(
+        DEFAULT_SENDER_NAME, min_length=1, max_length=64, description=SENDER_NAME_HELP
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,7 @@ def resolve_stack(
             jwks_url=f"{gateway_url}/.well-known/jwks.json",
             smtp_host=connect_host(launcher.host),
             smtp_port=launcher.smtp_port,
+            mail_sender_name=launcher.mail_sender_name,
         )
     upstreams = {name: base_url(s.host, s.port) for name, s in services.items()}
     gateway = GatewaySettings(
@@ -184,6 +188,7 @@ def resolve_stack(
         upstreams=upstreams,
         smtp_host=connect_host(launcher.host),
         smtp_port=launcher.smtp_port,
+        mail_sender_name=launcher.mail_sender_name,
     )
 
     apps: list[AppProcess] = []
@@ -196,6 +201,7 @@ def resolve_stack(
         "jwks_url",
         "smtp_host",
         "smtp_port",
+        "mail_sender_name",
         "environment",
         "simulation",
     )
@@ -213,6 +219,7 @@ def resolve_stack(
         "simulation",
         "smtp_host",
         "smtp_port",
+        "mail_sender_name",
     )
     gateway_env = {f"GATEWAY_{f.upper()}": _dump(getattr(gateway, f)) for f in gateway_fields}
     gateway_env["GATEWAY_ENVIRONMENT"] = gateway.environment

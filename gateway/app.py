@@ -1,7 +1,8 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: SecurityHeadersMiddleware (nosniff, page framing and referrer
-headers) → AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
+Request path: SecurityHeadersMiddleware (nosniff, page framing and referrer headers) → CORS
+(preflights; allowed origins' headers on every answer) → AccessAuditMiddleware (queues an
+access record) → ServerErrorGuard (a 500
 problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.audit_log.access import AccessAuditMiddleware
 from gateway.audit_log.store import AuditLog
+from gateway.cors import with_cors
 from gateway.idp import routes as idp_routes
 from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
@@ -50,12 +52,13 @@ from gateway.upstream_http.pool import ConnectionPool
 from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
+from services.kit.docs import docs_router, install_docs_assets
 from services.kit.exposure import docs_enabled
 from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
-from services.kit.openapi import PROBLEM_RESPONSES
+from services.kit.openapi import PROBLEM_RESPONSES, install_security_openapi
 from services.kit.problems import install_problem_handlers
 from services.kit.security_headers import SecurityHeadersMiddleware
 
@@ -195,6 +198,7 @@ def create_app(
     )
     app.state.idp = idp
     install_problem_handlers(app)
+    install_security_openapi(app)  # the token endpoint is this app's own /auth/token
     for router in (
         operations.router,
         oauth.router,
@@ -206,8 +210,10 @@ def create_app(
         simulation.router,
     ):
         app.include_router(router)
-    if docs_enabled(settings):
+    if docs_enabled(settings):  # production: off unless `api_docs` turns them on
         app.include_router(api_docs.router)
+        install_docs_assets(app)
+        app.include_router(docs_router(title="cityhall API"))
     app.add_middleware(LiteralPathGuard)
     app.add_middleware(
         RequestContextMiddleware,
@@ -219,5 +225,6 @@ def create_app(
     proxy = ProxyMiddleware(app.framework, runtime=runtime)
     guarded = ServerErrorGuard(RateLimitMiddleware(proxy, runtime=runtime))
     audited = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)
-    app.front = SecurityHeadersMiddleware(audited)  # outermost: proxied answers, 429s, 500s
+    # Outermost: headers on proxied answers, preflights, 429s and 500s alike.
+    app.front = SecurityHeadersMiddleware(with_cors(audited, settings))
     return app

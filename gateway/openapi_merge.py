@@ -41,6 +41,28 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
     return node
 
 
+SECURITY_SCHEMES = "securitySchemes"
+
+
+def _merge_scopes(components: dict[str, dict[str, Any]], service_schemes: Any) -> None:
+    """Security schemes are named, not referenced, by every operation's `security`, so they
+    keep their names: the gateway's own (its token endpoint) stand, and gain the scopes the
+    services' operations name."""
+    own = components.get(SECURITY_SCHEMES)
+    if not isinstance(own, dict) or not isinstance(service_schemes, dict):
+        if isinstance(service_schemes, dict):
+            components.setdefault(SECURITY_SCHEMES, {}).update(service_schemes)
+        return
+    for name, scheme in service_schemes.items():
+        if name not in own:
+            own[name] = scheme
+            continue
+        for flow_name, flow in (scheme.get("flows") or {}).items():
+            target = (own[name].get("flows") or {}).get(flow_name)
+            if isinstance(target, dict) and isinstance(flow, dict):
+                target.setdefault("scopes", {}).update(flow.get("scopes", {}))
+
+
 def _under(path: str, prefixes: list[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
@@ -54,6 +76,7 @@ def merge_documents(
 ) -> Document:
     """`services` maps a service name to its document, or None when it could not be fetched."""
     merged: Document = copy.deepcopy(dict(own))
+    own_schemas = dict(merged.get("components", {}).get("schemas", {}))
     merged.setdefault("info", {})["title"] = title
     paths: dict[str, Any] = merged.setdefault("paths", {})
     components: dict[str, dict[str, Any]] = merged.setdefault("components", {})
@@ -87,6 +110,9 @@ def merge_documents(
                 operation_ids.add(operation.get("operationId"))
             paths[path] = item
         for kind, entries in document.get("components", {}).items():
+            if kind == SECURITY_SCHEMES:
+                _merge_scopes(components, entries)
+                continue
             if isinstance(entries, dict):
                 target = components.setdefault(kind, {})
                 target.update({f"{prefix}{name}": value for name, value in entries.items()})
@@ -96,8 +122,24 @@ def merge_documents(
                 tags.append(tag)
     if tags:
         merged["tags"] = tags
+    _distinct_titles(components.get("schemas", {}), own_names=set(own_schemas))
     merged["x-unavailable-services"] = unavailable
     return merged
+
+
+def _distinct_titles(schemas: dict[str, Any], *, own_names: set[str]) -> None:
+    """Client generators name classes after a schema's `title`: two services' `Problem` (or
+    the gateway's and a service's) would be one class, so a service's schema whose title is
+    not unique takes its prefixed component name as its title."""
+    counts: dict[str, int] = {}
+    for schema in schemas.values():
+        if isinstance(schema, dict) and isinstance(schema.get("title"), str):
+            counts[schema["title"]] = counts.get(schema["title"], 0) + 1
+    for name, schema in schemas.items():
+        if name in own_names or not isinstance(schema, dict):
+            continue
+        if counts.get(schema.get("title", ""), 0) > 1:
+            schema["title"] = name
 
 
 class OpenAPICache:

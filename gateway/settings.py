@@ -15,7 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.audit_log.settings import AuditSettings
 from gateway.rate_limit.settings import RateLimitSettings
-from services.kit.settings import DEV_SECRET_MARK, dev_secret, refuse_development_secrets
+from services.kit.settings import (
+    DEFAULT_SENDER_NAME,
+    DEV_SECRET_MARK,
+    SENDER_NAME_HELP,
+    dev_secret,
+    mail_sender,
+    refuse_development_secrets,
+)
 
 SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mock")
 
@@ -87,6 +94,28 @@ def default_service_clients() -> dict[str, ServiceClientConfig]:
     }
 
 
+# The demo client of a front-end or an integration suite: every scope a client app uses.
+DEMO_CLIENT_ID = "demo-app"
+DEMO_CLIENT_SCOPES = (
+    "payments:read",
+    "payments:write",
+    "payments:simulate",
+    "webhooks:manage",
+    "notifications:send",
+    "notifications:manage",
+    "sim",
+)
+
+
+def demo_service_clients() -> dict[str, ServiceClientConfig]:
+    """Service clients accepted only in simulation mode with demo identities on."""
+    return {
+        DEMO_CLIENT_ID: ServiceClientConfig(
+            secret=dev_secret(DEMO_CLIENT_ID), scopes=list(DEMO_CLIENT_SCOPES)
+        )
+    }
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
@@ -121,6 +150,11 @@ class GatewaySettings(BaseSettings):
     upstreams: dict[str, str] = Field(default_factory=default_upstreams)
     routes: dict[str, str] = Field(default_factory=default_routes)
     service_clients: dict[str, ServiceClientConfig] = Field(default_factory=default_service_clients)
+    demo_identities: bool | None = Field(
+        None,
+        description="seed the demo accounts and accept the demo client (simulation mode only); "
+        "default: on in simulation mode, refused in production",
+    )
     service_identity: str = Field("svc-gateway", description="sub of the gateway's own tokens")
     service_identity_scopes: list[str] = Field(default_factory=lambda: ["sim"])
     audit: AuditSettings = Field(default_factory=AuditSettings)
@@ -155,7 +189,10 @@ class GatewaySettings(BaseSettings):
     # Identity provider (gateway/idp): mail, signed links, password hashing, login limits.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
-    mail_from: str = "no-reply@city.example.jp"
+    mail_from: str = Field("no-reply@city.demo.example.jp", description="the IdP's address")
+    mail_sender_name: str = Field(
+        DEFAULT_SENDER_NAME, min_length=1, max_length=64, description=SENDER_NAME_HELP
+    )
     public_url: str = Field("", description="base of links in mail; default http://host:port")
     idp_secret: SecretStr = Field(
         default_factory=lambda: dev_secret("idp"),
@@ -179,6 +216,14 @@ class GatewaySettings(BaseSettings):
     jpki_dir: Path | None = Field(None, description="mock JPKI CA; default <var_dir>/gateway/jpki")
     jpki_nonce_ttl_seconds: int = Field(300, ge=5, le=3600)
 
+    cors_allow_origins: list[str] | None = Field(
+        None,
+        description="origins whose pages may call the gateway (JSON list); default: "
+        "http(s)://localhost|127.0.0.1 on any port in simulation mode, none in production",
+    )
+    cors_allow_origin_regex: str = Field("", description="or a regular expression (full match)")
+    cors_max_age_seconds: int = Field(600, ge=0, le=86_400, description="preflight cache")
+
     max_body_bytes: int = Field(1_048_576, ge=1024, description="for the gateway's own routes")
     log_access: bool = True
 
@@ -197,6 +242,18 @@ class GatewaySettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _demo_identities_only_in_simulation(self) -> Self:
+        simulated = self.simulation and self.environment != "production"
+        if self.demo_identities and not simulated:
+            raise ValueError("demo_identities needs simulation mode and is refused in production")
+        if self.demo_identities is None:
+            object.__setattr__(self, "demo_identities", simulated)
+        if self.demo_identities:
+            clients = {**demo_service_clients(), **self.service_clients}
+            object.__setattr__(self, "service_clients", clients)
+        return self
+
+    @model_validator(mode="after")
     def _routes_name_known_upstreams(self) -> Self:
         for prefix, service in self.routes.items():
             if not prefix.startswith("/") or prefix != prefix.rstrip("/") or "//" in prefix:
@@ -210,10 +267,16 @@ class GatewaySettings(BaseSettings):
         refuse_development_secrets(self)
         if self.environment != "production":
             return self
+        if "*" in (self.cors_allow_origins or ()):
+            raise ValueError("cors_allow_origins: name the origins; * is refused in production")
         for client_id, client in self.service_clients.items():
             if DEV_SECRET_MARK in client.secret.get_secret_value():
                 raise ValueError(f"service client {client_id} still holds a development secret")
         return self
+
+    @property
+    def mail_sender(self) -> str:
+        return mail_sender(self.mail_sender_name, self.mail_from)
 
     @property
     def keys_path(self) -> Path:

@@ -77,7 +77,7 @@ class AccountFlow:
             await ctx.events.record(
                 IdentityAction.REGISTRATION_REPEATED, actor=None, target=existing
             )
-            return await ctx.send(mail.already_registered(ctx.settings.mail_from, email))
+            return await ctx.send(mail.already_registered(ctx.settings.mail_sender, email))
         await ctx.events.record(
             IdentityAction.REGISTERED,
             actor=account,
@@ -100,7 +100,7 @@ class AccountFlow:
         )
         hours = max(1, int(ttl.total_seconds() // 3600))
         message = mail.verification(
-            ctx.settings.mail_from, account.email, account.display_name, link, hours
+            ctx.settings.mail_sender, account.email, account.display_name, link, hours
         )
         return await ctx.send(message)
 
@@ -202,7 +202,7 @@ class AccountFlow:
             )
             hours = max(1, int(ttl.total_seconds() // 3600))
             mailed = await ctx.send(
-                mail.set_password(ctx.settings.mail_from, email, display_name, link, hours)
+                mail.set_password(ctx.settings.mail_sender, email, display_name, link, hours)
             )
         return account, mailed
 

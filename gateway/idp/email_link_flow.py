@@ -84,7 +84,9 @@ class EmailLinkFlow:
             )
             minutes = max(1, int(ttl.total_seconds() // 60))
             await ctx.send(
-                mail.email_login(ctx.settings.mail_from, email, account.display_name, link, minutes)
+                mail.email_login(
+                    ctx.settings.mail_sender, email, account.display_name, link, minutes
+                )
             )
         except Exception:
             log.exception("an e-mail login link could not be sent")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from services.kit.mailer import address, build_message
 
@@ -12,7 +13,7 @@ SIGNATURE = "\n--\n市役所 電子窓口\nCity Hall online services\n"
 
 def _message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
     return build_message(
-        sender=address(SENDER_NAME, sender),
+        sender=address(parseaddr(sender)[0] or SENDER_NAME, parseaddr(sender)[1] or sender),
         to=to,
         subject=subject,
         text=text + SIGNATURE,

@@ -7,6 +7,7 @@ the parameters changed and issues the refresh token. Every outcome is an identit
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -17,7 +18,7 @@ from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, EmailNotVerified, InvalidGrant, TotpRequired
 from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.tables import Account
-from gateway.idp.totp import matching_step
+from gateway.idp.totp import matching_step, next_code_at, used_step
 from services.kit.errors import AppError, TooManyRequests
 
 LOGIN_FAILED = "wrong e-mail address or password"
@@ -124,8 +125,26 @@ class PasswordFlow:
             )
         assert account.totp_secret is not None
         secret = self.ctx.box.open(account.totp_secret)
-        step = matching_step(secret, code, datetime.now(UTC), account.totp_last_step)
+        now = datetime.now(UTC)
+        step = matching_step(secret, code, now, account.totp_last_step)
         if step is None:
             self.ctx.limiter.failed(email, ip)
+            last = account.totp_last_step
+            if last is not None and used_step(secret, code, now, last) is not None:
+                raise _Refused(_wait_for_next_code(last, now), "totp_reused")
             raise _Refused(InvalidGrant(TOTP_FAILED), "totp_wrong")
         return step
+
+
+def _wait_for_next_code(last_step: int, now: datetime) -> InvalidGrant:
+    """A real code of a step already used (the TOTP confirmation, or the last login, in the
+    same 30 s): say when the next one can be used."""
+    ready = next_code_at(last_step)
+    wait = max(1, math.ceil((ready - now).total_seconds()))
+    return InvalidGrant(
+        "this one-time code was used already (each 30-second code works once, and the TOTP"
+        " confirmation or the last login used it): wait for the next code, from"
+        f" {ready.isoformat()} (in {wait} s)",
+        next_code_at=ready.isoformat(),
+        retry_after_seconds=wait,
+    )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from gateway.idp import pages
 from gateway.idp.deps import IdpDep
 from gateway.idp.errors import JpkiBadSignature
 from gateway.idp.grants import EMAIL_LINK_GRANT, NO_STORE
@@ -30,6 +31,7 @@ from gateway.idp.schemas import (
     StaffCreated,
     TotpConfirm,
     TotpEnrolment,
+    VerifyEmailRequest,
 )
 from gateway.oauth_errors import InvalidRequest
 from gateway.routes.oauth import _form  # the token endpoint's strict form reader
@@ -42,7 +44,7 @@ from services.kit.auth import (
     TokenVerifier,
     staff,
 )
-from services.kit.errors import AppError
+from services.kit.errors import AppError, UnprocessableContent
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -115,11 +117,55 @@ async def email_login_page(
     )
 
 
-@router.get("/verify-email", response_model=AccountView, summary="Confirm an e-mail address")
-async def verify_email(
-    idp: IdpDep, _: Public, token: Annotated[str, Query(min_length=1, max_length=2048)]
-) -> AccountView:
-    return AccountView.of(await idp.accounts.verify_email(token))
+@router.get(
+    "/verify-email",
+    response_class=HTMLResponse,
+    summary="The page a mailed confirmation link opens (does not confirm by itself)",
+)
+async def verify_email_page(
+    _: Public, token: Annotated[str, Query(min_length=1, max_length=2048)]
+) -> HTMLResponse:
+    """Only a button, like every mailed link: mail scanners that open links must not confirm
+    an address. The button posts the token to `POST /auth/verify-email`."""
+    return HTMLResponse(pages.verify_email_page(token), headers=pages.PAGE_HEADERS)
+
+
+_VERIFY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": VerifyEmailRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": VerifyEmailRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/verify-email",
+    response_model=AccountView,
+    summary="Confirm an e-mail address with the mailed token",
+    openapi_extra=_VERIFY_BODY,
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def verify_email(request: Request, idp: IdpDep, _: Public) -> Response:
+    """JSON `{"token": ...}` answers the account; the confirmation page's form post answers
+    a page."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        token = (await _form(request)).get("token", "")
+        try:
+            account = await idp.accounts.verify_email(token)
+        except AppError as exc:
+            page = pages.link_refused_page(exc.detail)
+            return HTMLResponse(page, status_code=exc.status, headers=pages.PAGE_HEADERS)
+        page = pages.verified_page(account.display_name)
+        return HTMLResponse(page, headers=pages.PAGE_HEADERS)
+    try:
+        body = VerifyEmailRequest.model_validate_json(await request.body())
+    except ValueError as exc:
+        raise UnprocessableContent('send {"token": ...} as JSON', field="token") from exc
+    view = AccountView.of(await idp.accounts.verify_email(body.token))
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
 @router.post("/password", response_model=AccountView, summary="Set a password with a mailed link")

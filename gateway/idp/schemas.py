@@ -63,6 +63,10 @@ class EmailLoginRequest(_Strict):
     email: str = Field(max_length=254)
 
 
+class VerifyEmailRequest(_Strict):
+    token: str = Field(min_length=1, max_length=2048)
+
+
 class SetPasswordRequest(_Strict):
     token: str = Field(min_length=1, max_length=2048)
     password: str = Field(max_length=256)
@@ -126,3 +130,18 @@ class TokenResponse(BaseModel):
     scope: str
     acr: str | None = Field(None, description="user grants: email, password or jpki")
     refresh_token: str | None = Field(None, description="user grants: rotating, single use")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9...",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                    "scope": "",
+                    "acr": "password",
+                    "refresh_token": "rt_...",
+                }
+            ]
+        }
+    )

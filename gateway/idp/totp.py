@@ -10,7 +10,7 @@ import base64
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyotp
 import segno
@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 ISSUER_NAME = "cityhall"
 VALID_WINDOW = 1
+STEP_SECONDS = 30  # RFC 6238's default, pyotp's interval
 
 
 class SecretBox:
@@ -51,6 +52,20 @@ def new_enrolment(account_label: str) -> Enrolment:
     segno.make(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return Enrolment(secret, uri, f"data:image/svg+xml;base64,{data}")
+
+
+def used_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
+    """The time step of `code` when it is a real code (within the window) of a step already
+    used (`last_step` or earlier): a replay, or a login in the same 30 s as the last one."""
+    if last_step is None:
+        return None
+    step = matching_step(secret, code, now, None)
+    return step if step is not None and step <= last_step else None
+
+
+def next_code_at(last_step: int) -> datetime:
+    """When the first code newer than `last_step` becomes current."""
+    return datetime.fromtimestamp((last_step + 1) * STEP_SECONDS, UTC)
 
 
 def matching_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:

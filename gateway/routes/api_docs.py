@@ -1,12 +1,12 @@
-"""`/openapi.json` merges the services' documents with the gateway's own; `/docs` shows it."""
+"""`/openapi.json` merges the services' documents with the gateway's own; `/docs` and
+`/redoc` (kit.docs, no CDN) show it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 
 from gateway.deps import RuntimeDep
 from gateway.internal_calls import call_service
@@ -43,8 +43,3 @@ async def merged_openapi(request: Request, runtime: RuntimeDep, _: Public) -> JS
 
     documents = await runtime.openapi.documents(services, fetch)
     return JSONResponse(merge_documents(request.app.openapi(), documents, runtime.routes))
-
-
-@router.get("/docs")
-async def swagger_ui(_: Public) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="cityhall API")

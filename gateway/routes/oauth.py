@@ -73,7 +73,39 @@ _FORM_SCHEMA: dict[str, Any] = {
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string", "format": "password"},
                     },
-                }
+                },
+                "examples": {
+                    "citizen": {
+                        "summary": "a citizen logs in (demo identity taro)",
+                        "value": {
+                            "grant_type": "password",
+                            "username": "taro@example.jp",
+                            "password": "taro-demo-pass",
+                        },
+                    },
+                    "staff": {
+                        "summary": "staff add the current code (`cityhall totp bosai`)",
+                        "value": {
+                            "grant_type": "password",
+                            "username": "bosai.taro@city.demo.example.jp",
+                            "password": "bosai-demo-pass",
+                            "totp": "123456",
+                        },
+                    },
+                    "client": {
+                        "summary": "a client app (the demo client)",
+                        "value": {
+                            "grant_type": "client_credentials",
+                            "client_id": "demo-app",
+                            "client_secret": "dev-insecure-demo-app-change-me",
+                            "scope": "payments:write webhooks:manage",
+                        },
+                    },
+                    "refresh": {
+                        "summary": "a new pair from the refresh token (single use)",
+                        "value": {"grant_type": "refresh_token", "refresh_token": "rt_..."},
+                    },
+                },
             }
         },
     }

@@ -23,7 +23,7 @@ from services.kit.ops import ClockMove
 router = APIRouter(prefix="/sim", tags=["simulation"])
 
 
-@mark_auth("simulation")
+@mark_auth("simulation", roles=("admin",), note="simulation mode only")
 async def simulation_admin(runtime: RuntimeDep, principal: Admin) -> Principal:
     if not runtime.settings.simulation:
         raise NotFound("simulation endpoints are off outside simulation mode")

@@ -17,7 +17,7 @@ class Settings(ServiceSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="where links in mails point (the gateway)"
     )
-    mail_from: str = "デモ市 防災・防犯メール <alert@city.demo.example.jp>"
+    mail_from: str = Field("alert@city.demo.example.jp", description="its address")
     mail_domain: str = Field("city.demo.example.jp", description="right-hand side of Message-IDs")
     link_secret: SecretStr = Field(
         default_factory=lambda: dev_secret("alert-mail-links"),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import quote
 
@@ -64,7 +63,7 @@ def _secret(settings: Settings) -> str:
 
 
 def service_name(settings: Settings) -> str:
-    return parseaddr(settings.mail_from)[0] or "防災・防犯メール"
+    return f"{settings.city_name_ja} 防災・防犯メール"
 
 
 def owner_of(principal: Principal | None) -> str | None:

@@ -17,7 +17,8 @@ from services.kit.audit import AUDIT_TOPIC, AuditShipper
 from services.kit.auth import KeySource, RemoteJWKS, TokenVerifier
 from services.kit.clock import Clock
 from services.kit.db import Database
-from services.kit.exposure import docs_urls
+from services.kit.docs import install_docs
+from services.kit.exposure import docs_enabled
 from services.kit.http import build_client
 from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
@@ -25,7 +26,7 @@ from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
-from services.kit.openapi import PROBLEM_RESPONSES
+from services.kit.openapi import PROBLEM_RESPONSES, TOKEN_PATH, install_security_openapi
 from services.kit.ops import ops_router
 from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
@@ -182,8 +183,13 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         lifespan=_lifespan(spec),
         responses=PROBLEM_RESPONSES,
-        **docs_urls(spec.settings),
+        openapi_url="/openapi.json" if docs_enabled(spec.settings) else None,
+        docs_url=None,  # kit.docs: served without a CDN
+        redoc_url=None,
     )
+    install_security_openapi(app, token_url=f"{spec.settings.gateway_url}{TOKEN_PATH}")
+    if docs_enabled(spec.settings):  # production: off unless `api_docs` turns them on
+        install_docs(app, title=spec.title)
     app.state.metrics = metrics
     app.state.service_name = spec.name
     install_problem_handlers(app)

@@ -194,19 +194,62 @@ class TokenVerifier:
 # --- dependencies -------------------------------------------------------------------------
 
 AUTH_MARK = "__cityhall_auth__"
+REQUIREMENT_MARK = "__cityhall_requirement__"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def mark_auth(kind: str) -> Callable[[F], F]:
-    """Marks a dependency as an authorization check (the route walker looks for these)."""
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What an auth dependency lets through, for the OpenAPI document (kit.openapi): the
+    principal kinds, any one of `roles`, any one of `scopes` (admin passes role and kind
+    checks), a department and a minimum assurance level."""
+
+    label: str
+    kinds: frozenset[str] = frozenset()
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    department: str | None = None
+    min_acr: str | None = None
+    note: str | None = None
+
+    @property
+    def public(self) -> bool:
+        return self.label == "public"
+
+    @property
+    def optional(self) -> bool:
+        return self.label == "optional"
+
+
+def mark_auth(
+    kind: str,
+    *,
+    kinds: frozenset[str] | set[str] = frozenset(),
+    roles: tuple[str, ...] = (),
+    scopes: tuple[str, ...] = (),
+    department: str | None = None,
+    min_acr: str | None = None,
+    note: str | None = None,
+) -> Callable[[F], F]:
+    """Marks a dependency as an authorization check (the route walker looks for these) and
+    records what it requires, which the OpenAPI document shows for every operation."""
+    requirement = Requirement(
+        kind, frozenset(kinds), tuple(roles), tuple(scopes), department, min_acr, note
+    )
 
     def decorate(func: F) -> F:
         setattr(func, AUTH_MARK, kind)
+        setattr(func, REQUIREMENT_MARK, requirement)
         return func
 
     return decorate
+
+
+def requirement_of(func: Any) -> Requirement | None:
+    found: Requirement | None = getattr(func, REQUIREMENT_MARK, None)
+    return found
 
 
 def bearer_token(request: Request) -> str | None:
@@ -265,7 +308,14 @@ def _require(
     min_acr: str | None = None,
     label: str,
 ) -> Callable[..., Awaitable[Principal]]:
-    @mark_auth(label)
+    @mark_auth(
+        label,
+        kinds=kinds,
+        roles=(role,) if role else (),
+        scopes=(scope,) if scope else (),
+        department=department,
+        min_acr=min_acr,
+    )
     async def dependency(request: Request) -> Principal:
         principal = await authenticated(request)
         if principal.kind not in kinds and "admin" not in principal.roles:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict
+
+from services.kit.auth import Requirement, requirement_of
 
 
 class FieldError(BaseModel):
@@ -43,3 +48,120 @@ PAGE_OR_PROBLEM: dict[int | str, dict[str, Any]] = {
         ),
     }
 }
+
+# --- security: derived once from the auth dependencies every route declares ---------------
+
+OAUTH2 = "OAuth2"
+BEARER = "BearerAuth"
+TOKEN_PATH = "/auth/token"  # noqa: S105 - a path, not a secret
+
+
+def _requirements(dependant: Dependant) -> list[Requirement]:
+    found: list[Requirement] = []
+    for sub in dependant.dependencies:
+        requirement = requirement_of(sub.call)
+        if requirement is not None:
+            found.append(requirement)
+        found += _requirements(sub)
+    return found
+
+
+def _describe(requirement: Requirement) -> str:
+    parts: list[str] = []
+    if requirement.kinds:
+        parts.append(" or ".join(sorted(requirement.kinds)) + " accounts")
+    if requirement.roles:
+        parts.append("role " + " or ".join(f"`{r}`" for r in requirement.roles))
+    if requirement.scopes:
+        parts.append("scope " + " or ".join(f"`{s}`" for s in requirement.scopes))
+    if requirement.department:
+        parts.append(f"department `{requirement.department}`")
+    if requirement.min_acr:
+        parts.append(f"assurance level `{requirement.min_acr}` or higher")
+    if requirement.note:
+        parts.append(requirement.note)
+    return "; ".join(parts) or "any valid access token"
+
+
+def access_of(requirements: list[Requirement]) -> dict[str, Any]:
+    """`security` and `x-cityhall-access` of one operation."""
+    checks = [r for r in requirements if not r.public and not r.optional]
+    if not checks:
+        optional = any(r.optional for r in requirements)
+        security: list[dict[str, list[str]]] = [{}, {OAUTH2: []}, {BEARER: []}] if optional else []
+        summary = "a token is optional (it changes what you see)" if optional else "public"
+        return {"security": security, "x-cityhall-access": {"summary": summary}}
+    scopes = sorted({s for r in checks for s in r.scopes})
+    security = [{OAUTH2: [s]} for s in scopes] or [{OAUTH2: []}]
+    security.append({BEARER: []})
+    access: dict[str, Any] = {
+        "summary": "; and ".join(_describe(r) for r in checks),
+        "kinds": sorted({k for r in checks for k in r.kinds}),
+        "roles_any": sorted({role for r in checks for role in r.roles}),
+        "scopes_any": scopes,
+    }
+    acr = [r.min_acr for r in checks if r.min_acr]
+    if acr:
+        access["min_acr"] = acr[0]
+    return {"security": security, "x-cityhall-access": access}
+
+
+def security_schemes(token_url: str, scopes: list[str]) -> dict[str, Any]:
+    described = {s: f"the `{s}` scope" for s in sorted(scopes)}
+    return {
+        OAUTH2: {
+            "type": "oauth2",
+            "description": "Tokens from the gateway's token endpoint. Citizens and business "
+            "accounts use the password flow; staff add their one-time code in the `totp` "
+            "form field; service clients use client_credentials. Refresh with "
+            "grant_type=refresh_token.",
+            "flows": {
+                "password": {"tokenUrl": token_url, "refreshUrl": token_url, "scopes": described},
+                "clientCredentials": {
+                    "tokenUrl": token_url,
+                    "refreshUrl": token_url,
+                    "scopes": described,
+                },
+            },
+        },
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token from POST /auth/token (or `cityhall token`).",
+        },
+    }
+
+
+def install_security_openapi(app: FastAPI, *, token_url: str = TOKEN_PATH) -> None:
+    """Makes `app.openapi()` declare the gateway's OAuth2 and bearer schemes and, on every
+    operation, the requirement its auth dependencies enforce (`security`, and the kinds,
+    roles and scopes in `x-cityhall-access` and the description)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        all_scopes: set[str] = set()
+        for context in iter_route_contexts(app.routes):
+            route = context.original_route
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            access = access_of(_requirements(context.dependant))
+            all_scopes.update(access["x-cityhall-access"].get("scopes_any", []))
+            item = document.get("paths", {}).get(context.path, {})
+            for method in context.methods or ():
+                operation = item.get(method.lower())
+                if not isinstance(operation, dict):
+                    continue
+                operation.update(access)
+                line = f"**Access:** {access['x-cityhall-access']['summary']}."
+                description = operation.get("description", "")
+                operation["description"] = f"{description}\n\n{line}".strip()
+        components = document.setdefault("components", {})
+        components["securitySchemes"] = security_schemes(token_url, sorted(all_scopes))
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from services.kit.auth import Principal, Public, authenticated, mark_auth
 from services.kit.errors import Forbidden, NotFound, UnprocessableContent
 from services.kit.exposure import MetricsReader
 from services.kit.metrics import CONTENT_TYPE_LATEST
+from services.kit.schemas import WriteModel
 from services.kit.settings import ServiceSettings
 
 
@@ -32,9 +33,7 @@ class ClockState(BaseModel):
     offset_seconds: float
 
 
-class ClockMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClockMove(WriteModel):
     advance_seconds: float | None = Field(None, ge=0, le=10 * 365 * 86400)
     travel_to: datetime | None = None
 
@@ -44,7 +43,12 @@ class TickResult(BaseModel):
     outbox_delivered: int
 
 
-@mark_auth("simulation")
+@mark_auth(
+    "simulation",
+    roles=("admin",),
+    scopes=("sim",),
+    note="simulation mode only; an admin or a client with the sim scope",
+)
 async def simulation_operator(
     request: Request, principal: Annotated[Principal, Depends(authenticated)]
 ) -> Principal:

@@ -10,9 +10,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import RouteContext, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
@@ -181,10 +181,80 @@ def _shadowed(request: Request) -> bool:
     return bool(routes) and matched is not None and all(r.endpoint != matched for r in routes)
 
 
+def _line_and_column(document: Any, position: int) -> tuple[int, int]:
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else str(document)
+    before = text[:position]
+    line = before.count("\n") + 1
+    return line, position - (before.rfind("\n") + 1) + 1
+
+
+def _malformed_json(exc: RequestValidationError) -> JSONResponse | None:
+    """400 naming where the JSON broke (line and column, 1-based), not a character index."""
+    for error in exc.errors():
+        if error.get("type") != "json_invalid":
+            continue
+        loc = tuple(error.get("loc", ()))
+        position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        line, column = _line_and_column(exc.body, position)
+        reason = str((error.get("ctx") or {}).get("error") or "invalid JSON")
+        message = f"{reason} at line {line}, column {column}"
+        return problem_response(
+            400,
+            slug="malformed-json",
+            title="Malformed JSON",
+            detail=f"the request body is not valid JSON: {message}",
+            extensions={
+                "errors": [
+                    {
+                        "field": "body",
+                        "in": "body",
+                        "message": message,
+                        "code": "json_invalid",
+                        "line": line,
+                        "column": column,
+                    }
+                ]
+            },
+        )
+    return None
+
+
+def _json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _unsupported_media_type(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """A JSON endpoint sent a form, text or no content type at all: 415, not a 422 on `body`."""
+    route = request.scope.get("route")
+    body_field = route.body_field if isinstance(route, APIRoute) else None
+    if body_field is None or isinstance(body_field.field_info, params.Form):
+        return None
+    if not any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+        return None
+    content_type = request.headers.get("content-type", "")
+    if _json_media_type(content_type):
+        return None
+    if not content_type and not exc.body:
+        return None  # no body at all: the 422 says which fields are missing
+    given = content_type.split(";", 1)[0].strip() or "no Content-Type"
+    return problem_response(
+        415,
+        detail=f"this endpoint takes a JSON body (Content-Type: application/json), not {given}",
+        headers={"Accept-Post": "application/json"} if request.method == "POST" else None,
+        extensions={"accepted": ["application/json"]},
+    )
+
+
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) and _shadowed(request):
         return _method_not_allowed(request)
+    refused = _malformed_json(exc) or _unsupported_media_type(request, exc)
+    if refused is not None:
+        return refused
     errors = validation_errors(exc.errors())
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(422, detail=f"invalid input: {fields}", extensions={"errors": errors})

@@ -5,6 +5,7 @@ No settings object is built at import time: apps take one in `create_app(setting
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal, Self
 
@@ -28,6 +29,18 @@ def refuse_development_secrets(settings: BaseSettings) -> None:
     for name, value in settings:
         if isinstance(value, SecretStr) and DEV_SECRET_MARK in value.get_secret_value():
             raise ValueError(f"{name} still holds a development secret")
+
+
+DEFAULT_SENDER_NAME = "デモ市役所"
+SENDER_NAME_HELP = "the display name of every mail the suite sends: one per city"
+
+
+def mail_sender(name: str, mail_from: str) -> str:
+    """`"Name" <address>`: the city's one sender name with an app's own address (a display
+    name inside `mail_from` gives way to it)."""
+    address = parseaddr(mail_from)[1] or mail_from
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
 
 
 class ServiceSettings(BaseSettings):
@@ -75,7 +88,10 @@ class ServiceSettings(BaseSettings):
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
-    mail_from: str = "no-reply@city.example.jp"
+    mail_from: str = Field("no-reply@city.demo.example.jp", description="this app's address")
+    mail_sender_name: str = Field(
+        DEFAULT_SENDER_NAME, min_length=1, max_length=64, description=SENDER_NAME_HELP
+    )
 
     api_docs: bool | None = Field(
         None, description="serve /docs, /redoc, /openapi.json; default: on except in production"
@@ -89,6 +105,10 @@ class ServiceSettings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     outbox_batch_size: int = Field(100, ge=1, le=1000)
     log_access: bool = True
+
+    @property
+    def mail_sender(self) -> str:
+        return mail_sender(self.mail_sender_name, self.mail_from)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Self:

@@ -19,7 +19,7 @@ SIMULATE = "payments:simulate"
 
 
 def _scoped(*accepted: str) -> Callable[[Request], Awaitable[Principal]]:
-    @mark_auth("scope")
+    @mark_auth("scope", scopes=accepted, note="any principal holding one of the scopes")
     async def dependency(request: Request) -> Principal:
         """Any principal (service client, or a citizen/staff app) holding one of the scopes;
         its `sub` owns what it creates."""
@@ -32,7 +32,12 @@ def _scoped(*accepted: str) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-@mark_auth("simulation")
+@mark_auth(
+    "simulation",
+    roles=("admin",),
+    scopes=("sim", SIMULATE, WRITE),
+    note="simulation mode only; an admin or a client with one of the scopes",
+)
 async def simulator(request: Request) -> Principal:
     """Simulation mode only (404 otherwise): an admin, or a client with `sim`,
     `payments:simulate` or `payments:write` (client apps testing their own flows)."""

@@ -52,6 +52,26 @@ class CardInput(WriteModel):
 
 
 class PaymentCreate(WriteModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": 300,
+                    "method": "konbini",
+                    "description": "住民票の写し（デモ）",
+                    "reference": "app_01JDEMO",
+                    "expires_after_days": 3,
+                },
+                {
+                    "amount": 2000,
+                    "method": "card",
+                    "description": "体育館使用料（デモ）",
+                    "card": {"number": "4242424242424242"},
+                },
+            ]
+        }
+    )
+
     amount: int = Field(
         ge=1,
         le=MAX_CARD_AMOUNT,

@@ -54,10 +54,10 @@ async def _check_each_service_through_the_gateway(stack: RunningStack) -> None:
         facilities = (await client.get("/v1/facilities")).json()["items"]
         assert {"中央公民館", "総合体育館"} <= {f["name_ja"] for f in facilities}
 
-        categories = (await client.get("/v1/categories")).json()
+        categories = (await client.get("/v1/categories")).json()["items"]
         assert "災害情報" in {c["name_ja"] for c in categories}
 
-        methods = (await client.get("/v1/payment-methods")).json()
+        methods = (await client.get("/v1/payment-methods")).json()["items"]
         assert {"コンビニ払い", "ペイジー", "クレジットカード"} <= {m["name_ja"] for m in methods}
 
 

@@ -62,8 +62,8 @@ def district_line(
 
 class Renderer:
     def __init__(self, settings: Settings, signer: DkimSigner | None = None) -> None:
-        self.mail_from = settings.mail_from
-        self.from_header, self.envelope_from = mime.encode_address(settings.mail_from)
+        self.mail_from = settings.mail_sender
+        self.from_header, self.envelope_from = mime.encode_address(settings.mail_sender)
         self.domain = settings.mail_domain
         self.public_url = settings.public_url.rstrip("/")
         self.secret = settings.link_secret.get_secret_value()

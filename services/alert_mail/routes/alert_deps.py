@@ -16,7 +16,7 @@ from services.kit.errors import Forbidden
 
 
 def _staff_with_any_role(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
-    @mark_auth("staff")
+    @mark_auth("staff", kinds={"staff"}, roles=roles)
     async def dependency(request: Request) -> Principal:
         principal = await authenticated(request)
         if principal.kind != "staff" and "admin" not in principal.roles:

@@ -20,7 +20,7 @@ RecipientId = Annotated[str, Path(pattern=f"^rcp_{ULID}$", max_length=64)]
 Token = Annotated[str, Query(min_length=1, max_length=200, description="from the call-up mail")]
 
 
-@mark_auth("staff")
+@mark_auth("staff", kinds={"staff"}, roles=tuple(sorted(SENDER_ROLES)))
 async def callup_sender(request: Request) -> Principal:
     """Staff holding `emergency_publisher`, `alert_publisher` or `admin`."""
     principal = await authenticated(request)

@@ -3,7 +3,6 @@ a Japanese HTML form without script, answered by form post or JSON."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,7 @@ from services.alert_mail import callup_replies_service as service
 from services.alert_mail.domain import callup_form, callup_pages
 from services.alert_mail.domain.callup_lifecycle import accepts_replies
 from services.alert_mail.routes.callup_deps import SettingsDep, Token
-from services.alert_mail.routes.forms import FORM, media_type, validated
+from services.alert_mail.routes.forms import FORM, media_type, parse_json, validated
 from services.alert_mail.schemas.callups import CallupReplyCreate, CallupReplyRead
 from services.alert_mail.settings import Settings
 from services.kit.auth import Public
@@ -133,11 +132,7 @@ async def post_reply(
 async def _reply_from_json(
     raw: bytes, session: AsyncSession, clock: Clock, settings: Settings
 ) -> CallupReplyRead:
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise UnprocessableContent("the body is not valid JSON", field="body") from None
-    body = validated(CallupReplyCreate, data)
+    body = validated(CallupReplyCreate, parse_json(raw))
     target = await service.resolve_reply_token(session, settings, body.token, for_update=True)
     reply = await service.record_reply(
         session,
@@ -175,7 +170,7 @@ async def _reply_from_form(
         comment=values.get("comment", ""),
     )
     try:
-        body = validated(CallupReplyCreate, callup_form.form_body(values))
+        body = validated(CallupReplyCreate, callup_form.form_body(values), form=True)
         reply = await service.record_reply(
             session,
             target,

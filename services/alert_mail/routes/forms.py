@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.kit.errors import AppError, BadRequest
 from services.kit.problems import wants_html
+from services.kit.schemas import FORM_INPUT
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -100,10 +101,11 @@ def first(form: Form, name: str, default: str = "") -> str:
     return values[0] if values else default
 
 
-def validated(model: type[M], data: Any) -> M:
-    """`data` as `model`; invalid data is the usual 422 naming the body's fields."""
+def validated(model: type[M], data: Any, *, form: bool = False) -> M:
+    """`data` as `model`; invalid data is the usual 422 naming the body's fields. A form's
+    values are strings, so numbers are read from them (`form=True`); JSON's are not."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=FORM_INPUT if form else None)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
@@ -113,13 +115,20 @@ def validated(model: type[M], data: Any) -> M:
 async def read_json(request: Request, model: type[M]) -> M:
     """The body as `model`; a broken or invalid body is the usual 422 naming the fields."""
     body = await request.body()
+    return validated(model, parse_json(body))
+
+
+def parse_json(body: bytes) -> Any:
+    """The decoded body; malformed JSON is the kit's 400 naming the line and column."""
     try:
-        data: Any = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]
-        ) from exc
-    return validated(model, data)
+        return json.loads(body or b"null")
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+        raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}], body=exc.doc) from exc
+    except (UnicodeDecodeError, RecursionError) as exc:
+        error = {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}
+        reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+        raise RequestValidationError([{**error, "ctx": {"error": reason}}], body=b"") from exc
 
 
 def invalid_fields(exc: ValidationError | AppError) -> list[str]:

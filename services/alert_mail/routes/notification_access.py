@@ -24,7 +24,13 @@ SEND = "notifications:send"
 
 
 def _template_access(*scopes: str) -> Callable[[Request], Awaitable[Principal]]:
-    @mark_auth("notifications")
+    @mark_auth(
+        "notifications",
+        kinds={"staff", "service"},
+        roles=("admin",),
+        scopes=scopes,
+        note="a staff admin, or a service client holding one of the scopes",
+    )
     async def dependency(request: Request) -> Principal:
         principal = await authenticated(request)
         if principal.kind == "staff" and principal.has_role("admin"):

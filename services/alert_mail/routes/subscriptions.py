@@ -70,7 +70,7 @@ router = APIRouter(prefix="/v1", tags=["subscriptions"])
 COUNT_ROLES = ("alert_publisher", "approver", "emergency_publisher")
 
 
-@mark_auth("staff")
+@mark_auth("staff", kinds={"staff"}, roles=COUNT_ROLES)
 async def subscription_counter(request: Request) -> Principal:
     """Staff who publish or approve alerts (or admins) may see the counts."""
     principal = await authenticated(request)

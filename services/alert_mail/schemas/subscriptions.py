@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.alert_mail.domain.subscription_rules import MAX_CHOICES, SubscriptionState
 from services.kit.schemas import WriteModel
@@ -16,6 +16,19 @@ Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
 class SubscriptionCreate(WriteModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "taro@example.jp",
+                    "categories": ["disaster", "weather"],
+                    "districts": ["chuo"],
+                    "language": "ja",
+                }
+            ]
+        }
+    )
+
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)] = Field(
         description="where alerts go; nothing is sent but the confirmation until it is confirmed"
     )

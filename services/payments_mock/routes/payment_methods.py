@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.kit.auth import Public
+from services.kit.pagination import Page
 from services.payments_mock.domain.methods import METHODS, MIN_AMOUNT
 from services.payments_mock.schemas import PaymentMethodRead
 
@@ -22,6 +23,7 @@ PAYMENT_METHODS = [
 ]
 
 
-@router.get("", response_model=list[PaymentMethodRead])
-async def list_payment_methods(_: Public) -> list[PaymentMethodRead]:
-    return PAYMENT_METHODS
+@router.get("", response_model=Page[PaymentMethodRead])
+async def list_payment_methods(_: Public) -> Page[PaymentMethodRead]:
+    """Shaped like every list; the three methods always fit on one page."""
+    return Page(items=PAYMENT_METHODS, next_cursor=None)

@@ -281,8 +281,9 @@ async def test_reply_validation_names_the_field(alert_mail: AlertMail) -> None:
     assert fields(unknown_status) == ["status"]
     assert unknown_field.status_code == 422
     assert fields(unknown_field) == ["mood"]
-    assert not_json.status_code == 422
+    assert not_json.status_code == 400  # malformed JSON says where
     assert fields(not_json) == ["body"]
+    assert not_json.json()["errors"][0]["column"] == 2
     assert plain_text.status_code == 415
     assert plain_text.headers["content-type"].startswith("application/problem+json")
 

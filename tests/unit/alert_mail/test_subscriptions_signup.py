@@ -120,8 +120,9 @@ async def test_a_body_that_is_not_json_is_a_problem(alert_mail: AlertMail) -> No
     response = await alert_mail.client.post(
         "/v1/subscriptions", content=b"{", headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400  # malformed JSON: a 400 saying where
     assert response.json()["errors"][0]["field"] == "body"
+    assert response.json()["errors"][0]["line"] == 1
 
 
 async def test_staff_see_counts_without_personal_data(alert_mail: AlertMail) -> None:

@@ -14,6 +14,7 @@ from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
 from services.kit.auth import Public
 from services.kit.deps import SessionDep
 from services.kit.errors import IllegalTransition
+from services.kit.schemas import WriteModel
 from services.kit.settings import ServiceSettings
 from tests.support.apps import running
 from tests.support.services import SERVICES
@@ -29,11 +30,20 @@ class Echo(BaseModel):
     name: str
 
 
+class Strict(WriteModel):
+    amount: int
+    paid: bool | None = None
+
+
 def _troublemaker_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/echo")
     async def echo(body: Echo, _: Public) -> Echo:
+        return body
+
+    @router.post("/strict")
+    async def strict(body: Strict, _: Public) -> Strict:
         return body
 
     @router.get("/boom")
@@ -97,11 +107,51 @@ async def test_validation_error_names_each_field(app_client: httpx.AsyncClient) 
     assert fields == {"amount", "name", "extra"}
 
 
-async def test_malformed_json_is_a_422_problem(app_client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400_problem_saying_where(app_client: httpx.AsyncClient) -> None:
     response = await app_client.post(
-        "/echo", content=b"{not json", headers={"content-type": "application/json"}
+        "/echo",
+        content=b'{\n  "amount": 1,\n  not json',
+        headers={"content-type": "application/json"},
     )
-    assert_problem(response, 422, "validation-error")
+    body = assert_problem(response, 400, "malformed-json")
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    [error] = errors
+    assert (error["line"], error["column"]) == (3, 3)
+    assert error["field"] == "body"
+    assert "line 3, column 3" in str(body["detail"])
+
+
+async def test_a_form_or_text_body_on_a_json_endpoint_is_a_415(
+    app_client: httpx.AsyncClient,
+) -> None:
+    form = await app_client.post("/echo", data={"amount": "1", "name": "a"})
+    assert_problem(form, 415, "unsupported-media-type")
+    text = await app_client.post(
+        "/echo", content=b'{"amount": 1, "name": "a"}', headers={"content-type": "text/plain"}
+    )
+    assert_problem(text, 415, "unsupported-media-type")
+    bare = await app_client.post("/echo", content=b'{"amount": 1, "name": "a"}')
+    assert_problem(bare, 415, "unsupported-media-type")
+    suffixed = await app_client.post(
+        "/echo",
+        content=b'{"amount": 1, "name": "a"}',
+        headers={"content-type": "application/merge-patch+json; charset=utf-8"},
+    )
+    assert suffixed.status_code == 200
+
+
+async def test_write_models_take_no_numbers_or_booleans_from_strings(
+    app_client: httpx.AsyncClient,
+) -> None:
+    response = await app_client.post("/strict", json={"amount": "3000", "paid": "true"})
+    body = assert_problem(response, 422, "validation-error")
+    codes = {e["field"]: e["code"] for e in body["errors"]}  # type: ignore[attr-defined]
+    assert codes == {"amount": "int_type", "paid": "bool_type"}
+    assert (await app_client.post("/strict", json={"amount": 3000, "paid": True})).json() == {
+        "amount": 3000,
+        "paid": True,
+    }
 
 
 async def test_unknown_route_and_wrong_method(app_client: httpx.AsyncClient) -> None:

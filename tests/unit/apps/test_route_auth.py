@@ -17,7 +17,7 @@ from services.kit.auth import is_auth_dependency
 from tests.support.services import SERVICES
 
 # Framework pages that serve the API description itself.
-FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs/assets"}
 
 
 def _declares_auth(dependant: Dependant) -> bool:

@@ -132,3 +132,24 @@ def test_the_clock_needs_the_gateways_keys(tmp_path: Path) -> None:
     result = runner.invoke(app, ["clock", "show", "--var-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no signing keys" in result.output
+
+
+def test_every_app_mails_under_the_one_sender_name_of_the_city(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email.utils import parseaddr
+
+    from services.alert_mail.delivery.render import Renderer
+    from services.alert_mail.settings import Settings as AlertMailSettings
+
+    monkeypatch.setenv("CITYHALL_MAIL_SENDER_NAME", "サンプル市役所")
+    stack = resolve_stack(var_dir=tmp_path)
+    senders = [stack.gateway.mail_sender, *(s.mail_sender for s in stack.services.values())]
+    assert {parseaddr(s)[0] for s in senders} == {"サンプル市役所"}
+    for app_process in stack.apps:
+        if app_process.name != MAILSINK:
+            assert "サンプル市役所" in app_process.env.values()
+    alert_mail = stack.services["alert_mail"]
+    assert isinstance(alert_mail, AlertMailSettings)
+    renderer = Renderer(alert_mail)
+    assert parseaddr(renderer.mail_from) == ("サンプル市役所", "alert@city.demo.example.jp")

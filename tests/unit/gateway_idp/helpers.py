@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from deploy.mailsink import MailSink
 from tests.unit.gateway_app.support import Gateway
@@ -30,7 +30,11 @@ async def register_and_verify(
     assert response.status_code == 202, response.text
     (message,) = await sink.wait_for(to=email)
     assert message.text is not None
-    verified = await gw.client.get(link_in(message.text, "/auth/verify-email"))
+    page = await gw.client.get(link_in(message.text, "/auth/verify-email"))
+    assert page.status_code == 200, page.text
+    token = parse_qs(urlsplit(link_in(message.text, "/auth/verify-email")).query)["token"][0]
+    assert f'value="{token}"' in page.text  # the page only shows a button posting it
+    verified = await gw.client.post("/auth/verify-email", json={"token": token})
     assert verified.status_code == 200, verified.text
     body: dict[str, Any] = verified.json()
     return body

@@ -78,6 +78,11 @@ async def test_staff_totp_enrolment_login_and_disable(
         assert without_code.json()["type"].endswith("/totp-required")
         replayed = await password_login(gw, "suzuki@city.example.jp", STAFF_PASSWORD, totp=code)
         assert replayed.status_code == 400  # the confirming code's step is spent
+        assert "wait for the next code" in replayed.json()["detail"]
+        ready = datetime.fromisoformat(replayed.json()["next_code_at"])
+        assert ready.timestamp() % 30 == 0
+        assert ready > now - timedelta(seconds=30)
+        assert 1 <= replayed.json()["retry_after_seconds"] <= 60
         next_code = totp.at(now + timedelta(seconds=30))
         login = await password_login(gw, "suzuki@city.example.jp", STAFF_PASSWORD, totp=next_code)
         assert login.status_code == 200, login.text

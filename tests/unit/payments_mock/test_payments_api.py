@@ -325,6 +325,8 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"amount": 0}, "amount"),
     ({"amount": -5}, "amount"),
     ({"amount": "4500yen"}, "amount"),
+    ({"amount": "3000"}, "amount"),  # a string is not a JSON number, even when it reads as one
+    ({"expires_after_days": "3"}, "expires_after_days"),
     ({"currency": "USD"}, "currency"),
     ({"unknown": 1}, "unknown"),
     ({"payer": {"name": "x", "age": 3}}, "payer.age"),
@@ -380,8 +382,15 @@ async def test_bad_queries_are_problems_never_500(
 async def test_malformed_json_and_huge_bodies_are_problems(payments: Payments) -> None:
     headers = {**payments.auth(), "content-type": "application/json"}
     broken = await payments.client.post("/v1/payments", content=b'{"amount": ', headers=headers)
-    assert broken.status_code == 422
+    assert broken.status_code == 400
+    assert broken.json()["errors"][0]["line"] == 1
     huge = await payments.client.post(
         "/v1/payments", content=b'{"x":"' + b"a" * 2_000_000 + b'"}', headers=headers
     )
     assert huge.status_code == 413
+
+
+async def test_payment_methods_are_a_list_like_every_other(payments: Payments) -> None:
+    listed = (await payments.client.get("/v1/payment-methods")).json()
+    assert listed["next_cursor"] is None
+    assert {m["method"] for m in listed["items"]} == {"konbini", "payeasy", "card"}

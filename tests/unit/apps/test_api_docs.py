@@ -1,0 +1,69 @@
+"""/docs and /redoc work offline (assets from the installed package, no CDN), Swagger's
+Authorize targets the gateway's token endpoint, and every operation says who may call it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from services.kit.app import RuntimeOptions
+from tests.support.apps import running
+from tests.support.services import SERVICES
+from tests.support.suite import InProcessSuite
+from tests.unit.apps.test_generated_client import suite  # noqa: F401 - the fixture
+
+
+async def test_docs_pages_load_every_asset_from_the_gateway(suite: InProcessSuite) -> None:  # noqa: F811
+    async with suite.http() as http:
+        for page in ("/docs", "/redoc"):
+            html = (await http.get(page)).text
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert assets, page
+            for asset in assets:
+                assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+                answer = await http.get(asset)
+                assert answer.status_code == 200, asset
+                assert len(answer.content) > 0
+        redirect = await http.get("/docs/oauth2-redirect")
+        assert redirect.status_code == 200
+        document = (await http.get("/openapi.json")).json()
+    operations = [
+        op
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(operations) > 100
+    assert all("security" in op and "x-cityhall-access" in op for op in operations)
+    create = document["paths"]["/v1/payments"]["post"]
+    assert {"OAuth2": ["payments:write"]} in create["security"]
+    assert "**Access:**" in create["description"]
+    alerts = document["paths"]["/v1/alerts"]["post"]["x-cityhall-access"]
+    assert alerts["kinds"] == ["staff"]
+    assert "alert_publisher" in alerts["roles_any"]
+    assert document["paths"]["/auth/token"]["post"]["security"] == []
+    token_examples = document["paths"]["/auth/token"]["post"]["requestBody"]["content"][
+        "application/x-www-form-urlencoded"
+    ]["examples"]
+    assert {"citizen", "staff", "client", "refresh"} <= token_examples.keys()
+    schemas = document["components"]["schemas"]
+    assert schemas["PaymentsMock_PaymentCreate"]["examples"][0]["method"] == "konbini"
+    signup = document["paths"]["/v1/subscriptions"]["post"]["requestBody"]["content"]
+    assert signup["application/json"]["schema"]["examples"][0]["categories"]
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+async def test_each_service_points_authorize_at_the_gateway(name: str, tmp_path: Path) -> None:
+    app = SERVICES[name](
+        f"sqlite+aiosqlite:///{tmp_path}/{name}.db", RuntimeOptions(background=False)
+    )
+    async with running(app) as client:
+        document = (await client.get("/openapi.json")).json()
+        docs = await client.get("/docs")
+    flows = document["components"]["securitySchemes"]["OAuth2"]["flows"]
+    assert flows["password"]["tokenUrl"] == "http://127.0.0.1:8000/auth/token"
+    assert flows["clientCredentials"]["refreshUrl"] == "http://127.0.0.1:8000/auth/token"
+    assert document["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+    assert "cdn" not in docs.text.lower()
