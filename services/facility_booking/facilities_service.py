@@ -100,14 +100,22 @@ class Site:
 
 
 async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
-    """The facility `code`; a 404, or a 422 naming `field` when the code came in a body."""
-    facility = await session.get(Facility, code)
-    if facility is None:
+    """The facility `code` and its units in one query; a 404, or a 422 naming `field` when
+    the code came in a body."""
+    rows = (
+        await session.exec(
+            select(Facility, Unit)
+            .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+            .where(Facility.code == code)
+            .order_by(col(Unit.sort_order))
+        )
+    ).all()
+    if not rows:
         if field is not None:
             raise UnprocessableContent(f"no facility with code {code}", field=field)
         raise NotFound(f"no facility with code {code}")
-    query = select(Unit).where(Unit.facility_code == code).order_by(col(Unit.sort_order))
-    units = {u.code: u for u in (await session.exec(query)).all()}
+    facility = rows[0][0]
+    units = {u.code: u for _, u in rows if u is not None}
     tree = leaves({u.code: u.parent_code for u in units.values()})
     return Site(facility, units, tree)
 

@@ -136,22 +136,20 @@ async def check_first_come(
 
 
 async def _bump_active(session: AsyncSession, site: Site, registration_id: str) -> None:
+    """One upsert: the first reservation creates the row, later ones raise the count only
+    while it is below the facility's maximum (rowcount 0 otherwise)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(
-        insert(ActiveCount)
-        .values(registration_id=registration_id, facility_code=site.code, count=0)
-        .on_conflict_do_nothing(index_elements=["registration_id", "facility_code"])
-    )
     limit = site.facility.max_active_per_user
+    statement = insert(ActiveCount).values(
+        registration_id=registration_id, facility_code=site.code, count=1
+    )
     bumped = await session.exec(
-        update(ActiveCount)
-        .where(
-            col(ActiveCount.registration_id) == registration_id,
-            col(ActiveCount.facility_code) == site.code,
-            col(ActiveCount.count) < limit,
+        statement.on_conflict_do_update(
+            index_elements=["registration_id", "facility_code"],
+            set_={"count": col(ActiveCount.count) + 1},
+            where=col(ActiveCount.count) < limit,
         )
-        .values(count=col(ActiveCount.count) + 1)
     )
     if getattr(bumped, "rowcount", 0) != 1:
         raise TooManyReservations(
