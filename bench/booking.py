@@ -7,7 +7,8 @@ relay and the scheduler do not run (background=False), so only the booking path 
 
 - distinct: `--bookings` first-come bookings of distinct (unit, day, slot) cells, each with its
   own Idempotency-Key, `--concurrency` at a time, by 20 approved users (counter payment: no
-  call to payments_mock in the transaction, as for every method);
+  call to payments_mock in the transaction, as for every method); with the process CPU per
+  booking (both threads: the loop and SQLite's), which a loaded machine changes less;
 - contention: `--rounds` times, 50 different users book the same slot at once; the figures
   are the latency of every one of those requests, and the outcome counts (1×201, 49×409);
 - grid: `GET /v1/facilities/{code}/availability` for one unit over a month (31 days) with a
@@ -165,9 +166,10 @@ async def bench_database(name: str, url: str, args: argparse.Namespace) -> dict[
                 )
             statuses.append(response.status_code)
 
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         await asyncio.gather(*(book(i, c) for i, c in enumerate(distinct)))
         elapsed = time.perf_counter() - began
+        cpu = time.process_time() - cpu_began
         assert statuses.count(201) == len(distinct), sorted(set(statuses))
 
         latencies: list[float] = []
@@ -211,6 +213,7 @@ async def bench_database(name: str, url: str, args: argparse.Namespace) -> dict[
             assert len(response.json()["days"]) == 31
     return {
         "bookings_per_s": len(distinct) / elapsed,
+        "cpu_ms_per_booking": cpu * 1000 / len(distinct),
         "contention_p50": percentile(latencies, 0.5),
         "contention_p99": percentile(latencies, 0.99),
         "outcomes": outcomes,
@@ -247,6 +250,7 @@ async def main() -> None:
         o = r["outcomes"]
         print(
             f"SUMMARY {name} bookings_per_s={r['bookings_per_s']:.0f}"
+            f" cpu_ms_per_booking={r['cpu_ms_per_booking']:.2f}"
             f" contention_p50_ms={r['contention_p50']:.1f} contention_p99_ms={r['contention_p99']:.1f}"
             f" outcomes=201:{o['201']},409:{o['409']},other:{o['other']}"
             f" grid_p50_ms={r['grid_p50']:.1f} grid_p99_ms={r['grid_p99']:.1f}"
