@@ -46,13 +46,7 @@ async def _lottery_months(
             col(LotteryRound.first_come_opens_at) > now,
         )
     )
-    mine = site.leaves[unit_code]
-    months: set[str] = set()
-    for round_ in rounds.all():
-        covered = {leaf for code in round_.unit_codes for leaf in site.leaves.get(code, ())}
-        if not round_.unit_codes or covered & mine:
-            months.add(round_.target_month)
-    return months
+    return {r.target_month for r in rounds.all() if site.overlaps(r.unit_codes, unit_code)}
 
 
 async def grid(
@@ -125,6 +119,10 @@ async def grid(
     )
 
 
-def default_range(now: datetime) -> tuple[date, date]:
-    today = now.astimezone(JST).date()
-    return today, today + timedelta(days=13)
+DEFAULT_DAYS = 14
+
+
+def default_range(now: datetime, first: date | None, last: date | None) -> tuple[date, date]:
+    """Today (JST) when `from` is missing, and 14 days from `from` when `to` is."""
+    first = first or now.astimezone(JST).date()
+    return first, last or first + timedelta(days=DEFAULT_DAYS - 1)

@@ -83,6 +83,14 @@ class Site:
         f = self.facility
         return FeeRules(self.units[unit_code].fees, f.holiday_percent, f.non_resident_percent)
 
+    def overlaps(self, unit_codes: Sequence[str], unit_code: str) -> bool:
+        """Whether `unit_code` shares a leaf with any of `unit_codes` (none listed: all
+        units, as a lottery round over the whole facility)."""
+        if not unit_codes:
+            return True
+        covered = {leaf for code in unit_codes for leaf in self.leaves.get(code, ())}
+        return not covered.isdisjoint(self.leaves[unit_code])
+
     def unit(self, code: str, field: str = "unit_code") -> Unit:
         unit = self.units.get(code)
         if unit is None:

@@ -52,7 +52,13 @@ from services.facility_booking.waitlist_offers import offer_freed
 from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.clock import JST
-from services.kit.errors import Conflict, IllegalTransition, NotFound, UnprocessableContent
+from services.kit.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    NotFound,
+    UnprocessableContent,
+)
 from services.kit.ids import new_id
 from services.kit.pagination import keyset_page
 
@@ -101,12 +107,7 @@ async def _lottery_refusal(
             col(LotteryRound.first_come_opens_at) > now,
         )
     )
-    for round_ in rounds.all():
-        if not round_.unit_codes or set(site.leaves[unit_code]) & {
-            leaf for code in round_.unit_codes for leaf in site.leaves.get(code, ())
-        }:
-            return round_
-    return None
+    return next((r for r in rounds.all() if site.overlaps(r.unit_codes, unit_code)), None)
 
 
 async def check_first_come(
@@ -470,7 +471,7 @@ async def get_managed(session: AsyncSession, reservation_id: str, actor: Princip
     site = await load_site(session, found.facility_code)
     try:
         require_manager(site.facility, actor)
-    except Exception:
+    except Forbidden:  # another department's reservation does not exist for this caller
         raise NotFound(f"no reservation {reservation_id}") from None
     return found
 
