@@ -46,7 +46,6 @@ from services.facility_booking.app import create_app
 from services.facility_booking.seed import seed
 from services.facility_booking.settings import Settings
 from services.kit.app import RuntimeOptions
-from services.kit.clock import JST
 from tests.support.databases import postgres_database
 from tests.support.tokens import TokenFactory
 
@@ -251,7 +250,8 @@ async def main() -> None:
         print(
             f"SUMMARY {name} bookings_per_s={r['bookings_per_s']:.0f}"
             f" cpu_ms_per_booking={r['cpu_ms_per_booking']:.2f}"
-            f" contention_p50_ms={r['contention_p50']:.1f} contention_p99_ms={r['contention_p99']:.1f}"
+            f" contention_p50_ms={r['contention_p50']:.1f}"
+            f" contention_p99_ms={r['contention_p99']:.1f}"
             f" outcomes=201:{o['201']},409:{o['409']},other:{o['other']}"
             f" grid_p50_ms={r['grid_p50']:.1f} grid_p99_ms={r['grid_p99']:.1f}"
         )

@@ -31,7 +31,15 @@ from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
 from gateway.rate_limit.middleware import RateLimitMiddleware
 from gateway.rate_limit.setup import rate_limiter
-from gateway.routes import api_docs, audit, audit_ingest, oauth, operations, simulation
+from gateway.routes import (
+    api_docs,
+    audit,
+    audit_ingest,
+    jpki_public,
+    oauth,
+    operations,
+    simulation,
+)
 from gateway.routing import RouteTable
 from gateway.runtime import GatewayRuntime
 from gateway.server_errors import ServerErrorGuard
@@ -186,6 +194,7 @@ def create_app(
         operations.router,
         oauth.router,
         idp_routes.router,
+        jpki_public.router,
         audit_ingest.router,
         audit.router,
         simulation.router,

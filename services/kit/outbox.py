@@ -214,9 +214,9 @@ class OutboxRelay:
             found = await session.exec(self._due(self.clock.now()).limit(1))
             return found.first() is not None
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self, *, check_first: bool = True) -> list[OutboxMessage]:
         """One statement: mark a batch of due rows as ours and read them back."""
-        if not await self._anything_due():
+        if check_first and not await self._anything_due():
             return []
         async with self._session() as session:
             # Read the time once the (SQLite) write lock is held, so a wait for the lock
@@ -314,11 +314,16 @@ class OutboxRelay:
             return [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
         return outcomes
 
-    async def run_once(self) -> int:
-        """Claims and delivers every due message; returns how many were delivered."""
+    async def run_once(self, *, woken: bool = False) -> int:
+        """Claims and delivers every due message; returns how many were delivered.
+
+        `woken`: a commit that enqueued asked for this pass, so something is due and the
+        lock-free look first is skipped. A smaller batch than `batch_size`, all delivered, was
+        everything that was due."""
         total = 0
+        check_first = not woken
         while True:
-            messages = await self._claim()
+            messages = await self._claim(check_first=check_first)
             if not messages:
                 return total
             by_topic: dict[str, list[OutboxMessage]] = {}
@@ -331,12 +336,17 @@ class OutboxRelay:
             settled = [m for batch in by_topic.values() for m in batch]
             outcomes = [o for result in results for o in result]
             total += await self._settle(settled, outcomes)
+            full = len(messages) == self.batch_size
+            if not full and all(outcome is None for outcome in outcomes):
+                return total  # everything that was due is delivered
+            check_first = not full  # a retry may be due at once (`RetryLater(after=0)`)
 
     async def _loop(self) -> None:
         while True:
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
-                await self.run_once()
+                await self.run_once(woken=woken)
             except Exception:
                 log.exception("outbox relay pass failed")
             await wait_event(self._wake, self.idle_poll)
