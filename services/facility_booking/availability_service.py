@@ -40,6 +40,9 @@ def check_range(first: date, last: date) -> None:
 async def _lottery_months(
     session: AsyncSession, site: Site, unit_code: str, now: datetime
 ) -> set[str]:
+    until = site.facility.lottery_until
+    if until is None or until <= now:
+        return set()
     rounds = await session.exec(
         select(LotteryRound).where(
             LotteryRound.facility_code == site.code,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +32,13 @@ from services.facility_booking.facilities_service import (
     load_site,
     require_manager,
 )
-from services.facility_booking.models import LotteryEntry, LotteryRound, Registration, Reservation
+from services.facility_booking.models import (
+    Facility,
+    LotteryEntry,
+    LotteryRound,
+    Registration,
+    Reservation,
+)
 from services.facility_booking.occupancy_service import cells, release, try_occupy
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.schemas.lottery import (
@@ -138,6 +144,17 @@ async def create(
             session.add(round_)
     except IntegrityError as exc:
         raise Conflict(f"{site.code} already has a lottery round for {body.target_month}") from exc
+    await session.exec(
+        update(Facility)
+        .where(
+            col(Facility.code) == site.code,
+            or_(
+                col(Facility.lottery_until).is_(None),
+                col(Facility.lottery_until) < round_.first_come_opens_at,
+            ),
+        )
+        .values(lottery_until=round_.first_come_opens_at)
+    )
     await audit.record(
         session,
         actor,

@@ -100,6 +100,9 @@ def to_read(r: Reservation) -> ReservationRead:
 async def _lottery_refusal(
     session: AsyncSession, site: Site, unit_code: str, day: date, now: datetime
 ) -> LotteryRound | None:
+    until = site.facility.lottery_until
+    if until is None or until <= now:
+        return None  # no round of this facility still keeps slots from first-come
     rounds = await session.exec(
         select(LotteryRound).where(
             LotteryRound.facility_code == site.code,
