@@ -16,7 +16,7 @@ from services.facility_booking.domain.calendar_rules import ClosedDays, Slot, sl
 from services.facility_booking.domain.pricing import DEFAULT_FEE_KEY, FeeRules
 from services.facility_booking.domain.units import leaves
 from services.facility_booking.domain.vocabulary import SlotScheme
-from services.facility_booking.models import Facility, Occupancy, Unit
+from services.facility_booking.models import Facility, Occupancy, Registration, Unit
 from services.facility_booking.schemas.facilities import (
     FacilityRead,
     FacilityRules,
@@ -107,25 +107,49 @@ class Site:
         return slot
 
 
-async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
-    """The facility `code` and its units in one query; a 404, or a 422 naming `field` when
-    the code came in a body."""
-    rows = (
-        await session.exec(
-            select(Facility, Unit)
-            .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
-            .where(Facility.code == code)
-            .order_by(col(Unit.sort_order))
-        )
-    ).all()
-    if not rows:
+def _site_query(code: str) -> Any:
+    return (
+        select(Facility, Unit)
+        .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+        .where(Facility.code == code)
+        .order_by(col(Unit.sort_order))
+    )
+
+
+def _site_of(
+    code: str, facility: Facility | None, units: Sequence[Unit], field: str | None
+) -> Site:
+    if facility is None:
         if field is not None:
             raise UnprocessableContent(f"no facility with code {code}", field=field)
         raise NotFound(f"no facility with code {code}")
-    facility = rows[0][0]
-    units = {u.code: u for _, u in rows if u is not None}
-    tree = leaves({u.code: u.parent_code for u in units.values()})
-    return Site(facility, units, tree)
+    tree = leaves({u.code: u.parent_code for u in units})
+    return Site(facility, {u.code: u for u in units}, tree)
+
+
+async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
+    """The facility `code` and its units in one query; a 404, or a 422 naming `field` when
+    the code came in a body."""
+    rows = (await session.exec(_site_query(code))).all()
+    facility = rows[0][0] if rows else None
+    return _site_of(code, facility, [u for _, u in rows if u is not None], field)
+
+
+async def load_site_for(
+    session: AsyncSession, code: str, subject: str, *, field: str | None = None
+) -> tuple[Site, Registration | None]:
+    """The facility with its units and the caller's registration, in one round trip (what
+    every booking reads first, inside its write transaction)."""
+    query = (
+        _site_query(code)
+        .add_columns(Registration)
+        .outerjoin(Registration, col(Registration.subject) == subject)
+    )
+    rows = (await session.exec(query)).all()
+    facility = rows[0][0] if rows else None
+    registration = rows[0][2] if rows else None
+    site = _site_of(code, facility, [r[1] for r in rows if r[1] is not None], field)
+    return site, registration
 
 
 async def units_by_facility(session: AsyncSession, codes: Sequence[str]) -> dict[str, list[Unit]]:

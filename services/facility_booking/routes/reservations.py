@@ -13,7 +13,7 @@ from services.facility_booking import registrations_service as registrations
 from services.facility_booking import reservations_service as service
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.domain.vocabulary import PaymentMethod
-from services.facility_booking.facilities_service import load_site
+from services.facility_booking.facilities_service import load_site_for
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.routes.deps import ReservationId, SeriesId, WaitId
 from services.facility_booking.schemas.reservations import (
@@ -57,8 +57,10 @@ async def create_reservation(
     if (replay := await idem.begin(body)) is not None:
         return replay
     now = clock.now()
-    registration = await registrations.approved(session, principal.sub, now)
-    site = await load_site(session, body.facility_code, field="facility_code")
+    site, found = await load_site_for(
+        session, body.facility_code, principal.sub, field="facility_code"
+    )
+    registration = registrations.bookable(found, now)
     booking = Booking(
         unit_code=body.unit_code,
         day=body.day,
