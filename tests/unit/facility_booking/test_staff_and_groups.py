@@ -204,6 +204,7 @@ async def test_calendar_feed_at_a_revocable_personal_url(fb: Suite) -> None:
     )
     assert feed.status_code == 200, feed.text
     url = feed.json()["url"]
+    assert url.startswith("http://gateway.test/v1/facility-users/calendars/")
     ics = await fb.client.get(url)  # no token: calendar apps send none
     assert ics.status_code == 200, ics.text
     assert ics.headers["content-type"].startswith("text/calendar")
