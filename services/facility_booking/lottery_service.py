@@ -284,7 +284,9 @@ async def draw_round(
     becomes void. Only once the entry window has closed."""
     if now < round_.closes_at:
         raise Conflict("the entry window is still open")
-    locked = await session.get(LotteryRound, round_.id, with_for_update=True)
+    locked = await session.get(
+        LotteryRound, round_.id, with_for_update=True, populate_existing=True
+    )
     assert locked is not None
     round_ = locked
     round_.status = ROUNDS.apply(round_.status, RoundStep.DRAW).value
