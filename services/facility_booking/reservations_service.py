@@ -40,7 +40,11 @@ from services.facility_booking.models import (
     ReservationEvent,
 )
 from services.facility_booking.occupancy_service import cells, occupy, release, transfer
-from services.facility_booking.payment_requests import request_payment, request_refund
+from services.facility_booking.payment_requests import (
+    request_payment,
+    request_refund,
+    request_void,
+)
 from services.facility_booking.registrations_service import (
     reduction_percent_of,
     residency_of,
@@ -323,6 +327,7 @@ async def _let_go(session: AsyncSession, reservation: Reservation, now: datetime
     """Frees the slot and the user's quota, and offers the slot to the waitlist."""
     await release(session, reservation.id)
     await _drop_active(session, reservation)
+    await request_void(session, reservation, now)
     site = await load_site(session, reservation.facility_code)
     if reservation.starts_at > now:
         await offer_freed(session, site, reservation.day, reservation.slot_code, now)

@@ -309,6 +309,35 @@ async def test_the_whole_journey(stack: Stack) -> None:
     assert after["paid_amount"] == reservation["fee"]["amount"] > 0
     assert await _mails(stack, f"{winner}@example.jp", "予約が確定")
 
+    # A slip for a hold cancelled before paying is voided at payments_mock.
+    slip_day = open_weekday(clock.now().date() + timedelta(days=12)).isoformat()
+    slip = await http.post(
+        "/v1/reservations",
+        headers=stack.headers(loser),
+        json={
+            "facility_code": GYM,
+            "unit_code": "budojo",
+            "day": slip_day,
+            "slot_code": "am",
+            "payment_method": "payeasy",
+        },
+    )
+    assert slip.status_code == 201, slip.text
+    await stack.booking_jobs()
+    with_slip = (
+        await http.get(f"/v1/reservations/{slip.json()['id']}", headers=stack.headers(loser))
+    ).json()
+    assert with_slip["payment_details"]["payeasy"]["customer_number"]
+    dropped = await http.post(
+        f"/v1/reservations/{slip.json()['id']}/cancel", headers=stack.headers(loser)
+    )
+    assert dropped.status_code == 200, dropped.text
+    await stack.booking_jobs()
+    voided = await http.get(
+        f"/v1/payments/{with_slip['payment_id']}", headers=await stack.service_headers()
+    )
+    assert voided.json()["status"] == "canceled", voided.text
+
     # First-come, by card, five days ahead; then a cancellation inside the 50 % tier.
     soon = open_weekday(clock.now().date() + timedelta(days=5))
     booked = await http.post(
