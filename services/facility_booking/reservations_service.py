@@ -31,7 +31,7 @@ from services.facility_booking.domain.lifecycles import (
 )
 from services.facility_booking.domain.pricing import quote, refund_amount, refund_percent
 from services.facility_booking.domain.vocabulary import HolderKind, PaymentMethod
-from services.facility_booking.facilities_service import SERVICE, Site, load_site, require_manager
+from services.facility_booking.facilities_service import SERVICE, Site, load_site
 from services.facility_booking.models import (
     ActiveCount,
     LotteryRound,
@@ -51,20 +51,16 @@ from services.facility_booking.registrations_service import (
     restrict,
     restriction_end,
 )
-from services.facility_booking.schemas.reservations import FeeRead, ReservationRead
 from services.facility_booking.waitlist_offers import offer_freed
 from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.clock import JST
 from services.kit.errors import (
     Conflict,
-    Forbidden,
     IllegalTransition,
-    NotFound,
     UnprocessableContent,
 )
 from services.kit.ids import new_id
-from services.kit.pagination import keyset_page
 
 
 class NotBookable(Conflict):
@@ -80,25 +76,6 @@ class LotterySlot(Conflict):
 class TooManyReservations(Conflict):
     slug = "too-many-reservations"
     title = "Too many active reservations at this facility"
-
-
-def to_read(r: Reservation) -> ReservationRead:
-    status = ReservationState(r.status)
-    return ReservationRead.model_validate(
-        {
-            **r.model_dump(),
-            "starts_at": r.starts_at.astimezone(JST),
-            "ends_at": r.ends_at.astimezone(JST),
-            "fee": FeeRead(
-                amount=r.fee,
-                base=r.base_fee,
-                residency=r.residency,
-                day_type=r.day_type,
-                reduction_percent=r.reduction_percent,
-            ),
-            "allowed_transitions": [t.value for t in RESERVATIONS.allowed(status)],
-        }
-    )
 
 
 async def _lottery_refusal(
@@ -460,49 +437,3 @@ async def expire(session: AsyncSession, reservation: Reservation, now: datetime)
 async def use(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
     await move(session, reservation, ReservationStep.USE, actor=None, now=now)
     await _drop_active(session, reservation)
-
-
-# --- reads -----------------------------------------------------------------------------------
-
-
-async def get_owned(session: AsyncSession, reservation_id: str, subject: str) -> Reservation:
-    found = await session.get(Reservation, reservation_id)
-    if found is None or found.subject != subject:
-        raise NotFound(f"no reservation {reservation_id}")
-    return found
-
-
-async def get_managed(session: AsyncSession, reservation_id: str, actor: Principal) -> Reservation:
-    found = await session.get(Reservation, reservation_id)
-    if found is None:
-        raise NotFound(f"no reservation {reservation_id}")
-    site = await load_site(session, found.facility_code)
-    try:
-        require_manager(site.facility, actor)
-    except Forbidden:  # another department's reservation does not exist for this caller
-        raise NotFound(f"no reservation {reservation_id}") from None
-    return found
-
-
-async def list_mine(
-    session: AsyncSession,
-    subject: str,
-    *,
-    status: ReservationState | None,
-    series_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Reservation], str | None]:
-    query = select(Reservation).where(Reservation.subject == subject)
-    if status is not None:
-        query = query.where(Reservation.status == status.value)
-    if series_id is not None:
-        query = query.where(Reservation.series_id == series_id)
-    return await keyset_page(session, query, col(Reservation.id), limit=limit, cursor=cursor)
-
-
-async def events(
-    session: AsyncSession, reservation_id: str, *, limit: int, cursor: str | None
-) -> tuple[list[ReservationEvent], str | None]:
-    query = select(ReservationEvent).where(ReservationEvent.reservation_id == reservation_id)
-    return await keyset_page(session, query, col(ReservationEvent.id), limit=limit, cursor=cursor)
