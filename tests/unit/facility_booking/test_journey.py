@@ -5,6 +5,7 @@ a konbini, book first-come by card, cancel with a partial refund, and a waitlist
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
+from deploy.cli import app as cli_app
 from deploy.lottery_cli import fetch_round
 from deploy.mailsink import MailSink
 from gateway.app import create_app as gateway_app
@@ -269,6 +272,11 @@ async def test_the_whole_journey(stack: Stack) -> None:
     published, listed = await fetch_round(http, round_id)  # what `cityhall lottery verify` reads
     verdict = verify(published["seed"], published["commitment"], published["units"], listed)
     assert verdict.ok, verdict.problems
+    cli = await asyncio.to_thread(
+        CliRunner().invoke, cli_app, ["lottery", "verify", round_id, "--url", stack.gateway.url]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert cli.output.startswith(f"OK {round_id}")
     (winner_entry,) = verdict.winners  # the whole arena and its half exclude each other
     winner = next(sub for sub, entry in entries.items() if entry == winner_entry)
     loser = next(sub for sub in entries if sub != winner)
