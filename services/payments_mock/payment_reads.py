@@ -29,8 +29,8 @@ from services.kit.pagination import (
 )
 from services.payments_mock.domain import calendar, gs1_barcode, konbini, payeasy
 from services.payments_mock.domain.lifecycle import (
-    PAYMENTS,
     MAY_HAVE_REFUNDS,
+    PAYMENTS,
     REFUNDABLE_STATES,
     Channel,
     PaymentState,
