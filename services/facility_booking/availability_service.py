@@ -9,7 +9,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.facility_booking.domain.booking_rules import window_refusal
-from services.facility_booking.domain.calendar_rules import day_type, days, slot_times
+from services.facility_booking.domain.calendar_rules import (
+    day_type,
+    days,
+    holiday_name,
+    slot_times,
+)
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.domain.pricing import quote
 from services.facility_booking.domain.vocabulary import CellState, HolderKind
@@ -112,7 +117,15 @@ async def grid(
                     price=price,
                 )
             )
-        out.append(DayRead(day=day, day_type=day_type(day), closed=closed, cells=cells))
+        out.append(
+            DayRead(
+                day=day,
+                day_type=day_type(day),
+                holiday_name=holiday_name(day),
+                closed=closed,
+                cells=cells,
+            )
+        )
     return AvailabilityRead(
         facility_code=site.code,
         unit_code=unit.code,
