@@ -300,13 +300,16 @@ async def move(
     await _event(session, reservation, step.value, before.value, actor, now, note)
 
 
-async def _let_go(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
-    """Frees the slot and the user's quota, and offers the slot to the waitlist."""
+async def _let_go(
+    session: AsyncSession, reservation: Reservation, now: datetime, *, offer: bool = True
+) -> None:
+    """Frees the slot and the user's quota, and offers the slot to the waitlist (unless the
+    facility takes the slot itself, as a block does)."""
     await release(session, reservation.id)
     await _drop_active(session, reservation)
     await request_void(session, reservation, now)
-    site = await load_site(session, reservation.facility_code)
-    if reservation.starts_at > now:
+    if offer and reservation.starts_at > now:
+        site = await load_site(session, reservation.facility_code)
         await offer_freed(session, site, reservation.day, reservation.slot_code, now)
 
 
@@ -412,8 +415,10 @@ async def cancel_by_facility(
     actor: Principal | None,
     now: datetime,
     reason: str,
+    offer_slot: bool = True,
 ) -> None:
-    """The facility cancels (maintenance, city event): a full refund, always."""
+    """The facility cancels (maintenance, city event): a full refund, always. A block that
+    cancels what is in its way keeps the slot (`offer_slot=False`)."""
     await move(
         session,
         reservation,
@@ -425,7 +430,7 @@ async def cancel_by_facility(
         refund_percent=100,
         refund_amount=reservation.paid_amount,
     )
-    await _let_go(session, reservation, now)
+    await _let_go(session, reservation, now, offer=offer_slot)
     await _refund_and_tell(session, reservation, now, by_facility=True, reason=reason)
 
 
