@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -107,13 +107,20 @@ class Site:
         return slot
 
 
-def _site_query(code: str) -> Any:
-    return (
-        select(Facility, Unit)
-        .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
-        .where(Facility.code == code)
-        .order_by(col(Unit.sort_order))
-    )
+# Built once (a booking's first read): the values are bound per call.
+_SITE = (
+    select(Facility, Unit)
+    .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+    .where(col(Facility.code) == bindparam("code"))
+    .order_by(col(Unit.sort_order))
+)
+_SITE_FOR = (
+    select(Facility, Unit, Registration)
+    .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+    .outerjoin(Registration, col(Registration.subject) == bindparam("subject"))
+    .where(col(Facility.code) == bindparam("code"))
+    .order_by(col(Unit.sort_order))
+)
 
 
 def _site_of(
@@ -130,7 +137,7 @@ def _site_of(
 async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
     """The facility `code` and its units in one query; a 404, or a 422 naming `field` when
     the code came in a body."""
-    rows = (await session.exec(_site_query(code))).all()
+    rows = (await session.exec(_SITE, params={"code": code})).all()
     facility = rows[0][0] if rows else None
     return _site_of(code, facility, [u for _, u in rows if u is not None], field)
 
@@ -140,12 +147,7 @@ async def load_site_for(
 ) -> tuple[Site, Registration | None]:
     """The facility with its units and the caller's registration, in one round trip (what
     every booking reads first, inside its write transaction)."""
-    query = (
-        _site_query(code)
-        .add_columns(Registration)
-        .outerjoin(Registration, col(Registration.subject) == subject)
-    )
-    rows = (await session.exec(query)).all()
+    rows = (await session.exec(_SITE_FOR, params={"code": code, "subject": subject})).all()
     facility = rows[0][0] if rows else None
     registration = rows[0][2] if rows else None
     site = _site_of(code, facility, [r[1] for r in rows if r[1] is not None], field)
