@@ -335,6 +335,17 @@ async def pay(
     await notices.confirmed(session, reservation, now)
 
 
+async def pay_at_counter(
+    session: AsyncSession, reservation: Reservation, *, actor: Principal, now: datetime
+) -> None:
+    """Staff took the fee at the facility's counter (窓口)."""
+    if reservation.payment_method != PaymentMethod.COUNTER.value:
+        raise Conflict(
+            f"this reservation is paid by {reservation.payment_method}, not at the counter"
+        )
+    await pay(session, reservation, reservation.fee, actor=actor, now=now, note="窓口支払い")
+
+
 async def cancel(
     session: AsyncSession,
     reservation: Reservation,

@@ -13,7 +13,6 @@ from services.facility_booking import registrations_service as registrations
 from services.facility_booking import reservation_reads as reads
 from services.facility_booking import reservations_service as service
 from services.facility_booking.domain.lifecycles import ReservationState
-from services.facility_booking.domain.vocabulary import PaymentMethod
 from services.facility_booking.facilities_service import load_site_for
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.routes.deps import ReservationId, SeriesId, WaitId
@@ -35,7 +34,6 @@ from services.facility_booking.schemas.reservations import (
 )
 from services.kit.auth import Citizen, Staff
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import Conflict
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
 
@@ -247,13 +245,7 @@ async def counter_payment(
 ) -> ReservationRead:
     """The fee was paid at the facility's counter (窓口): the hold is confirmed."""
     reservation = await reads.get_managed(session, reservation_id, principal)
-    if reservation.payment_method != PaymentMethod.COUNTER.value:
-        raise Conflict(
-            f"this reservation is paid by {reservation.payment_method}, not at the counter"
-        )
-    await service.pay(
-        session, reservation, reservation.fee, actor=principal, now=clock.now(), note="窓口支払い"
-    )
+    await service.pay_at_counter(session, reservation, actor=principal, now=clock.now())
     return reads.to_read(reservation)
 
 
