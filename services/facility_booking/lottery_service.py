@@ -39,7 +39,7 @@ from services.facility_booking.models import (
     Registration,
     Reservation,
 )
-from services.facility_booking.occupancy_service import cells, release, try_occupy
+from services.facility_booking.occupancy_service import Cell, cells, release, try_occupy
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.schemas.lottery import (
     EntryCreate,
@@ -306,11 +306,15 @@ async def draw_round(
     )
     published = [DrawEntry(e.id, e.unit_code, e.day.isoformat(), e.slot_code) for e in entries]
     winners = set(draw(bytes.fromhex(round_.seed_hex), published, site.leaves))
+    wins: list[tuple[list[Cell], LotteryEntry]] = []
     for entry in entries:
-        if entry.id not in winners:
+        if entry.id in winners:
+            wins.append((cells(site.leaves[entry.unit_code], entry.day, entry.slot_code), entry))
+        else:
             await _move_entry(session, entry, EntryStep.LOSE, actor, now)
-            continue
-        wanted = cells(site.leaves[entry.unit_code], entry.day, entry.slot_code)
+    # The winners' rows go in in the index's order, like every other holder's, so that a
+    # block or booking racing the draw never waits on it in a cycle.
+    for wanted, entry in sorted(wins, key=lambda win: win[0]):
         held = await try_occupy(session, site.code, wanted, HolderKind.LOTTERY_WIN, entry.id)
         await _move_entry(session, entry, EntryStep.WIN if held else EntryStep.VOID, actor, now)
     for entry in entries:
