@@ -9,7 +9,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.facility_booking.domain.booking_rules import window_refusal
-from services.facility_booking.domain.calendar_rules import day_type, days, slot_times
+from services.facility_booking.domain.calendar_rules import (
+    day_type,
+    days,
+    holiday_name,
+    slot_times,
+)
 from services.facility_booking.domain.lifecycles import ReservationState
 from services.facility_booking.domain.pricing import quote
 from services.facility_booking.domain.vocabulary import CellState, HolderKind
@@ -40,19 +45,16 @@ def check_range(first: date, last: date) -> None:
 async def _lottery_months(
     session: AsyncSession, site: Site, unit_code: str, now: datetime
 ) -> set[str]:
+    until = site.facility.lottery_until
+    if until is None or until <= now:
+        return set()
     rounds = await session.exec(
         select(LotteryRound).where(
             LotteryRound.facility_code == site.code,
             col(LotteryRound.first_come_opens_at) > now,
         )
     )
-    mine = site.leaves[unit_code]
-    months: set[str] = set()
-    for round_ in rounds.all():
-        covered = {leaf for code in round_.unit_codes for leaf in site.leaves.get(code, ())}
-        if not round_.unit_codes or covered & mine:
-            months.add(round_.target_month)
-    return months
+    return {r.target_month for r in rounds.all() if site.overlaps(r.unit_codes, unit_code)}
 
 
 async def grid(
@@ -115,7 +117,15 @@ async def grid(
                     price=price,
                 )
             )
-        out.append(DayRead(day=day, day_type=day_type(day), closed=closed, cells=cells))
+        out.append(
+            DayRead(
+                day=day,
+                day_type=day_type(day),
+                holiday_name=holiday_name(day),
+                closed=closed,
+                cells=cells,
+            )
+        )
     return AvailabilityRead(
         facility_code=site.code,
         unit_code=unit.code,
@@ -125,6 +135,10 @@ async def grid(
     )
 
 
-def default_range(now: datetime) -> tuple[date, date]:
-    today = now.astimezone(JST).date()
-    return today, today + timedelta(days=13)
+DEFAULT_DAYS = 14
+
+
+def default_range(now: datetime, first: date | None, last: date | None) -> tuple[date, date]:
+    """Today (JST) when `from` is missing, and 14 days from `from` when `to` is."""
+    first = first or now.astimezone(JST).date()
+    return first, last or first + timedelta(days=DEFAULT_DAYS - 1)

@@ -75,7 +75,12 @@ async def create(
         reservation = await session.get(Reservation, reservation_id)
         if reservation is not None:
             await cancel_by_facility(
-                session, reservation, actor=actor, now=now, reason=body.reason_ja
+                session,
+                reservation,
+                actor=actor,
+                now=now,
+                reason=body.reason_ja,
+                offer_slot=False,
             )
     wanted: list[Cell] = [
         (leaf, day, code)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +16,7 @@ from services.facility_booking.domain.calendar_rules import ClosedDays, Slot, sl
 from services.facility_booking.domain.pricing import DEFAULT_FEE_KEY, FeeRules
 from services.facility_booking.domain.units import leaves
 from services.facility_booking.domain.vocabulary import SlotScheme
-from services.facility_booking.models import Facility, Occupancy, Unit
+from services.facility_booking.models import Facility, Occupancy, Registration, Unit
 from services.facility_booking.schemas.facilities import (
     FacilityRead,
     FacilityRules,
@@ -83,6 +83,14 @@ class Site:
         f = self.facility
         return FeeRules(self.units[unit_code].fees, f.holiday_percent, f.non_resident_percent)
 
+    def overlaps(self, unit_codes: Sequence[str], unit_code: str) -> bool:
+        """Whether `unit_code` shares a leaf with any of `unit_codes` (none listed: all
+        units, as a lottery round over the whole facility)."""
+        if not unit_codes:
+            return True
+        covered = {leaf for code in unit_codes for leaf in self.leaves.get(code, ())}
+        return not covered.isdisjoint(self.leaves[unit_code])
+
     def unit(self, code: str, field: str = "unit_code") -> Unit:
         unit = self.units.get(code)
         if unit is None:
@@ -99,17 +107,51 @@ class Site:
         return slot
 
 
-async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
-    """The facility `code`; a 404, or a 422 naming `field` when the code came in a body."""
-    facility = await session.get(Facility, code)
+# Built once (a booking's first read): the values are bound per call.
+_SITE = (
+    select(Facility, Unit)
+    .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+    .where(col(Facility.code) == bindparam("code"))
+    .order_by(col(Unit.sort_order))
+)
+_SITE_FOR = (
+    select(Facility, Unit, Registration)
+    .outerjoin(Unit, col(Unit.facility_code) == col(Facility.code))
+    .outerjoin(Registration, col(Registration.subject) == bindparam("subject"))
+    .where(col(Facility.code) == bindparam("code"))
+    .order_by(col(Unit.sort_order))
+)
+
+
+def _site_of(
+    code: str, facility: Facility | None, units: Sequence[Unit], field: str | None
+) -> Site:
     if facility is None:
         if field is not None:
             raise UnprocessableContent(f"no facility with code {code}", field=field)
         raise NotFound(f"no facility with code {code}")
-    query = select(Unit).where(Unit.facility_code == code).order_by(col(Unit.sort_order))
-    units = {u.code: u for u in (await session.exec(query)).all()}
-    tree = leaves({u.code: u.parent_code for u in units.values()})
-    return Site(facility, units, tree)
+    tree = leaves({u.code: u.parent_code for u in units})
+    return Site(facility, {u.code: u for u in units}, tree)
+
+
+async def load_site(session: AsyncSession, code: str, *, field: str | None = None) -> Site:
+    """The facility `code` and its units in one query; a 404, or a 422 naming `field` when
+    the code came in a body."""
+    rows = (await session.exec(_SITE, params={"code": code})).all()
+    facility = rows[0][0] if rows else None
+    return _site_of(code, facility, [u for _, u in rows if u is not None], field)
+
+
+async def load_site_for(
+    session: AsyncSession, code: str, subject: str, *, field: str | None = None
+) -> tuple[Site, Registration | None]:
+    """The facility with its units and the caller's registration, in one round trip (what
+    every booking reads first, inside its write transaction)."""
+    rows = (await session.exec(_SITE_FOR, params={"code": code, "subject": subject})).all()
+    facility = rows[0][0] if rows else None
+    registration = rows[0][2] if rows else None
+    site = _site_of(code, facility, [r[1] for r in rows if r[1] is not None], field)
+    return site, registration
 
 
 async def units_by_facility(session: AsyncSession, codes: Sequence[str]) -> dict[str, list[Unit]]:

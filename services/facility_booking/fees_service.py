@@ -23,6 +23,7 @@ from services.facility_booking.models import Registration, Reservation
 from services.facility_booking.payment_requests import (
     PAYMENT_TOPIC,
     REFUND_TOPIC,
+    VOID_TOPIC,
     request_refund,
 )
 from services.kit import audit
@@ -95,7 +96,11 @@ class FeeHandlers:
         self.runtime = runtime
 
     def handlers(self) -> Mapping[str, OutboxHandler]:
-        return {PAYMENT_TOPIC: per_message(self.create), REFUND_TOPIC: per_message(self.refund)}
+        return {
+            PAYMENT_TOPIC: per_message(self.create),
+            REFUND_TOPIC: per_message(self.refund),
+            VOID_TOPIC: per_message(self.void),
+        }
 
     async def create(self, message: OutboxMessage) -> None:
         db, clock = self.runtime.db, self.runtime.clock
@@ -139,6 +144,15 @@ class FeeHandlers:
             # refunds it.
             with contextlib.suppress(IllegalTransition, PaymentsUnavailable):
                 await client.cancel(payment.id, reason="reservation ended before payment")
+
+    async def void(self, message: OutboxMessage) -> None:
+        client = payments_runtime(self.runtime).client
+        try:
+            await client.cancel(str(message.payload["payment_id"]), reason="施設予約の終了")
+        except IllegalTransition:
+            return  # paid, expired or cancelled already: nothing to void
+        except PaymentsUnavailable as exc:
+            raise RetryLater(exc.detail) from exc
 
     async def refund(self, message: OutboxMessage) -> None:
         payload = message.payload

@@ -81,7 +81,7 @@ async def remind(context: JobContext) -> int:
             select(Reservation)
             .where(
                 Reservation.status == ReservationState.CONFIRMED.value,
-                Reservation.day <= tomorrow,
+                Reservation.day == tomorrow,  # the mail says 明日
                 col(Reservation.starts_at) > now,
                 col(Reservation.reminded_at).is_(None),
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import func
+from sqlalchemy import func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,8 +32,14 @@ from services.facility_booking.facilities_service import (
     load_site,
     require_manager,
 )
-from services.facility_booking.models import LotteryEntry, LotteryRound, Registration, Reservation
-from services.facility_booking.occupancy_service import cells, release, try_occupy
+from services.facility_booking.models import (
+    Facility,
+    LotteryEntry,
+    LotteryRound,
+    Registration,
+    Reservation,
+)
+from services.facility_booking.occupancy_service import Cell, cells, release, try_occupy
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.schemas.lottery import (
     EntryCreate,
@@ -138,6 +144,17 @@ async def create(
             session.add(round_)
     except IntegrityError as exc:
         raise Conflict(f"{site.code} already has a lottery round for {body.target_month}") from exc
+    await session.exec(
+        update(Facility)
+        .where(
+            col(Facility.code) == site.code,
+            or_(
+                col(Facility.lottery_until).is_(None),
+                col(Facility.lottery_until) < round_.first_come_opens_at,
+            ),
+        )
+        .values(lottery_until=round_.first_come_opens_at)
+    )
     await audit.record(
         session,
         actor,
@@ -267,7 +284,9 @@ async def draw_round(
     becomes void. Only once the entry window has closed."""
     if now < round_.closes_at:
         raise Conflict("the entry window is still open")
-    locked = await session.get(LotteryRound, round_.id, with_for_update=True)
+    locked = await session.get(
+        LotteryRound, round_.id, with_for_update=True, populate_existing=True
+    )
     assert locked is not None
     round_ = locked
     round_.status = ROUNDS.apply(round_.status, RoundStep.DRAW).value
@@ -287,11 +306,15 @@ async def draw_round(
     )
     published = [DrawEntry(e.id, e.unit_code, e.day.isoformat(), e.slot_code) for e in entries]
     winners = set(draw(bytes.fromhex(round_.seed_hex), published, site.leaves))
+    wins: list[tuple[list[Cell], LotteryEntry]] = []
     for entry in entries:
-        if entry.id not in winners:
+        if entry.id in winners:
+            wins.append((cells(site.leaves[entry.unit_code], entry.day, entry.slot_code), entry))
+        else:
             await _move_entry(session, entry, EntryStep.LOSE, actor, now)
-            continue
-        wanted = cells(site.leaves[entry.unit_code], entry.day, entry.slot_code)
+    # The winners' rows go in in the index's order, like every other holder's, so that a
+    # block or booking racing the draw never waits on it in a cycle.
+    for wanted, entry in sorted(wins, key=lambda win: win[0]):
         held = await try_occupy(session, site.code, wanted, HolderKind.LOTTERY_WIN, entry.id)
         await _move_entry(session, entry, EntryStep.WIN if held else EntryStep.VOID, actor, now)
     for entry in entries:

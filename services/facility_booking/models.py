@@ -62,6 +62,9 @@ class Facility(SQLModel, table=True):
     konbini_hold_days: int = 3
     counter_hold_days: int = 7
     waitlist_offer_hours: int = 24
+    # The latest first-come opening of the facility's lottery rounds, raised in the
+    # transaction that opens a round: a booking after it needs no look at the rounds.
+    lottery_until: datetime | None = _when(nullable=True)
 
 
 class Unit(SQLModel, table=True):

@@ -13,6 +13,7 @@ from services.kit.outbox import enqueue
 
 PAYMENT_TOPIC = "facility_booking.payment"
 REFUND_TOPIC = "facility_booking.refund"
+VOID_TOPIC = "facility_booking.void"
 
 
 async def request_payment(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
@@ -39,4 +40,18 @@ async def request_refund(
         {"reservation_id": reservation.id, "payment_id": reservation.payment_id, "amount": amount},
         now=now,
         message_id=f"fbrefund_{reservation.id}",
+    )
+
+
+async def request_void(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
+    """Cancels the unpaid slip of a hold that ended, so it can no longer be paid (money that
+    still arrives is refunded whole by the webhook)."""
+    if reservation.payment_id is None or reservation.paid_amount > 0:
+        return
+    await enqueue(
+        session,
+        VOID_TOPIC,
+        {"reservation_id": reservation.id, "payment_id": reservation.payment_id},
+        now=now,
+        message_id=f"fbvoid_{reservation.id}",
     )

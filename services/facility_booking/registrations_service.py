@@ -127,9 +127,11 @@ async def mine(session: AsyncSession, subject: str) -> Registration:
 
 async def approved(session: AsyncSession, subject: str, now: datetime) -> Registration:
     """The caller's registration when it may book now; a 403 problem that says why not."""
-    found = (
-        await session.exec(select(Registration).where(Registration.subject == subject))
-    ).first()
+    return bookable(await find_mine(session, subject), now)
+
+
+def bookable(found: Registration | None, now: datetime) -> Registration:
+    """`found` when it may book now; a 403 problem that says why not."""
     if found is None:
         raise RegistrationRequired(
             "only registered facility users book: register at POST /v1/facility-users"

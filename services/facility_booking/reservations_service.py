@@ -31,7 +31,7 @@ from services.facility_booking.domain.lifecycles import (
 )
 from services.facility_booking.domain.pricing import quote, refund_amount, refund_percent
 from services.facility_booking.domain.vocabulary import HolderKind, PaymentMethod
-from services.facility_booking.facilities_service import SERVICE, Site, load_site, require_manager
+from services.facility_booking.facilities_service import SERVICE, Site, load_site
 from services.facility_booking.models import (
     ActiveCount,
     LotteryRound,
@@ -40,21 +40,27 @@ from services.facility_booking.models import (
     ReservationEvent,
 )
 from services.facility_booking.occupancy_service import cells, occupy, release, transfer
-from services.facility_booking.payment_requests import request_payment, request_refund
+from services.facility_booking.payment_requests import (
+    request_payment,
+    request_refund,
+    request_void,
+)
 from services.facility_booking.registrations_service import (
     reduction_percent_of,
     residency_of,
     restrict,
     restriction_end,
 )
-from services.facility_booking.schemas.reservations import FeeRead, ReservationRead
 from services.facility_booking.waitlist_offers import offer_freed
 from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.clock import JST
-from services.kit.errors import Conflict, IllegalTransition, NotFound, UnprocessableContent
+from services.kit.errors import (
+    Conflict,
+    IllegalTransition,
+    UnprocessableContent,
+)
 from services.kit.ids import new_id
-from services.kit.pagination import keyset_page
 
 
 class NotBookable(Conflict):
@@ -72,28 +78,12 @@ class TooManyReservations(Conflict):
     title = "Too many active reservations at this facility"
 
 
-def to_read(r: Reservation) -> ReservationRead:
-    status = ReservationState(r.status)
-    return ReservationRead.model_validate(
-        {
-            **r.model_dump(),
-            "starts_at": r.starts_at.astimezone(JST),
-            "ends_at": r.ends_at.astimezone(JST),
-            "fee": FeeRead(
-                amount=r.fee,
-                base=r.base_fee,
-                residency=r.residency,
-                day_type=r.day_type,
-                reduction_percent=r.reduction_percent,
-            ),
-            "allowed_transitions": [t.value for t in RESERVATIONS.allowed(status)],
-        }
-    )
-
-
 async def _lottery_refusal(
     session: AsyncSession, site: Site, unit_code: str, day: date, now: datetime
 ) -> LotteryRound | None:
+    until = site.facility.lottery_until
+    if until is None or until <= now:
+        return None  # no round of this facility still keeps slots from first-come
     rounds = await session.exec(
         select(LotteryRound).where(
             LotteryRound.facility_code == site.code,
@@ -101,12 +91,7 @@ async def _lottery_refusal(
             col(LotteryRound.first_come_opens_at) > now,
         )
     )
-    for round_ in rounds.all():
-        if not round_.unit_codes or set(site.leaves[unit_code]) & {
-            leaf for code in round_.unit_codes for leaf in site.leaves.get(code, ())
-        }:
-            return round_
-    return None
+    return next((r for r in rounds.all() if site.overlaps(r.unit_codes, unit_code)), None)
 
 
 async def check_first_come(
@@ -136,22 +121,20 @@ async def check_first_come(
 
 
 async def _bump_active(session: AsyncSession, site: Site, registration_id: str) -> None:
+    """One upsert: the first reservation creates the row, later ones raise the count only
+    while it is below the facility's maximum (rowcount 0 otherwise)."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(
-        insert(ActiveCount)
-        .values(registration_id=registration_id, facility_code=site.code, count=0)
-        .on_conflict_do_nothing(index_elements=["registration_id", "facility_code"])
-    )
     limit = site.facility.max_active_per_user
+    statement = insert(ActiveCount).values(
+        registration_id=registration_id, facility_code=site.code, count=1
+    )
     bumped = await session.exec(
-        update(ActiveCount)
-        .where(
-            col(ActiveCount.registration_id) == registration_id,
-            col(ActiveCount.facility_code) == site.code,
-            col(ActiveCount.count) < limit,
+        statement.on_conflict_do_update(
+            index_elements=["registration_id", "facility_code"],
+            set_={"count": col(ActiveCount.count) + 1},
+            where=col(ActiveCount.count) < limit,
         )
-        .values(count=col(ActiveCount.count) + 1)
     )
     if getattr(bumped, "rowcount", 0) != 1:
         raise TooManyReservations(
@@ -317,12 +300,16 @@ async def move(
     await _event(session, reservation, step.value, before.value, actor, now, note)
 
 
-async def _let_go(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
-    """Frees the slot and the user's quota, and offers the slot to the waitlist."""
+async def _let_go(
+    session: AsyncSession, reservation: Reservation, now: datetime, *, offer: bool = True
+) -> None:
+    """Frees the slot and the user's quota, and offers the slot to the waitlist (unless the
+    facility takes the slot itself, as a block does)."""
     await release(session, reservation.id)
     await _drop_active(session, reservation)
-    site = await load_site(session, reservation.facility_code)
-    if reservation.starts_at > now:
+    await request_void(session, reservation, now)
+    if offer and reservation.starts_at > now:
+        site = await load_site(session, reservation.facility_code)
         await offer_freed(session, site, reservation.day, reservation.slot_code, now)
 
 
@@ -346,6 +333,17 @@ async def pay(
         hold_expires_at=None,
     )
     await notices.confirmed(session, reservation, now)
+
+
+async def pay_at_counter(
+    session: AsyncSession, reservation: Reservation, *, actor: Principal, now: datetime
+) -> None:
+    """Staff took the fee at the facility's counter (窓口)."""
+    if reservation.payment_method != PaymentMethod.COUNTER.value:
+        raise Conflict(
+            f"this reservation is paid by {reservation.payment_method}, not at the counter"
+        )
+    await pay(session, reservation, reservation.fee, actor=actor, now=now, note="窓口支払い")
 
 
 async def cancel(
@@ -428,8 +426,10 @@ async def cancel_by_facility(
     actor: Principal | None,
     now: datetime,
     reason: str,
+    offer_slot: bool = True,
 ) -> None:
-    """The facility cancels (maintenance, city event): a full refund, always."""
+    """The facility cancels (maintenance, city event): a full refund, always. A block that
+    cancels what is in its way keeps the slot (`offer_slot=False`)."""
     await move(
         session,
         reservation,
@@ -441,7 +441,7 @@ async def cancel_by_facility(
         refund_percent=100,
         refund_amount=reservation.paid_amount,
     )
-    await _let_go(session, reservation, now)
+    await _let_go(session, reservation, now, offer=offer_slot)
     await _refund_and_tell(session, reservation, now, by_facility=True, reason=reason)
 
 
@@ -453,49 +453,3 @@ async def expire(session: AsyncSession, reservation: Reservation, now: datetime)
 async def use(session: AsyncSession, reservation: Reservation, now: datetime) -> None:
     await move(session, reservation, ReservationStep.USE, actor=None, now=now)
     await _drop_active(session, reservation)
-
-
-# --- reads -----------------------------------------------------------------------------------
-
-
-async def get_owned(session: AsyncSession, reservation_id: str, subject: str) -> Reservation:
-    found = await session.get(Reservation, reservation_id)
-    if found is None or found.subject != subject:
-        raise NotFound(f"no reservation {reservation_id}")
-    return found
-
-
-async def get_managed(session: AsyncSession, reservation_id: str, actor: Principal) -> Reservation:
-    found = await session.get(Reservation, reservation_id)
-    if found is None:
-        raise NotFound(f"no reservation {reservation_id}")
-    site = await load_site(session, found.facility_code)
-    try:
-        require_manager(site.facility, actor)
-    except Exception:
-        raise NotFound(f"no reservation {reservation_id}") from None
-    return found
-
-
-async def list_mine(
-    session: AsyncSession,
-    subject: str,
-    *,
-    status: ReservationState | None,
-    series_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Reservation], str | None]:
-    query = select(Reservation).where(Reservation.subject == subject)
-    if status is not None:
-        query = query.where(Reservation.status == status.value)
-    if series_id is not None:
-        query = query.where(Reservation.series_id == series_id)
-    return await keyset_page(session, query, col(Reservation.id), limit=limit, cursor=cursor)
-
-
-async def events(
-    session: AsyncSession, reservation_id: str, *, limit: int, cursor: str | None
-) -> tuple[list[ReservationEvent], str | None]:
-    query = select(ReservationEvent).where(ReservationEvent.reservation_id == reservation_id)
-    return await keyset_page(session, query, col(ReservationEvent.id), limit=limit, cursor=cursor)

@@ -13,6 +13,7 @@ from services.facility_booking.domain.calendar_rules import weekly
 from services.facility_booking.domain.lifecycles import ACTIVE_RESERVATION_STATES
 from services.facility_booking.facilities_service import SERVICE, load_site
 from services.facility_booking.models import Registration, Reservation, Series
+from services.facility_booking.reservation_reads import to_read as reservation_read
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.schemas.reservations import SeriesCreate, SeriesRead, SkippedDay
 from services.kit import audit
@@ -122,6 +123,6 @@ async def cancel(
 def to_read(series: Series, rows: list[Reservation]) -> SeriesRead:
     return SeriesRead(
         **series.model_dump(exclude={"skipped"}),
-        reservations=[reservations.to_read(r) for r in rows],
+        reservations=[reservation_read(r) for r in rows],
         skipped=[SkippedDay.model_validate(s) for s in series.skipped],
     )

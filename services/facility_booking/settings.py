@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -12,3 +13,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "facility_booking"
     port: int = 8002
+
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="where feed URLs and links point (the gateway)"
+    )

@@ -154,8 +154,7 @@ async def to_read(session: AsyncSession, entry: WaitlistEntry) -> WaitRead:
                 WaitlistEntry.day == entry.day,
                 WaitlistEntry.slot_code == entry.slot_code,
                 WaitlistEntry.status == WaitState.WAITING.value,
-                col(WaitlistEntry.created_at) <= entry.created_at,
-                col(WaitlistEntry.id) < entry.id,
+                col(WaitlistEntry.id) < entry.id,  # ids are time-ordered: earlier waiters
             )
         )
         position = int(ahead.one()) + 1

@@ -51,6 +51,12 @@ def is_holiday(day: date) -> bool:
     return day.weekday() >= 5 or bool(jpholiday.is_holiday(day))
 
 
+def holiday_name(day: date) -> str | None:
+    """The national holiday's name (e.g. 成人の日), or None."""
+    name = jpholiday.is_holiday_name(day)
+    return str(name) if name else None
+
+
 def day_type(day: date) -> DayType:
     return DayType.HOLIDAY if is_holiday(day) else DayType.WEEKDAY
 

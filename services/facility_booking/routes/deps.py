@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Depends, Path
 
 from services.facility_booking.domain.vocabulary import FACILITY_CODE_PATTERN, UNIT_CODE_PATTERN
 from services.facility_booking.schemas.facilities import BLOCK_ID_PATTERN
@@ -14,6 +14,8 @@ from services.facility_booking.schemas.reservations import (
     SERIES_ID_PATTERN,
     WAIT_ID_PATTERN,
 )
+from services.facility_booking.settings import Settings
+from services.kit.deps import app_settings
 
 FacilityCode = Annotated[str, Path(pattern=FACILITY_CODE_PATTERN, max_length=64)]
 UnitCode = Annotated[str, Path(pattern=UNIT_CODE_PATTERN, max_length=64)]
@@ -22,3 +24,4 @@ RegistrationId = Annotated[str, Path(pattern=REGISTRATION_ID_PATTERN)]
 ReservationId = Annotated[str, Path(pattern=RESERVATION_ID_PATTERN)]
 SeriesId = Annotated[str, Path(pattern=SERIES_ID_PATTERN)]
 WaitId = Annotated[str, Path(pattern=WAIT_ID_PATTERN)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -105,9 +105,7 @@ async def availability(
     """The slot grid of one unit (default: the next 14 days; at most 62 days), with the
     price the caller would pay: a registered user's residency and 減免, else the 市内 rate."""
     now = clock.now()
-    first, last = availability_service.default_range(now)
-    first = from_ or first
-    last = to or (first + (last - availability_service.default_range(now)[0]))
+    first, last = availability_service.default_range(now, from_, to)
     site = await service.load_site(session, code)
     registration = await find_mine(session, principal.sub) if principal else None
     return await availability_service.grid(

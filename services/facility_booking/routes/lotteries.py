@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from services.facility_booking import lottery_service as service
 from services.facility_booking import registrations_service as registrations
-from services.facility_booking import reservations_service
+from services.facility_booking import reservation_reads
 from services.facility_booking.domain.vocabulary import FACILITY_CODE_PATTERN
 from services.facility_booking.facilities_service import load_site, require_manager
 from services.facility_booking.schemas.lottery import (
@@ -165,7 +165,7 @@ async def confirm(
         actor=principal,
         now=now,
     )
-    return reservations_service.to_read(reservation)
+    return reservation_reads.to_read(reservation)
 
 
 @router.post("/{round_id}/draw", response_model=RoundRead)

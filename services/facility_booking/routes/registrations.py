@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from services.facility_booking import calendar_feed
 from services.facility_booking import registrations_service as service
 from services.facility_booking.domain.lifecycles import RegistrationState, RegistrationStep
-from services.facility_booking.routes.deps import RegistrationId
+from services.facility_booking.routes.deps import RegistrationId, SettingsDep
 from services.facility_booking.schemas.registrations import (
     CalendarFeed,
     Decision,
@@ -56,11 +56,11 @@ async def read_mine(principal: Citizen, session: SessionDep) -> RegistrationRead
 
 @router.post("/me/calendar-feed", response_model=CalendarFeed)
 async def rotate_calendar(
-    request: Request, principal: Citizen, session: SessionDep, clock: ClockDep
+    principal: Citizen, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> CalendarFeed:
     """A personal iCalendar URL of one's reservations; calling again revokes the old one."""
     token = await service.rotate_calendar_token(session, principal, clock.now())
-    return CalendarFeed(url=calendar_feed.feed_path(token))
+    return CalendarFeed(url=settings.public_url.rstrip("/") + calendar_feed.feed_path(token))
 
 
 @router.delete("/me/calendar-feed", status_code=204)

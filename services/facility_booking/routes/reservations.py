@@ -10,10 +10,10 @@ from starlette.responses import Response
 
 from services.facility_booking import fees_service, series_service, waitlist_service
 from services.facility_booking import registrations_service as registrations
+from services.facility_booking import reservation_reads as reads
 from services.facility_booking import reservations_service as service
 from services.facility_booking.domain.lifecycles import ReservationState
-from services.facility_booking.domain.vocabulary import PaymentMethod
-from services.facility_booking.facilities_service import load_site
+from services.facility_booking.facilities_service import load_site_for
 from services.facility_booking.reservations_service import Booking
 from services.facility_booking.routes.deps import ReservationId, SeriesId, WaitId
 from services.facility_booking.schemas.reservations import (
@@ -34,7 +34,6 @@ from services.facility_booking.schemas.reservations import (
 )
 from services.kit.auth import Citizen, Staff
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import Conflict
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
 
@@ -57,8 +56,10 @@ async def create_reservation(
     if (replay := await idem.begin(body)) is not None:
         return replay
     now = clock.now()
-    registration = await registrations.approved(session, principal.sub, now)
-    site = await load_site(session, body.facility_code, field="facility_code")
+    site, found = await load_site_for(
+        session, body.facility_code, principal.sub, field="facility_code"
+    )
+    registration = registrations.bookable(found, now)
     booking = Booking(
         unit_code=body.unit_code,
         day=body.day,
@@ -68,7 +69,7 @@ async def create_reservation(
         attendees=body.attendees,
     )
     reservation = await service.book(session, site, registration, booking, actor=principal, now=now)
-    return await idem.complete(201, service.to_read(reservation))
+    return await idem.complete(201, reads.to_read(reservation))
 
 
 @router.get("", response_model=ReservationList)
@@ -81,10 +82,10 @@ async def list_reservations(
     cursor: Cursor = None,
 ) -> ReservationList:
     """The caller's own reservations, oldest first."""
-    rows, next_cursor = await service.list_mine(
+    rows, next_cursor = await reads.list_mine(
         session, principal.sub, status=status, series_id=series_id, limit=limit, cursor=cursor
     )
-    return ReservationList(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+    return ReservationList(items=[reads.to_read(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("/series", response_model=SeriesRead, status_code=201, responses=_REPLAY)
@@ -169,7 +170,7 @@ async def accept_offer(
     reservation = await waitlist_service.accept(
         session, entry, registration, body or WaitAccept(), actor=principal, now=now
     )
-    return service.to_read(reservation)
+    return reads.to_read(reservation)
 
 
 @router.post("/waitlist/{wait_id}/leave", response_model=WaitRead)
@@ -185,7 +186,7 @@ async def leave_waitlist(
 async def read_reservation(
     reservation_id: ReservationId, principal: Citizen, session: SessionDep
 ) -> ReservationRead:
-    return service.to_read(await service.get_owned(session, reservation_id, principal.sub))
+    return reads.to_read(await reads.get_owned(session, reservation_id, principal.sub))
 
 
 @router.get("/{reservation_id}/events", response_model=ReservationEventList)
@@ -197,8 +198,8 @@ async def reservation_events(
     cursor: Cursor = None,
 ) -> ReservationEventList:
     """The append-only history of the reservation's transitions, oldest first."""
-    await service.get_owned(session, reservation_id, principal.sub)
-    rows, next_cursor = await service.events(session, reservation_id, limit=limit, cursor=cursor)
+    await reads.get_owned(session, reservation_id, principal.sub)
+    rows, next_cursor = await reads.events(session, reservation_id, limit=limit, cursor=cursor)
     return ReservationEventList(
         items=[ReservationEventRead.model_validate(e, from_attributes=True) for e in rows],
         next_cursor=next_cursor,
@@ -215,11 +216,11 @@ async def cancel_reservation(
 ) -> ReservationRead:
     """Cancels before the facility's deadline; what was paid is refunded by the tiers in
     the facility's rules (e.g. 100 % 7 days before, 50 % 2 days before, then nothing)."""
-    reservation = await service.get_owned(session, reservation_id, principal.sub)
+    reservation = await reads.get_owned(session, reservation_id, principal.sub)
     await service.cancel(
         session, reservation, actor=principal, now=clock.now(), reason=body.reason if body else ""
     )
-    return service.to_read(reservation)
+    return reads.to_read(reservation)
 
 
 @router.post("/{reservation_id}/cancel-by-facility", response_model=ReservationRead)
@@ -231,11 +232,11 @@ async def cancel_by_facility(
     clock: ClockDep,
 ) -> ReservationRead:
     """Staff of the facility's department cancel (full refund, the user is told why)."""
-    reservation = await service.get_managed(session, reservation_id, principal)
+    reservation = await reads.get_managed(session, reservation_id, principal)
     await service.cancel_by_facility(
         session, reservation, actor=principal, now=clock.now(), reason=body.reason_ja
     )
-    return service.to_read(reservation)
+    return reads.to_read(reservation)
 
 
 @router.post("/{reservation_id}/counter-payment", response_model=ReservationRead)
@@ -243,15 +244,9 @@ async def counter_payment(
     reservation_id: ReservationId, principal: Staff, session: SessionDep, clock: ClockDep
 ) -> ReservationRead:
     """The fee was paid at the facility's counter (窓口): the hold is confirmed."""
-    reservation = await service.get_managed(session, reservation_id, principal)
-    if reservation.payment_method != PaymentMethod.COUNTER.value:
-        raise Conflict(
-            f"this reservation is paid by {reservation.payment_method}, not at the counter"
-        )
-    await service.pay(
-        session, reservation, reservation.fee, actor=principal, now=clock.now(), note="窓口支払い"
-    )
-    return service.to_read(reservation)
+    reservation = await reads.get_managed(session, reservation_id, principal)
+    await service.pay_at_counter(session, reservation, actor=principal, now=clock.now())
+    return reads.to_read(reservation)
 
 
 @router.post("/{reservation_id}/card-payment", response_model=ReservationRead)
@@ -265,7 +260,7 @@ async def card_payment(
 ) -> ReservationRead:
     """Pays a held card reservation with a payments_mock test card; confirmed when charged.
     A declined card is a 422 `payment-refused` (the hold stays until its deadline)."""
-    reservation = await service.get_owned(session, reservation_id, principal.sub)
+    reservation = await reads.get_owned(session, reservation_id, principal.sub)
     await fees_service.charge_card(
         session,
         request.app.state.runtime,
@@ -274,4 +269,4 @@ async def card_payment(
         actor=principal,
         now=clock.now(),
     )
-    return service.to_read(reservation)
+    return reads.to_read(reservation)

@@ -141,6 +141,7 @@ class CellRead(BaseModel):
 class DayRead(BaseModel):
     day: date
     day_type: DayType
+    holiday_name: str | None = Field(description="the national holiday (祝日), if it is one")
     closed: bool
     cells: list[CellRead]
 

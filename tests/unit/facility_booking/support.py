@@ -121,7 +121,12 @@ class _Deferred(httpx.AsyncBaseTransport):
 async def suite(database_url: str, tmp_path: Path, *, seeded: bool = True) -> AsyncIterator[Suite]:
     to_gateway = _Deferred()
     service = create_app(
-        Settings(database_url=database_url, environment="test", gateway_url=GATEWAY_URL),
+        Settings(
+            database_url=database_url,
+            environment="test",
+            gateway_url=GATEWAY_URL,
+            public_url=GATEWAY_URL,
+        ),
         RuntimeOptions(http_transport=to_gateway, background=False),
     )
     routes = {p: s for p, s in default_routes().items() if s == "facility_booking"}

@@ -5,6 +5,7 @@ a konbini, book first-come by card, cancel with a partial refund, and a waitlist
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
+from deploy.cli import app as cli_app
 from deploy.lottery_cli import fetch_round
 from deploy.mailsink import MailSink
 from gateway.app import create_app as gateway_app
@@ -269,6 +272,11 @@ async def test_the_whole_journey(stack: Stack) -> None:
     published, listed = await fetch_round(http, round_id)  # what `cityhall lottery verify` reads
     verdict = verify(published["seed"], published["commitment"], published["units"], listed)
     assert verdict.ok, verdict.problems
+    cli = await asyncio.to_thread(
+        CliRunner().invoke, cli_app, ["lottery", "verify", round_id, "--url", stack.gateway.url]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert cli.output.startswith(f"OK {round_id}")
     (winner_entry,) = verdict.winners  # the whole arena and its half exclude each other
     winner = next(sub for sub, entry in entries.items() if entry == winner_entry)
     loser = next(sub for sub in entries if sub != winner)
@@ -308,6 +316,35 @@ async def test_the_whole_journey(stack: Stack) -> None:
     assert after["status"] == "confirmed"
     assert after["paid_amount"] == reservation["fee"]["amount"] > 0
     assert await _mails(stack, f"{winner}@example.jp", "予約が確定")
+
+    # A slip for a hold cancelled before paying is voided at payments_mock.
+    slip_day = open_weekday(clock.now().date() + timedelta(days=12)).isoformat()
+    slip = await http.post(
+        "/v1/reservations",
+        headers=stack.headers(loser),
+        json={
+            "facility_code": GYM,
+            "unit_code": "budojo",
+            "day": slip_day,
+            "slot_code": "am",
+            "payment_method": "payeasy",
+        },
+    )
+    assert slip.status_code == 201, slip.text
+    await stack.booking_jobs()
+    with_slip = (
+        await http.get(f"/v1/reservations/{slip.json()['id']}", headers=stack.headers(loser))
+    ).json()
+    assert with_slip["payment_details"]["payeasy"]["customer_number"]
+    dropped = await http.post(
+        f"/v1/reservations/{slip.json()['id']}/cancel", headers=stack.headers(loser)
+    )
+    assert dropped.status_code == 200, dropped.text
+    await stack.booking_jobs()
+    voided = await http.get(
+        f"/v1/payments/{with_slip['payment_id']}", headers=await stack.service_headers()
+    )
+    assert voided.json()["status"] == "canceled", voided.text
 
     # First-come, by card, five days ahead; then a cancellation inside the 50 % tier.
     soon = open_weekday(clock.now().date() + timedelta(days=5))

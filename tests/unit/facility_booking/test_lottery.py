@@ -4,6 +4,7 @@ then first-come."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -247,3 +248,22 @@ async def test_round_rules(fb: Suite) -> None:
         headers=fb.citizen("cit_one"),
     )
     assert late.status_code == 409
+
+
+async def test_two_draws_at_once_draw_once(fb: Suite) -> None:
+    round_, day = await _open_round(fb)
+    await fb.register("cit_d")
+    await fb.client.post(
+        f"/v1/lotteries/{round_['id']}/entries",
+        json={"unit_code": "arena-full", "day": day.isoformat(), "slot_code": "am"},
+        headers=fb.citizen("cit_d"),
+    )
+    fb.clock.advance(timedelta(days=1, minutes=1))
+    draws = await asyncio.gather(
+        *(fb.client.post(f"/v1/lotteries/{round_['id']}/draw", headers=fb.staff()) for _ in "ab")
+    )
+    assert sorted(d.status_code for d in draws) == [200, 409]
+    conflict = next(d for d in draws if d.status_code == 409)
+    assert conflict.json()["current_state"] == "drawn"
+    _, entries = await fetch_round(fb.client, round_["id"])
+    assert [e["status"] for e in entries] == ["won"]

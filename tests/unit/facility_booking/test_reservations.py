@@ -304,6 +304,13 @@ async def test_staff_cancel_and_block(fb: Suite) -> None:
         f"/v1/facilities/{GYM}/blocks", json=block, headers=fb.staff(department=HALLS)
     )
     assert halls.status_code == 403
+    await fb.register("cit_waiting")
+    waiting = await fb.client.post(
+        "/v1/reservations/waitlist",
+        json={"facility_code": GYM, "unit_code": "arena-half-a", "day": day, "slot_code": "night"},
+        headers=fb.citizen("cit_waiting"),
+    )
+    assert waiting.status_code == 201, waiting.text  # the block must not offer this slot
     blocked = await fb.client.post(
         f"/v1/facilities/{GYM}/blocks",
         json={**block, "cancel_reservations": True},

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from icalendar import Calendar
+from sqlmodel import select
 
 from services.facility_booking.domain.calendar_rules import is_new_year_break
 from services.kit.clock import JST
+from services.kit.tables import OutboxMessage
 from tests.unit.facility_booking.support import HALLS, Suite, open_weekday, today
 
 GYM = "sogo-taiikukan"
@@ -202,6 +204,7 @@ async def test_calendar_feed_at_a_revocable_personal_url(fb: Suite) -> None:
     )
     assert feed.status_code == 200, feed.text
     url = feed.json()["url"]
+    assert url.startswith("http://gateway.test/v1/facility-users/calendars/")
     ics = await fb.client.get(url)  # no token: calendar apps send none
     assert ics.status_code == 200, ics.text
     assert ics.headers["content-type"].startswith("text/calendar")
@@ -223,3 +226,104 @@ async def test_calendar_feed_at_a_revocable_personal_url(fb: Suite) -> None:
     )
     assert revoked.status_code == 204
     assert (await fb.client.get(rotated.json()["url"])).status_code == 404
+
+
+async def test_search_free_on_a_date_and_staff_rule_changes(fb: Suite) -> None:
+    await fb.register("cit_a")
+    day = open_weekday(today() + timedelta(days=10))
+    monday = day + timedelta(days=(7 - day.weekday()) % 7)  # the community halls' 休館日
+    closed = await fb.client.get("/v1/facilities", params={"free_on": monday.isoformat()})
+    assert {f["code"] for f in closed.json()["items"]} == {"undo-koen", "bunka-center"}
+    staff = fb.staff()
+    # Fill the budojo's day, block the arena's: the gym has nothing free that day.
+    for slot in ("am", "pm", "night"):
+        made = await fb.book(
+            "cit_a",
+            facility_code=GYM,
+            unit_code="budojo",
+            day=day.isoformat(),
+            slot_code=slot,
+            payment_method="counter",
+        )
+        assert made.status_code == 201, made.text
+    blocked = await fb.client.post(
+        f"/v1/facilities/{GYM}/blocks",
+        headers=staff,
+        json={
+            "unit_code": "arena-full",
+            "day_from": day.isoformat(),
+            "day_to": day.isoformat(),
+            "reason_ja": "市民体育祭",
+        },
+    )
+    assert blocked.status_code == 201, blocked.text
+    free = await fb.client.get(
+        "/v1/facilities", params={"free_on": day.isoformat(), "kind": "sports"}
+    )
+    assert [f["code"] for f in free.json()["items"]] == ["undo-koen"]
+    # Staff lower the quota; the next booking is refused by it.
+    patched = await fb.client.patch(
+        f"/v1/facilities/{GYM}",
+        headers=staff,
+        json={"max_active_per_user": 3, "closed_dates": [(day + timedelta(days=1)).isoformat()]},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["rules"]["max_active_per_user"] == 3
+    over = await fb.book(
+        "cit_a",
+        facility_code=GYM,
+        unit_code="budojo",
+        day=(day + timedelta(days=2)).isoformat(),
+        slot_code="am",
+        payment_method="counter",
+    )
+    assert over.status_code == 409
+    assert over.json()["type"].endswith("/too-many-reservations")
+    grid = await fb.client.get(
+        f"/v1/facilities/{GYM}/availability",
+        params={
+            "unit": "budojo",
+            "from": (day + timedelta(days=1)).isoformat(),
+            "to": (day + timedelta(days=1)).isoformat(),
+        },
+    )
+    assert grid.json()["days"][0]["closed"] is True
+    bad = await fb.client.patch(
+        f"/v1/facilities/{GYM}", headers=staff, json={"closed_weekdays": [7]}
+    )
+    assert bad.status_code == 422
+    fees = await fb.client.patch(
+        f"/v1/facilities/{GYM}/units/budojo",
+        headers=staff,
+        json={"fees": {"am": 1000, "pm": 2000, "night": 2500}},
+    )
+    assert fees.json()["fees"]["night"] == 2500
+
+
+async def test_the_day_before_reminder_is_queued_once(fb: Suite) -> None:
+    await fb.register("cit_r")
+    day = open_weekday(today() + timedelta(days=10))
+    made = await fb.book(
+        "cit_r",
+        facility_code=GYM,
+        unit_code="budojo",
+        day=day.isoformat(),
+        slot_code="night",
+        payment_method="counter",
+    )
+    await fb.client.post(
+        f"/v1/reservations/{made.json()['id']}/counter-payment", headers=fb.staff()
+    )
+    fb.clock.travel_to(datetime.combine(day - timedelta(days=1), time(9), JST))
+    await fb.run_jobs()
+    await fb.run_jobs()
+    async with fb.service.state.db.session(write=False) as session:
+        rows = (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.topic == "notify.email"))
+        ).all()
+    templates = [r.payload["template_id"] for r in rows]
+    assert templates.count("tpl_facility_booking_reminder") == 1
+    assert templates.count("tpl_facility_booking_confirmed") == 1  # when the fee was paid
+    reminder = next(r for r in rows if r.payload["template_id"].endswith("reminder"))
+    assert reminder.payload["email_address"] == "cit_r@example.jp"
+    assert reminder.payload["personalisation"]["start_time"] == "18:00"
