@@ -4,7 +4,6 @@ Plain functions over a session (no FastAPI); the routes parse and authorize, the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,6 +76,7 @@ HINTS_JA = {
 class Submitted:
     application: Application
     access_code: str
+    spec: ProcedureDefinition
 
 
 def _not_found(application_id: str) -> NotFound:
@@ -100,17 +100,13 @@ async def spec_of(session: AsyncSession, application: Application) -> ProcedureD
     return procedures_service.definition(row)
 
 
-def validate_form(spec: ProcedureDefinition, answers: Any, schema_text: str) -> None:
-    errors = forms.form_errors(schema_text, answers)
+def validate_form(spec: ProcedureDefinition, answers: Any) -> None:
+    errors = forms.form_errors(spec.form_schema, answers)
     if errors:
         raise UnprocessableContent(
             f"the form has {len(errors)} error(s): {errors[0]['pointer']}: {errors[0]['message']}",
             errors=errors,
         )
-
-
-def _schema_text(spec: ProcedureDefinition) -> str:
-    return json.dumps(spec.form_schema, sort_keys=True)
 
 
 def require_assurance(spec: ProcedureDefinition, principal: Principal | None) -> None:
@@ -139,8 +135,9 @@ async def create(
     *,
     now: datetime,
     trust: signing_service.TrustSource,
-) -> tuple[Application, str | None]:
-    """A draft (or, with `submit`, a submission at once); returns it and the access code."""
+) -> tuple[Application, str | None, ProcedureDefinition]:
+    """A draft (or, with `submit`, a submission at once); returns it, the access code and
+    the procedure version's definition."""
     procedure, row = await procedures_service.current(session, body.procedure_code)
     spec = procedures_service.definition(row)
     if principal is not None and principal.kind not in ("citizen", "business"):
@@ -169,14 +166,16 @@ async def create(
         updated_at=now,
     )
     session.add(application)
-    await session.flush()
     await case_history.record(
         session, application, case_history.CREATE, from_status=None, actor=principal, now=now
     )
+    await session.flush()
     if not body.submit:
-        return application, None
-    submitted = await submit(session, application, principal, signature=None, now=now, trust=trust)
-    return submitted.application, submitted.access_code
+        return application, None, spec
+    submitted = await submit(
+        session, application, principal, signature=None, now=now, trust=trust, fresh=True
+    )
+    return submitted.application, submitted.access_code, spec
 
 
 async def update_draft(
@@ -212,9 +211,9 @@ async def update_draft(
 
 
 async def _check_attachments(
-    session: AsyncSession, application: Application, spec: ProcedureDefinition
+    session: AsyncSession, application: Application, spec: ProcedureDefinition, *, fresh: bool
 ) -> None:
-    files = await attachments_of(session, application.id)
+    files = [] if fresh else await attachments_of(session, application.id)
     kinds = [f.kind for f in files]
     if spec.attachments.required and AttachmentKind.DOCUMENT.value not in kinds:
         note = f" ({spec.attachments.note_ja})" if spec.attachments.note_ja else ""
@@ -264,15 +263,17 @@ async def submit(
     now: datetime,
     trust: signing_service.TrustSource,
     at_counter: bool = False,
+    fresh: bool = False,
 ) -> Submitted:
+    """`fresh`: the application was created in this transaction (it has no attachments)."""
     spec = await spec_of(session, application)
     LIFECYCLE.require(application.status, Transition.SUBMIT)
     if not at_counter:
         require_assurance(spec, principal)
     if not spec.is_open(now):
         raise SignUpClosed(f"applications for {application.procedure_code} closed")
-    validate_form(spec, application.form, _schema_text(spec))
-    await _check_attachments(session, application, spec)
+    validate_form(spec, application.form)
+    await _check_attachments(session, application, spec, fresh=fresh)
     if spec.signature_required and not at_counter:
         if signature is None:
             raise UnprocessableContent(
@@ -317,7 +318,7 @@ async def submit(
         received_at=notices.when(now, application.locale),
         fee_required=application.fee_yen > 0,
     )
-    return Submitted(application, code)
+    return Submitted(application, code, spec)
 
 
 async def resubmit(
@@ -334,8 +335,8 @@ async def resubmit(
     spec = await spec_of(session, application)
     LIFECYCLE.require(application.status, Transition.RESUBMIT)
     require_assurance(spec, principal)
-    validate_form(spec, application.form, _schema_text(spec))
-    await _check_attachments(session, application, spec)
+    validate_form(spec, application.form)
+    await _check_attachments(session, application, spec, fresh=False)
     if spec.signature_required and application.channel != Channel.COUNTER.value:
         if signature is None:
             raise UnprocessableContent(
@@ -430,7 +431,14 @@ async def file_at_counter(
         data={"channel": "counter", "identity_document": body.identity_document},
     )
     return await submit(
-        session, application, staff, signature=None, now=now, trust=trust, at_counter=True
+        session,
+        application,
+        staff,
+        signature=None,
+        now=now,
+        trust=trust,
+        at_counter=True,
+        fresh=True,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,17 +46,11 @@ async def record(
     internal_comment: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> ApplicationEvent:
-    last = (
-        await session.exec(
-            select(func.max(ApplicationEvent.seq)).where(
-                col(ApplicationEvent.application_id) == application.id
-            )
-        )
-    ).one()
+    application.event_seq += 1
     event = ApplicationEvent(
         id=new_id("evt"),
         application_id=application.id,
-        seq=(last or 0) + 1,
+        seq=application.event_seq,
         at=now,
         actor=actor.sub if actor else None,
         actor_kind=actor.kind if actor else "anonymous",

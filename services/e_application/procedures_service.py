@@ -7,7 +7,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, tuple_, update
@@ -35,15 +34,20 @@ def digest_of(definition: ProcedureDefinition) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _parse(code: str, version: int, digest: str, text: str) -> ProcedureDefinition:
-    return ProcedureDefinition.model_validate_json(text)
+_DEFINITIONS: dict[tuple[str, int, str], ProcedureDefinition] = {}
+MAX_DEFINITIONS = 4096
 
 
 def definition(row: ProcedureVersion) -> ProcedureDefinition:
-    """The parsed definition of a stored version (parsed once per process)."""
-    text = json.dumps(row.definition, sort_keys=True, ensure_ascii=False)
-    return _parse(row.code, row.version, row.digest, text)
+    """The parsed definition of a stored version, parsed once per process (a version never
+    changes; the digest guards against another database's same-numbered version)."""
+    key = (row.code, row.version, row.digest)
+    spec = _DEFINITIONS.get(key)
+    if spec is None:
+        if len(_DEFINITIONS) >= MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        spec = _DEFINITIONS[key] = ProcedureDefinition.model_validate(row.definition)
+    return spec
 
 
 async def get_version(session: AsyncSession, code: str, version: int) -> ProcedureVersion:

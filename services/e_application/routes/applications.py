@@ -78,11 +78,10 @@ async def create_application(
     reference (到達番号) and, once only, the access code (問合せ番号) for the status lookup."""
     if (replay := await idem.begin(body)) is not None:
         return replay
-    application, code = await applications_service.create(
+    application, code, spec = await applications_service.create(
         session, body, principal, now=clock.now(), trust=trust
     )
-    spec = await applications_service.spec_of(session, application)
-    view = await views.applicant_view(session, application, spec, access_code=code)
+    view = await views.applicant_view(session, application, spec, access_code=code, fresh=True)
     return await idem.complete(201, view)
 
 

@@ -97,9 +97,12 @@ async def file_at_counter(
     submitted = await applications_service.file_at_counter(
         session, body, principal, now=clock.now(), trust=trust
     )
-    spec = await applications_service.spec_of(session, submitted.application)
     view = await views.applicant_view(
-        session, submitted.application, spec, access_code=submitted.access_code
+        session,
+        submitted.application,
+        submitted.spec,
+        access_code=submitted.access_code,
+        fresh=True,
     )
     return await idem.complete(201, view)
 
