@@ -151,15 +151,19 @@ async def fill(client: httpx.AsyncClient, rows: int) -> None:
             }
         )
         if len(batch) == 5000:
-            async with app.state.db.session() as session:
-                await session.execute(insert(Application), batch)
+            await _insert(app, batch)
             batch = []
     if batch:
-        async with app.state.db.session() as session:
-            await session.execute(insert(Application), batch)
+        await _insert(app, batch)
     if app.state.db.engine.dialect.name == "postgresql":
         async with app.state.db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE applications")
+
+
+async def _insert(app: Any, batch: list[dict[str, Any]]) -> None:
+    async with app.state.db.session() as session:
+        conn = await session.connection()
+        await conn.execute(insert(Application), batch)
 
 
 async def queue_pages(

@@ -286,20 +286,22 @@ async def submit(
         )
     application.holds_seat = await procedures_service.take_seat(session, application.procedure_code)
     today = now.astimezone(JST).date()
-    application.reference = await _next_reference(session, today.year)
     code = references.new_access_code()
     application.access_code_hash = references.hash_code(code)
     application.submitted_at = now
     application.fee_yen = fees.amount(spec.fee, application.form)
     if spec.standard_processing_days:
         application.due_on = add_business_days(today, spec.standard_processing_days)
+    # The year's counter row stays locked until the commit: take it last, so concurrent
+    # submissions wait on it for as few statements as possible.
+    await session.flush()
+    application.reference = await _next_reference(session, today.year)
     data: dict[str, Any] = {"reference": application.reference}
     if application.signature:
         data["signer_serial"] = application.signature["serial"]
     await case_history.move(
         session, application, Transition.SUBMIT, actor=principal, now=now, data=data
     )
-    await session.flush()
     await audit.record(
         session,
         principal,
