@@ -3,10 +3,11 @@ SQLite and PostgreSQL.
 
 - submissions/s: `POST /v1/applications` with `submit: true` (form validated against its
   JSON Schema, reference number from the counter row, access code, history, audit and the
-  receipt notice in the outbox) through the real app (httpx ASGI transport, kit middleware,
-  auth), `--concurrency` at a time, each by its own resident;
+  receipt notice in the outbox), `--concurrency` at a time, each by its own resident, over
+  HTTP to the service running alone in its own process (uvicorn, as `cityhall up` runs it;
+  tokens verified with a JWKS this process serves), so the client's CPU is not the server's;
 - queue: `--rows` applications are written straight into the table (13 departments, every
-  status), then a staff member of one department pages through
+  status), then a staff member of one department pages through, over the same HTTP,
   `GET /v1/applications/queue?status=submitted&limit=50` (first pages and deeper ones, by
   `next_cursor`); wall-clock p50 and p99 of one page.
 
@@ -28,6 +29,8 @@ import json
 import logging
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiohttp import web
 from sqlalchemy import insert
 
 from services.e_application.app import create_app
@@ -44,6 +48,7 @@ from services.e_application.models import Application
 from services.e_application.seed import seed
 from services.e_application.settings import Settings
 from services.kit.app import RuntimeOptions
+from services.kit.db import Database
 from services.kit.ids import new_id
 from tests.support.databases import postgres_database
 from tests.support.tokens import TokenFactory
@@ -67,19 +72,96 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-@contextlib.asynccontextmanager
-async def running(url: str, tokens: TokenFactory, var: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def prepare(url: str, tokens: TokenFactory, var: Path) -> None:
+    """Migrations and the demo catalogue, by one short life of the app."""
     app = create_app(
         Settings(database_url=url, environment="test", log_access=False, var_dir=var),
         RuntimeOptions(key_source=tokens.key_source(), background=False),
     )
-    async with app.router.lifespan_context(app):
-        async with app.state.db.session() as session:
-            await seed(session, CITY)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with app.router.lifespan_context(app), app.state.db.session() as session:
+        await seed(session, CITY)
+
+
+@contextlib.asynccontextmanager
+async def jwks_server(tokens: TokenFactory) -> AsyncIterator[str]:
+    jwks = tokens.jwks()
+
+    async def handle(_request: web.Request) -> web.Response:
+        return web.json_response(jwks)
+
+    app = web.Application()
+    app.router.add_get("/jwks.json", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site._server is not None
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    try:
+        yield f"http://127.0.0.1:{port}/jwks.json"
+    finally:
+        await runner.cleanup()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def service_process(url: str, jwks_url: str, var: Path) -> AsyncIterator[tuple[str, int]]:
+    """The service alone in a child process (`serve` below), until the block ends."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "E_APPLICATION_DATABASE_URL": url,
+        "E_APPLICATION_JWKS_URL": jwks_url,
+        "E_APPLICATION_PORT": str(port),
+        "E_APPLICATION_ENVIRONMENT": "test",
+        "E_APPLICATION_LOG_ACCESS": "false",
+        "E_APPLICATION_MIGRATE_ON_START": "false",
+        "E_APPLICATION_VAR_DIR": str(var),
+    }
+    child = subprocess.Popen(  # noqa: ASYNC220 - started once, waited for below
+        [sys.executable, "-m", "bench.e_application", "serve"],
+        env=env,
+        cwd=Path(__file__).parents[1],  # as a module: bench/gateway.py must not shadow gateway
+        stdin=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as probe:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await probe.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the service did not start")
+        yield base, child.pid
+    finally:
+        child.terminate()
+        await asyncio.to_thread(child.wait, 30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve() -> None:
+    """The child: the service with settings from the environment, no background tasks."""
+    from deploy.serve import Server, run_main, server_config
+
+    settings = Settings()
+    app = create_app(settings, RuntimeOptions(background=False))
+    server = Server(server_config(app, "127.0.0.1", settings.port))
+    run_main(server.serve())
 
 
 async def submissions(
@@ -119,9 +201,16 @@ async def submissions(
     }
 
 
-async def fill(client: httpx.AsyncClient, rows: int) -> None:
+async def fill(url: str, rows: int) -> None:
     """`rows` applications written straight into the table, in batches."""
-    app = client.app  # type: ignore[attr-defined]
+    db = Database(url, pool_size=2)
+    try:
+        await _fill(db, rows)
+    finally:
+        await db.dispose()
+
+
+async def _fill(db: Database, rows: int) -> None:
     rng = random.Random(7)
     now = datetime.now(UTC)
     batch: list[dict[str, Any]] = []
@@ -151,17 +240,17 @@ async def fill(client: httpx.AsyncClient, rows: int) -> None:
             }
         )
         if len(batch) == 5000:
-            await _insert(app, batch)
+            await _insert(db, batch)
             batch = []
     if batch:
-        await _insert(app, batch)
-    if app.state.db.engine.dialect.name == "postgresql":
-        async with app.state.db.engine.connect() as conn:
+        await _insert(db, batch)
+    if db.engine.dialect.name == "postgresql":
+        async with db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE applications")
 
 
-async def _insert(app: Any, batch: list[dict[str, Any]]) -> None:
-    async with app.state.db.session() as session:
+async def _insert(db: Database, batch: list[dict[str, Any]]) -> None:
+    async with db.session() as session:
         conn = await session.connection()
         await conn.execute(insert(Application), batch)
 
@@ -194,12 +283,22 @@ async def queue_pages(
 async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     tokens = TokenFactory()
     with tempfile.TemporaryDirectory() as var:
-        async with running(url, tokens, Path(var)) as client:
-            result = {
-                "submit": await submissions(client, tokens, args.submissions, args.concurrency)
-            }
-            await fill(client, args.rows)
-            result["queue"] = await queue_pages(client, tokens, args.pages)
+        await prepare(url, tokens, Path(var))
+        async with (
+            jwks_server(tokens) as jwks_url,
+            service_process(url, jwks_url, Path(var)) as (base, pid),
+        ):
+            limits = httpx.Limits(max_connections=args.concurrency)
+            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+                before = cpu_seconds(pid)
+                result = {
+                    "submit": await submissions(client, tokens, args.submissions, args.concurrency)
+                }
+                result["submit"]["server_cpu_ms"] = (
+                    (cpu_seconds(pid) - before) / (args.submissions + 5) * 1000
+                )
+                await fill(url, args.rows)
+                result["queue"] = await queue_pages(client, tokens, args.pages)
     return result
 
 
@@ -207,12 +306,14 @@ def report(name: str, result: dict[str, Any], rows: int) -> None:
     s, q = result["submit"], result["queue"]
     print(
         f"{name}: {s['per_s']:.0f} submissions/s (p50 {s['p50_ms']:.1f} ms, p99 "
-        f"{s['p99_ms']:.1f} ms, errors {s['errors'] or 'none'}); queue page of "
+        f"{s['p99_ms']:.1f} ms, server CPU {s['server_cpu_ms']:.2f} ms each, errors "
+        f"{s['errors'] or 'none'}); queue page of "
         f"{q['rows_per_page']:.0f} rows with {rows:,} applications: p50 {q['p50_ms']:.2f} ms, "
         f"p99 {q['p99_ms']:.2f} ms"
     )
     print(
-        f"SUMMARY {name} submissions_per_s={s['per_s']:.0f} queue_p50_ms={q['p50_ms']:.2f} "
+        f"SUMMARY {name} submissions_per_s={s['per_s']:.0f} "
+        f"server_cpu_ms_per_submission={s['server_cpu_ms']:.2f} queue_p50_ms={q['p50_ms']:.2f} "
         f"queue_p99_ms={q['p99_ms']:.2f} rows={rows} errors={sum(s['errors'].values())}"
     )
 
@@ -237,4 +338,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:] == ["serve"]:
+        serve()
+    else:
+        asyncio.run(main())
