@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.e_application import case_history, notices, procedures_service, signing_service
 from services.e_application.access_rules import is_owner, read_filter
 from services.e_application.attachments_service import AttachmentKind, attachments_of
-from services.e_application.domain import fees, forms, lookup_limit, references
+from services.e_application.domain import fees, forms, references
 from services.e_application.domain.business_days import add_business_days, business_days_between
 from services.e_application.domain.catalogue import ProcedureDefinition
 from services.e_application.domain.lifecycle import (
@@ -44,7 +44,6 @@ from services.kit.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     UnprocessableContent,
 )
@@ -456,43 +455,3 @@ async def list_mine(
     if status is not None:
         query = query.where(col(Application.status) == status.value)
     return await keyset_page(session, query, col(Application.id), limit=limit, cursor=cursor)
-
-
-async def lookup_status(
-    session: AsyncSession,
-    reference: str,
-    access_code: str,
-    *,
-    client: str,
-    attempts: lookup_limit.ClientAttempts,
-    now: datetime,
-) -> Application | None:
-    """Reference + access code → the application, or None (unknown reference or wrong code:
-    the caller answers 404 and lets the transaction commit, so a wrong code counts against
-    the reference, in the database, for every replica). Every attempt counts against the
-    client."""
-    wait = attempts.allow(client, now)
-    if wait is not None:
-        raise TooManyRequests(wait, "too many status lookups; try again later")
-    application = (
-        await session.exec(
-            select(Application).where(col(Application.reference) == reference).with_for_update()
-        )
-    ).one_or_none()
-    if application is None:
-        return None
-    locked = lookup_limit.reference_locked(
-        application.lookup_failures, application.lookup_window_start, now
-    )
-    if locked is not None:
-        raise TooManyRequests(locked, "too many wrong access codes for this reference")
-    if references.code_matches(access_code, application.access_code_hash):
-        return application
-    start = application.lookup_window_start
-    if start is None or now - start >= lookup_limit.WINDOW:
-        application.lookup_window_start = now
-        application.lookup_failures = 1
-    else:
-        application.lookup_failures += 1
-    await session.flush()
-    return None

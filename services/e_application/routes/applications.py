@@ -15,6 +15,7 @@ from services.e_application import (
     applications_service,
     attachments_service,
     signing_service,
+    status_lookup_service,
     workflow_service,
 )
 from services.e_application.attachments_service import AttachmentKind
@@ -113,7 +114,7 @@ async def application_status(
     """The status of a submission, by its reference and access code, without an account.
     Says nothing else; unknown references and wrong codes look the same, and wrong codes
     lock the reference for a while."""
-    application = await applications_service.lookup_status(
+    application = await status_lookup_service.lookup_status(
         session,
         reference,
         access_code,
