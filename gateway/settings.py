@@ -36,7 +36,12 @@ def default_upstreams() -> dict[str, str]:
 def default_routes() -> dict[str, str]:
     table = {
         "e_application": ("/v1/procedures", "/v1/applications"),
-        "facility_booking": ("/v1/facilities", "/v1/reservations", "/v1/lotteries"),
+        "facility_booking": (
+            "/v1/facilities",
+            "/v1/facility-users",
+            "/v1/reservations",
+            "/v1/lotteries",
+        ),
         "alert_mail": (
             "/v1/subscriptions",
             "/v1/alerts",

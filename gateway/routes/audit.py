@@ -12,7 +12,7 @@ from starlette.responses import StreamingResponse
 from gateway.audit_log.store import AuditLog, parse_stored_event
 from services.kit.auth import Principal, Public, staff
 from services.kit.errors import ServiceUnavailable, UnprocessableContent
-from services.kit.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit, Page, decode_cursor, fetch_size, page_of
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -64,7 +64,7 @@ async def list_events(
     if before is not None and before < 1:
         raise UnprocessableContent("cursor is not a value returned by this API", field="cursor")
     rows = await audit_log(request).events(
-        limit=limit + 1,
+        limit=fetch_size(limit),
         before_seq=before,
         actor=actor,
         action=action,
@@ -74,11 +74,10 @@ async def list_events(
         since=since,
         until=until,
     )
+    page, next_cursor = page_of(rows, limit, lambda row: row.seq)
     items = [
-        AuditEntry(seq=row.seq, hash=row.hash, event=parse_stored_event(row.event))
-        for row in rows[:limit]
+        AuditEntry(seq=row.seq, hash=row.hash, event=parse_stored_event(row.event)) for row in page
     ]
-    next_cursor = encode_cursor(items[-1].seq) if len(rows) > limit else None
     return Page[AuditEntry](items=items, next_cursor=next_cursor)
 
 

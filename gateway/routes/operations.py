@@ -5,26 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from gateway.deps import RuntimeDep
 from gateway.internal_calls import call_every_service
 from services.kit.auth import Public
 from services.kit.metrics import CONTENT_TYPE_LATEST
+from services.kit.ops import Health
+from services.kit.ops import Readiness as KitReadiness
 
 router = APIRouter(tags=["operations"])
 
 
-class Health(BaseModel):
-    status: str
-    service: str
+class Readiness(KitReadiness):
+    """The kit's readiness, plus what each upstream service answered."""
 
-
-class Readiness(BaseModel):
-    status: str
-    service: str
-    checks: dict[str, str]
     upstreams: dict[str, dict[str, Any]]
 
 

@@ -11,18 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, text, update
+from sqlalchemy import exists, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.delivery.fanout import fan_out
 from services.alert_mail.domain.alert_lifecycle import (
+    ALERTS,
     AUDIT_ACTIONS,
     SENT_STATES,
     AlertState,
     AlertTransition,
-    allowed_transitions,
-    apply,
     is_sent,
 )
 from services.alert_mail.domain.alert_rules import (
@@ -98,7 +97,7 @@ def to_read(alert: Alert) -> AlertRead:
         completed_at=alert.completed_at,
         superseded_by=alert.superseded_by,
         cancelled_at=alert.cancelled_at,
-        allowed_transitions=[t.value for t in allowed_transitions(alert.status)],
+        allowed_transitions=[t.value for t in ALERTS.allowed(alert.status)],
     )
 
 
@@ -165,8 +164,8 @@ async def list_for_staff(
     filters: StaffFilter,
     *,
     limit: int,
-    after: str | None,
-) -> tuple[list[Alert], bool]:
+    cursor: str | None,
+) -> tuple[list[Alert], str | None]:
     """The department's alerts, drafts included, newest first (ids are time-ordered)."""
     query = select(Alert)
     if not is_admin(principal):
@@ -175,34 +174,20 @@ async def list_for_staff(
         query = query.where(col(Alert.status) == filters.status)
     if filters.category is not None:
         query = query.where(col(Alert.category) == filters.category)
-    if after is not None:
-        query = query.where(col(Alert.id) < after)
-    rows = list((await session.exec(query.order_by(col(Alert.id).desc()).limit(limit + 1))).all())
-    return rows[:limit], len(rows) > limit
+    return await keyset_page(
+        session, query, col(Alert.id), limit=limit, cursor=cursor, descending=True
+    )
 
 
 async def list_public(
-    session: AsyncSession,
-    *,
-    category: str | None,
-    limit: int,
-    after: tuple[datetime, str] | None,
-) -> tuple[list[Alert], bool]:
+    session: AsyncSession, *, category: str | None, limit: int, cursor: str | None
+) -> tuple[list[Alert], str | None]:
     """Sent alerts, newest first."""
     query = select(Alert).where(col(Alert.status).in_(SENT_STATUSES))
     if category is not None:
         query = query.where(col(Alert.category) == category)
-    if after is not None:
-        sent_at, alert_id = after
-        query = query.where(
-            or_(
-                col(Alert.sent_at) < sent_at,
-                and_(col(Alert.sent_at) == sent_at, col(Alert.id) < alert_id),
-            )
-        )
-    query = query.order_by(col(Alert.sent_at).desc(), col(Alert.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    return rows[:limit], len(rows) > limit
+    key = (col(Alert.sent_at), col(Alert.id))
+    return await keyset_page(session, query, key, limit=limit, cursor=cursor, descending=True)
 
 
 async def list_events(
@@ -271,7 +256,7 @@ async def _transition(
 ) -> None:
     """Applies `step` (IllegalTransition → 409 naming the state), records and audits it."""
     before = alert.status
-    alert.status = apply(before, step).value
+    alert.status = ALERTS.apply(before, step).value
     alert.version += 1
     alert.updated_at = now
     session.add(alert)
@@ -387,7 +372,7 @@ async def edit(
     session: AsyncSession, alert: Alert, body: AlertPatch, *, actor: Principal, now: datetime
 ) -> Alert:
     """Changes a draft (a rejected alert is a draft again); the fingerprint follows."""
-    if alert.status != AlertState.DRAFT.value:
+    if alert.status != AlertState.DRAFT:
         raise Conflict(
             f"only a draft can be edited; this alert is {alert.status}",
             current_state=alert.status,
@@ -448,7 +433,7 @@ async def submit(session: AsyncSession, alert: Alert, *, actor: Principal, now: 
 async def reject(
     session: AsyncSession, alert: Alert, note: str, *, actor: Principal, now: datetime
 ) -> None:
-    apply(alert.status, AlertTransition.REJECT)  # a 409 names the state before any 403
+    ALERTS.require(alert.status, AlertTransition.REJECT)  # a 409 names the state before any 403
     check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
     await _transition(session, alert, AlertTransition.REJECT, actor=actor, now=now, note=note)
 
@@ -463,7 +448,7 @@ async def approve(
     session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
 ) -> None:
     """The second person's approval sends the alert, in this transaction."""
-    apply(alert.status, AlertTransition.APPROVE)
+    ALERTS.require(alert.status, AlertTransition.APPROVE)
     check_four_eyes(actor.sub, created_by=alert.created_by, submitted_by=alert.submitted_by)
     await _check_sendable(session, settings, alert, now)
     alert.approved_by = actor.sub
@@ -474,7 +459,7 @@ async def publish_emergency(
     session: AsyncSession, settings: Settings, alert: Alert, *, actor: Principal, now: datetime
 ) -> None:
     """An emergency_publisher sends a draft at once, without a second person."""
-    apply(alert.status, AlertTransition.PUBLISH_EMERGENCY)
+    ALERTS.require(alert.status, AlertTransition.PUBLISH_EMERGENCY)
     await _check_sendable(session, settings, alert, now)
     alert.emergency = True
     alert.submitted_by = alert.submitted_by or actor.sub
@@ -584,7 +569,7 @@ async def complete_finished_alerts(
     if alert_ids is not None:
         query = query.where(col(Alert.id).in_(list(alert_ids)))
     candidates = list((await session.exec(query.order_by(col(Alert.id)))).all())
-    target = apply(AlertState.SENDING, AlertTransition.COMPLETE).value
+    target = ALERTS.apply(AlertState.SENDING, AlertTransition.COMPLETE).value
     completed: list[str] = []
     for alert_id in candidates:
         moved = await session.exec(

@@ -16,9 +16,9 @@ from sqlmodel.sql.expression import Select
 from services.alert_mail.delivery.enqueue import PRIORITY_NOTICE, enqueue_message
 from services.alert_mail.domain import templates
 from services.alert_mail.domain.templates_lifecycle import (
+    TEMPLATES,
+    TemplateState,
     TemplateTransition,
-    allowed_transitions,
-    apply,
     state_of,
 )
 from services.alert_mail.domain.templates_seed import seed_templates
@@ -45,6 +45,7 @@ from services.kit import audit
 from services.kit.auth import Principal
 from services.kit.errors import NotFound, UnprocessableContent
 from services.kit.ids import new_id
+from services.kit.pagination import keyset_page, keyset_rows
 
 SERVICE = "alert_mail"
 EMBEDDED_VERSIONS = 100
@@ -114,7 +115,7 @@ def summary(template: NotificationTemplate, latest: NotificationTemplateVersion)
         body=latest.body,
         placeholders=required,
         optional_placeholders=optional,
-        allowed_transitions=[t.value for t in allowed_transitions(state)],
+        allowed_transitions=[t.value for t in TEMPLATES.allowed(state)],
         created_by=template.created_by,
         created_at=template.created_at,
         updated_at=template.updated_at,
@@ -124,41 +125,49 @@ def summary(template: NotificationTemplate, latest: NotificationTemplateVersion)
 
 async def read_template(session: AsyncSession, template: NotificationTemplate) -> TemplateRead:
     latest = await get_version(session, template.id, template.version)
-    versions, _ = await list_versions(session, template.id, limit=EMBEDDED_VERSIONS, before=None)
+    versions, _ = await list_versions(session, template.id, limit=EMBEDDED_VERSIONS, cursor=None)
     return TemplateRead(**summary(template, latest).model_dump(), versions=versions)
 
 
 async def list_templates(
-    session: AsyncSession, *, state: str | None, limit: int, after: str | None
-) -> tuple[list[TemplateSummary], bool]:
-    """Oldest first (ids are time-ordered), `limit` at a time after the id `after`."""
+    session: AsyncSession, *, state: TemplateState | None, limit: int, cursor: str | None
+) -> tuple[list[TemplateSummary], str | None]:
+    """Oldest first (ids are time-ordered), each with its latest version."""
     query = select(NotificationTemplate, NotificationTemplateVersion).join(
         NotificationTemplateVersion,
         (col(NotificationTemplateVersion.template_id) == col(NotificationTemplate.id))
         & (col(NotificationTemplateVersion.version) == col(NotificationTemplate.version)),
     )
     if state is not None:
-        query = query.where(col(NotificationTemplate.archived) == (state == "archived"))
-    if after is not None:
-        query = query.where(col(NotificationTemplate.id) > after)
-    query = query.order_by(col(NotificationTemplate.id)).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    return [summary(t, v) for t, v in rows[:limit]], len(rows) > limit
+        query = query.where(col(NotificationTemplate.archived) == (state is TemplateState.ARCHIVED))
+    rows, next_cursor = await keyset_rows(
+        session,
+        query,
+        col(NotificationTemplate.id),
+        limit=limit,
+        cursor=cursor,
+        position_of=lambda row: row[0].id,
+    )
+    return [summary(t, v) for t, v in rows], next_cursor
 
 
 async def list_versions(
-    session: AsyncSession, template_id: str, *, limit: int, before: int | None
-) -> tuple[list[TemplateVersionSummary], bool]:
-    """Newest first, `limit` at a time below the version `before`."""
+    session: AsyncSession, template_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[TemplateVersionSummary], str | None]:
+    """Newest first."""
     query = select(NotificationTemplateVersion).where(
         col(NotificationTemplateVersion.template_id) == template_id
     )
-    if before is not None:
-        query = query.where(col(NotificationTemplateVersion.version) < before)
-    query = query.order_by(col(NotificationTemplateVersion.version).desc()).limit(limit + 1)
-    rows = list((await session.exec(query)).all())
-    items = [TemplateVersionSummary.model_validate(v, from_attributes=True) for v in rows[:limit]]
-    return items, len(rows) > limit
+    rows, next_cursor = await keyset_page(
+        session,
+        query,
+        col(NotificationTemplateVersion.version),
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
+    items = [TemplateVersionSummary.model_validate(v, from_attributes=True) for v in rows]
+    return items, next_cursor
 
 
 # --- templates: changing ---------------------------------------------------------------------
@@ -226,7 +235,7 @@ async def update_template(
                 for f in ("name", "description", "subject", "body")
             ],
         )
-    apply(state_of(template.archived), TemplateTransition.EDIT)
+    TEMPLATES.require(state_of(template.archived), TemplateTransition.EDIT)
     latest = await get_version(session, template.id, template.version)
     subject = body.subject if body.subject is not None else latest.subject
     text = body.body if body.body is not None else latest.body
@@ -268,8 +277,8 @@ async def transition_template(
     now: datetime,
 ) -> NotificationTemplate:
     before = state_of(template.archived)
-    after = apply(before, transition)
-    template.archived = after.value == "archived"
+    after = TEMPLATES.apply(before, transition)
+    template.archived = after is TemplateState.ARCHIVED
     template.archived_at = now if template.archived else None
     template.updated_at = now
     session.add(template)
@@ -418,9 +427,9 @@ class NotificationFilter:
 
 
 async def list_notifications(
-    session: AsyncSession, filters: NotificationFilter, *, limit: int, after: str | None
-) -> tuple[list[NotificationRead], bool]:
-    """Newest first, `limit` at a time after the id `after`; only the client's own."""
+    session: AsyncSession, filters: NotificationFilter, *, limit: int, cursor: str | None
+) -> tuple[list[NotificationRead], str | None]:
+    """Newest first; only the client's own."""
     query = _joined().where(col(Notification.client) == filters.client)
     if filters.reference is not None:
         query = query.where(col(Notification.reference) == filters.reference)
@@ -428,11 +437,16 @@ async def list_notifications(
         query = query.where(col(Notification.template_id) == filters.template_id)
     if filters.status is not None:
         query = query.where(col(Delivery.status) == filters.status)
-    if after is not None:
-        query = query.where(col(Notification.id) < after)
-    query = query.order_by(col(Notification.id).desc()).limit(limit + 1)
-    rows = (await session.exec(query)).all()
-    return [notification_read(*row) for row in rows[:limit]], len(rows) > limit
+    rows, next_cursor = await keyset_rows(
+        session,
+        query,
+        col(Notification.id),
+        limit=limit,
+        cursor=cursor,
+        position_of=lambda row: row[0].id,
+        descending=True,
+    )
+    return [notification_read(*row) for row in rows], next_cursor
 
 
 # --- seed ------------------------------------------------------------------------------------

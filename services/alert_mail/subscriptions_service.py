@@ -20,6 +20,7 @@ from services.alert_mail.domain.subscription_rules import (
     CONFIRM_PURPOSE,
     LINK_NAMESPACE,
     MANAGE_PURPOSE,
+    SUBSCRIPTIONS,
     UNSUBSCRIBE_PURPOSE,
     ConfirmationRequest,
     LinkExpired,
@@ -29,7 +30,6 @@ from services.alert_mail.domain.subscription_rules import (
     address_digest,
     checked_codes,
     may_send_confirmation,
-    next_state,
     normalise_email,
 )
 from services.alert_mail.domain.subscription_texts import Choice, confirmation_mail
@@ -277,7 +277,7 @@ async def confirm(
         ):
             return subscription
         previous = subscription.status
-        subscription.status = next_state(subscription.status, Transition.CONFIRM)
+        subscription.status = SUBSCRIPTIONS.apply(subscription.status, Transition.CONFIRM)
         if previous == SubscriptionState.UNSUBSCRIBED:
             subscription.link_version += 1  # a new subscription period: old mails' links die
         # A link minted while someone was logged in never takes over an owned subscription.
@@ -349,7 +349,7 @@ async def _move(
     now: datetime,
 ) -> None:
     previous = subscription.status
-    subscription.status = next_state(subscription.status, transition)
+    subscription.status = SUBSCRIPTIONS.apply(subscription.status, transition)
     if previous == subscription.status:
         return
     subscription.updated_at = now
@@ -431,9 +431,12 @@ async def update(
             now=now,
             changes=changed,
         )
-    if changes.status == "unsubscribed":
+    if changes.status is SubscriptionState.UNSUBSCRIBED:
         await _move(session, subscription, Transition.UNSUBSCRIBE, principal=principal, now=now)
-    elif changes.status == "active" and subscription.status != SubscriptionState.ACTIVE:
+    elif (
+        changes.status is SubscriptionState.ACTIVE
+        and subscription.status != SubscriptionState.ACTIVE
+    ):
         await _move(session, subscription, Transition.RESUBSCRIBE, principal=principal, now=now)
 
 

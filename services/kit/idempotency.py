@@ -67,7 +67,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -79,6 +79,7 @@ from services.kit.db import IMMEDIATE, Database
 from services.kit.deps import SessionDep
 from services.kit.errors import Conflict, UnprocessableContent
 from services.kit.jobs import Job, JobContext
+from services.kit.sqltypes import UTCDateTime
 from services.kit.tables import IdempotencyRecord
 
 log = logging.getLogger("cityhall.idempotency")
@@ -146,6 +147,43 @@ def _render(content: Any) -> bytes:
     if isinstance(content, BaseModel):
         return content.model_dump_json(by_alias=True).encode()
     return canonical_json(jsonable_encoder(content))
+
+
+def _claim_statement(insert: Any) -> Any:
+    """INSERT of a fresh claim, built once per dialect: per request only values are bound."""
+    return (
+        insert(IdempotencyRecord)
+        .values(
+            scope=bindparam("i_scope"),
+            key=bindparam("i_key"),
+            request_hash=bindparam("i_hash"),
+            state=_IN_FLIGHT,
+            response_status=None,
+            response_body=None,
+            locked_until=bindparam("i_lease", type_=UTCDateTime()),
+            created_at=bindparam("i_now", type_=UTCDateTime()),
+            expires_at=bindparam("i_expires", type_=UTCDateTime()),
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+    )
+
+
+_CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+_COMPLETE = (
+    update(IdempotencyRecord)
+    .where(
+        col(IdempotencyRecord.scope) == bindparam("i_scope"),
+        col(IdempotencyRecord.key) == bindparam("i_key"),
+        col(IdempotencyRecord.state) == _IN_FLIGHT,
+        col(IdempotencyRecord.locked_until) == bindparam("i_lease", type_=UTCDateTime()),
+    )
+    .values(
+        state=_COMPLETED,
+        response_status=bindparam("i_status"),
+        response_body=bindparam("i_body"),
+        locked_until=bindparam("i_now", type_=UTCDateTime()),
+    )
+)
 
 
 class _Claim(Enum):
@@ -218,14 +256,17 @@ class IdempotencySlot:
                 f"IdempotencySlot.complete() needs a claimed key (state {self._state.value});"
                 " call begin() first and return its replay when it gives one"
             )
-        now = self.clock.now()
-        result = await self.session.exec(
-            self._this_claim(update(IdempotencyRecord)).values(
-                state=_COMPLETED,
-                response_status=status_code,
-                response_body=rendered.decode(),
-                locked_until=now,
-            )
+        connection = await self.session.connection()  # Core: an ORM insert with params is "bulk"
+        result = await connection.execute(
+            _COMPLETE,
+            {
+                "i_scope": self.scope,
+                "i_key": self.key,
+                "i_lease": self._lease_until,
+                "i_status": status_code,
+                "i_body": rendered.decode(),
+                "i_now": self.clock.now(),
+            },
         )
         if getattr(result, "rowcount", 0) != 1:
             raise IdempotencyKeyInFlight(
@@ -324,11 +365,17 @@ class IdempotencySlot:
             "created_at": now,
             "expires_at": now + self.config.ttl,
         }
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        inserted = await session.exec(
-            insert(IdempotencyRecord)
-            .values(scope=self.scope, key=self.key, **fresh)
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
+        connection = await session.connection()
+        inserted = await connection.execute(
+            _CLAIM[connection.dialect.name],
+            {
+                "i_scope": self.scope,
+                "i_key": self.key,
+                "i_hash": self.fingerprint,
+                "i_lease": lease_until,
+                "i_now": now,
+                "i_expires": fresh["expires_at"],
+            },
         )
         if getattr(inserted, "rowcount", 0) == 1:
             self._lease_until = lease_until

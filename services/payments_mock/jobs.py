@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.kit.jobs import Job, JobContext
-from services.payments_mock import payments_service
+from services.payments_mock import payment_sweeps
 from services.payments_mock.settings import Settings
 
 
 async def expire_due(context: JobContext) -> int:
     settings: Settings = context.state.settings
     async with context.db.session() as session:
-        return await payments_service.expire_due(session, settings, context.clock.now())
+        return await payment_sweeps.expire_due(session, settings, context.clock.now())
 
 
 async def settle_due(context: JobContext) -> int:
     settings: Settings = context.state.settings
     async with context.db.session() as session:
-        return await payments_service.settle_due(session, settings, context.clock.now())
+        return await payment_sweeps.settle_due(session, settings, context.clock.now())
 
 
 JOBS = (

@@ -8,42 +8,27 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.kit.schemas import WriteModel
-
-Method = Literal["konbini", "payeasy", "card"]
-Status = Literal[
-    "awaiting_payment",
-    "paid",
-    "settled",
-    "expired",
-    "canceled",
-    "refunded",
-    "partially_refunded",
-]
-EventType = Literal[
-    "payment.created",
-    "payment.paid",
-    "payment.settled",
-    "payment.expired",
-    "payment.canceled",
-    "payment.refunded",
-    "payment.partially_refunded",
-]
-EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
-Chain = Literal["seven_eleven", "lawson", "familymart", "ministop", "dailyyamazaki", "seicomart"]
-
-MAX_AMOUNT = 999_999  # the barcode's 6-digit amount field; cards take up to 9,999,999
-MAX_CARD_AMOUNT = 9_999_999
+from services.payments_mock.domain.konbini import Chain
+from services.payments_mock.domain.lifecycle import (
+    Channel,
+    EventType,
+    PaymentState,
+    RefundMethod,
+    RefundStatus,
+)
+from services.payments_mock.domain.methods import MAX_CARD_AMOUNT, MAX_SLIP_AMOUNT
+from services.payments_mock.domain.webhook_states import DeliveryStatus
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Digits = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class PaymentMethodRead(BaseModel):
-    method: Method
+    method: Channel
     name_ja: str
     min_amount: int
     max_amount: int
-    chains: list[str] = []
+    chains: list[Chain] = []
 
 
 # --- payments ------------------------------------------------------------------------------
@@ -71,12 +56,12 @@ class PaymentCreate(WriteModel):
         ge=1,
         le=MAX_CARD_AMOUNT,
         description=(
-            "yen: 1–999,999 for konbini and payeasy (the barcode's amount field; real stores "
-            "refuse above 300,000 yen per slip), 1–9,999,999 for cards"
+            f"yen: 1–{MAX_SLIP_AMOUNT:,} for konbini and payeasy (the barcode's amount field; "
+            f"real stores refuse above 300,000 yen per slip), 1–{MAX_CARD_AMOUNT:,} for cards"
         ),
     )
     currency: Literal["JPY"] = "JPY"
-    method: Method
+    method: Channel
     description: Annotated[str, StringConstraints(min_length=1, max_length=22)] = Field(
         description="shown at the store register and on the voucher (at most 22 characters)"
     )
@@ -169,8 +154,8 @@ class CardDetails(BaseModel):
 class RefundRead(BaseModel):
     id: str
     amount: int
-    method: Literal["bank_transfer", "card"]
-    status: Literal["pending", "completed"]
+    method: RefundMethod
+    status: RefundStatus
     reason: str | None
     created_at: datetime
     completes_at: datetime
@@ -180,8 +165,8 @@ class RefundRead(BaseModel):
 class PaymentRead(BaseModel):
     id: str
     object: Literal["payment"] = "payment"
-    status: Status
-    method: Method
+    status: PaymentState
+    method: Channel
     amount: int
     currency: Literal["JPY"]
     amount_refunded: int
@@ -252,7 +237,7 @@ class PayEasyPayCreate(WriteModel):
 
 
 class LatePaymentCreate(WriteModel):
-    chain: Chain = "seven_eleven"
+    chain: Chain = Chain.SEVEN_ELEVEN
     minutes_before_expiry: int = Field(
         1, ge=0, le=24 * 60, description="when the payer paid, counted back from the deadline"
     )
@@ -264,16 +249,14 @@ class LatePaymentCreate(WriteModel):
 class WebhookEndpointCreate(WriteModel):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     event_types: list[EventType] = Field(
-        default_factory=lambda: list(EVENT_TYPES),  # type: ignore[arg-type]
-        min_length=1,
-        max_length=len(EVENT_TYPES),
+        default_factory=lambda: list(EventType), min_length=1, max_length=len(EventType)
     )
     description: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
 class WebhookEndpointUpdate(WriteModel):
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-    event_types: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
+    event_types: list[EventType] | None = Field(None, min_length=1, max_length=len(EventType))
     description: Annotated[str, StringConstraints(max_length=200)] | None = None
     enabled: bool | None = None
 
@@ -318,7 +301,7 @@ class WebhookDeliveryRead(BaseModel):
     endpoint_id: str
     event_id: str
     event_type: str
-    status: Literal["pending", "succeeded", "failed"]
+    status: DeliveryStatus
     attempts: int
     last_status_code: int | None
     last_error: str | None
@@ -336,7 +319,7 @@ class WebhookDeliveryList(BaseModel):
 
 
 class SettlementLine(BaseModel):
-    channel: Method
+    channel: Channel
     via: str | None = Field(description="the chain, atm/net_banking, or the card brand")
     paid_count: int
     paid_amount: int

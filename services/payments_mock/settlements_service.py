@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.clock import JST
+from services.payments_mock.domain.lifecycle import RefundStatus
 from services.payments_mock.models import Payment, Refund
 from services.payments_mock.schemas import (
     Discrepancy,
@@ -150,7 +151,7 @@ async def discrepancies(session: AsyncSession, owner: str) -> DiscrepancyReport:
     pending = await session.exec(
         select(Refund, Payment)
         .join(Payment, col(Payment.id) == col(Refund.payment_id))
-        .where(col(Payment.owner) == owner, col(Refund.status) == "pending")
+        .where(col(Payment.owner) == owner, col(Refund.status) == RefundStatus.PENDING)
         .order_by(col(Refund.id))
         .limit(1000)
     )

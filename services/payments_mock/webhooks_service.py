@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,13 +38,16 @@ from services.kit.ids import new_id
 from services.kit.outbox import (
     WEBHOOK_BACKOFF,
     OutboxHandler,
+    RecordingHandler,
     RetryLater,
     TopicPolicy,
     Undeliverable,
     enqueue,
     per_message,
 )
+from services.kit.pagination import keyset_page
 from services.kit.tables import OutboxMessage
+from services.payments_mock.domain.webhook_states import DeliveryStatus, EndpointStatus
 from services.payments_mock.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from services.payments_mock.schemas import (
     WebhookAttemptRead,
@@ -103,23 +107,18 @@ def endpoint_read(endpoint: WebhookEndpoint) -> WebhookEndpointRead:
 
 async def get_endpoint(session: AsyncSession, endpoint_id: str, owner: str) -> WebhookEndpoint:
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.owner != owner or endpoint.status == "deleted":
+    if endpoint is None or endpoint.owner != owner or endpoint.status == EndpointStatus.DELETED:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
     return endpoint
 
 
 async def list_endpoints(
-    session: AsyncSession, owner: str, *, limit: int, after: str | None
-) -> tuple[list[WebhookEndpoint], bool]:
+    session: AsyncSession, owner: str, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookEndpoint], str | None]:
     query = select(WebhookEndpoint).where(
-        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != "deleted"
+        col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) != EndpointStatus.DELETED
     )
-    if after is not None:
-        query = query.where(col(WebhookEndpoint.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookEndpoint.id)).limit(limit + 1))).all()
-    )
-    return rows[:limit], len(rows) > limit
+    return await keyset_page(session, query, col(WebhookEndpoint.id), limit=limit, cursor=cursor)
 
 
 async def _audit(
@@ -147,7 +146,7 @@ async def create_endpoint(
         url=check_url(body.url, settings),
         event_types=list(dict.fromkeys(body.event_types)),
         description=body.description,
-        status="enabled",
+        status=EndpointStatus.ENABLED,
         secret=new_secret(),
         created_at=now,
         updated_at=now,
@@ -195,7 +194,7 @@ async def update_endpoint(
         changes["description"] = [endpoint.description, body.description]
         endpoint.description = body.description
     if body.enabled is not None:
-        status = "enabled" if body.enabled else "disabled"
+        status = EndpointStatus.ENABLED if body.enabled else EndpointStatus.DISABLED
         changes["status"] = [endpoint.status, status]
         endpoint.status = status
     endpoint.updated_at = now
@@ -209,7 +208,7 @@ async def delete_endpoint(
     session: AsyncSession, endpoint: WebhookEndpoint, *, actor: Principal, now: datetime
 ) -> None:
     """Soft delete: the delivery log stays for audits; nothing is sent any more."""
-    endpoint.status = "deleted"
+    endpoint.status = EndpointStatus.DELETED
     endpoint.updated_at = now
     session.add(endpoint)
     await session.flush()
@@ -276,7 +275,7 @@ async def _deliver(
         event_id=event_id,
         event_type=event_type,
         payload=body,
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         created_at=now,
     )
@@ -299,7 +298,8 @@ async def fan_out(
     endpoints = (
         await session.exec(
             select(WebhookEndpoint).where(
-                col(WebhookEndpoint.owner) == owner, col(WebhookEndpoint.status) == "enabled"
+                col(WebhookEndpoint.owner) == owner,
+                col(WebhookEndpoint.status) == EndpointStatus.ENABLED,
             )
         )
     ).all()
@@ -339,20 +339,16 @@ async def list_deliveries(
     status: str | None,
     event_type: str | None,
     limit: int,
-    after: str | None,
-) -> tuple[list[WebhookDeliveryRead], bool]:
+    cursor: str | None,
+) -> tuple[list[WebhookDeliveryRead], str | None]:
     query = select(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint_id)
     if status is not None:
         query = query.where(col(WebhookDelivery.status) == status)
     if event_type is not None:
         query = query.where(col(WebhookDelivery.event_type) == event_type)
-    if after is not None:
-        query = query.where(col(WebhookDelivery.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1))).all()
+    rows, next_cursor = await keyset_page(
+        session, query, col(WebhookDelivery.id), limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     attempts = await attempts_of(session, [r.id for r in rows])
     items = [
         WebhookDeliveryRead.model_validate(r, from_attributes=True).model_copy(
@@ -360,7 +356,7 @@ async def list_deliveries(
         )
         for r in rows
     ]
-    return items, more
+    return items, next_cursor
 
 
 async def get_delivery(
@@ -388,9 +384,9 @@ async def redeliver(
     now: datetime,
 ) -> WebhookDelivery:
     """Sends the same event (same `webhook-id`) again, with a fresh retry schedule."""
-    if endpoint.status != "enabled":
+    if endpoint.status != EndpointStatus.ENABLED:
         raise UnprocessableContent("enable the endpoint before redelivering", field="enabled")
-    delivery.status = "pending"
+    delivery.status = DeliveryStatus.PENDING
     session.add(delivery)
     await session.flush()
     await _enqueue(session, endpoint, delivery, now)
@@ -410,8 +406,18 @@ def signature(
     return " ".join(signatures)
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    delivery_id: str
+    status: int | None
+    latency_ms: float
+    error: str | None
+    final: bool
+
+
 class WebhookSender:
-    """The outbox handler of `WEBHOOK_TOPIC`: signs, POSTs, and logs every attempt."""
+    """The outbox handler of `WEBHOOK_TOPIC`: signs and POSTs each delivery, then logs every
+    attempt in the relay's settle transaction (no write transaction of its own)."""
 
     def __init__(
         self, db: Database, clock: Clock, http: httpx.AsyncClient, settings: Settings
@@ -420,22 +426,28 @@ class WebhookSender:
         self.clock = clock
         self.http = http
         self.timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=3.0)
+        self._attempts: dict[str, _Attempt] = {}  # by outbox message id, until recorded
 
     def handler(self) -> OutboxHandler:
-        return per_message(self.deliver)
+        return RecordingHandler(per_message(self.deliver), self.record)
 
     async def deliver(self, message: OutboxMessage) -> None:
         delivery_id = str(message.payload.get("delivery_id", ""))
         now = self.clock.now()
         async with self.db.session(write=False) as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            endpoint = (
-                await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
-            )
-        if delivery is None or endpoint is None:
+            found = (
+                await session.exec(
+                    select(WebhookDelivery, WebhookEndpoint)
+                    .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
+                    .where(col(WebhookDelivery.id) == delivery_id)
+                )
+            ).first()
+        if found is None:
             raise Undeliverable(f"delivery {delivery_id} no longer exists")
-        if endpoint.status != "enabled":
-            await self._record(delivery, None, 0.0, f"endpoint is {endpoint.status}", final=True)
+        delivery, endpoint = found
+        if endpoint.status != EndpointStatus.ENABLED:
+            refused = f"endpoint is {endpoint.status}"
+            self._attempts[message.id] = _Attempt(delivery.id, None, 0.0, refused, final=True)
             raise Undeliverable(f"endpoint {endpoint.id} is {endpoint.status}")
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
         # The wall clock, not the simulated one: receivers check freshness against theirs.
@@ -460,24 +472,25 @@ class WebhookSender:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         latency_ms = (time.perf_counter() - started) * 1000
         final = error is not None and message.attempts >= (message.max_attempts or MAX_ATTEMPTS)
-        await self._record(delivery, status, latency_ms, error, final=final)
+        self._attempts[message.id] = _Attempt(delivery.id, status, latency_ms, error, final)
         if error is not None:
             raise RetryLater(error)
 
-    async def _record(
+    async def record(
         self,
-        delivery: WebhookDelivery,
-        status: int | None,
-        latency_ms: float,
-        error: str | None,
-        *,
-        final: bool,
+        session: AsyncSession,
+        messages: Sequence[OutboxMessage],
+        outcomes: Sequence[RetryLater | Undeliverable | None],
     ) -> None:
+        """The attempt log of this batch, in the relay's settle transaction."""
         now = self.clock.now()
-        async with self.db.session() as session:
-            row = await session.get(WebhookDelivery, delivery.id, with_for_update=True)
+        for message in messages:
+            attempt = self._attempts.pop(message.id, None)
+            if attempt is None:
+                continue
+            row = await session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
             if row is None:
-                return
+                continue
             row.attempts += 1
             session.add(
                 WebhookAttempt(
@@ -485,17 +498,18 @@ class WebhookSender:
                     delivery_id=row.id,
                     number=row.attempts,
                     attempted_at=now,
-                    status_code=status,
-                    latency_ms=round(latency_ms, 3),
-                    error=error,
-                    succeeded=error is None,
+                    status_code=attempt.status,
+                    latency_ms=round(attempt.latency_ms, 3),
+                    error=attempt.error,
+                    succeeded=attempt.error is None,
                 )
             )
-            row.last_status_code = status
-            row.last_error = error
-            if error is None:
-                row.status = "succeeded"
+            row.last_status_code = attempt.status
+            row.last_error = attempt.error
+            if attempt.error is None:
+                row.status = DeliveryStatus.SUCCEEDED
                 row.delivered_at = now
-            elif final:
-                row.status = "failed"
+            elif attempt.final:
+                row.status = DeliveryStatus.FAILED
             session.add(row)
+        await session.flush()

@@ -13,6 +13,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.delivery.enqueue import PRIORITY_ALERT, PRIORITY_EMERGENCY
+from services.alert_mail.domain.subscription_rules import SubscriptionState
 from services.alert_mail.models import (
     Alert,
     Delivery,
@@ -46,7 +47,7 @@ async def fan_out(session: AsyncSession, alert: Alert, now: datetime) -> int:
     already = exists().where(
         col(Delivery.alert_id) == alert.id, col(Delivery.subscription_id) == s.id
     )
-    where = [s.status == "active", chose_category, ~already]
+    where = [s.status == SubscriptionState.ACTIVE.value, chose_category, ~already]
     if alert.districts:
         where.append(or_(*district_filter))
     language = case(

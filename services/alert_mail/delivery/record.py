@@ -20,8 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.alert_mail.delivery.claim import Claimed
 from services.alert_mail.domain.delivery_status import Status
+from services.alert_mail.domain.subscription_rules import SUBSCRIPTIONS, Transition
 from services.alert_mail.models import Delivery, Subscription
 from services.kit.sqltypes import UTCDateTime
+
+# Repeated hard bounces suspend an active subscription (the lifecycle's `suspend`).
+_SUSPENDABLE = sorted(SUBSCRIPTIONS.states_allowing(Transition.SUSPEND))
+_SUSPENDED = SUBSCRIPTIONS.apply(_SUSPENDABLE[0], Transition.SUSPEND).value
 
 _d = Delivery.__table__  # type: ignore[attr-defined]
 _s = Subscription.__table__  # type: ignore[attr-defined]
@@ -157,7 +162,7 @@ async def _count_hard_bounces(
     )
     suspended = await connection.execute(
         update(_s)
-        .where(_s.c.id.in_(bounced), _s.c.status == "active", _s.c.hard_bounces >= limit)
-        .values(status="suspended", suspended_at=now, updated_at=now)
+        .where(_s.c.id.in_(bounced), _s.c.status.in_(_SUSPENDABLE), _s.c.hard_bounces >= limit)
+        .values(status=_SUSPENDED, suspended_at=now, updated_at=now)
     )
     return int(getattr(suspended, "rowcount", 0) or 0)

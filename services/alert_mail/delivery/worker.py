@@ -33,6 +33,7 @@ from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
 from services.alert_mail.domain.delivery_status import RetryPolicy, settle
+from services.alert_mail.domain.subscription_rules import SubscriptionState
 from services.alert_mail.settings import Settings
 from services.kit.clock import Clock
 from services.kit.db import Database
@@ -173,7 +174,7 @@ class DeliveryWorker:
         context = batch.context
         if delivery.kind == "alert" and delivery.alert_id and delivery.subscription_id:
             recipient = context.recipients.get(delivery.subscription_id)
-            if recipient is None or recipient.status != "active":
+            if recipient is None or recipient.status != SubscriptionState.ACTIVE:
                 raise _NotSending("the subscription is no longer active")
             key = (delivery.alert_id, delivery.language)
             shared = parts.get(key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.kit.errors import IllegalTransition
+from services.kit.state_machine import StateMachine
 
 
 class AlertState(StrEnum):
@@ -35,15 +35,17 @@ class AlertTransition(StrEnum):
 
 _S, _T = AlertState, AlertTransition
 
-TABLE: dict[tuple[AlertState, AlertTransition], AlertState] = {
-    (_S.DRAFT, _T.SUBMIT): _S.SUBMITTED,
-    (_S.SUBMITTED, _T.APPROVE): _S.SENDING,
-    (_S.SUBMITTED, _T.REJECT): _S.DRAFT,
-    (_S.DRAFT, _T.WITHDRAW): _S.WITHDRAWN,
-    (_S.SUBMITTED, _T.WITHDRAW): _S.WITHDRAWN,
-    (_S.DRAFT, _T.PUBLISH_EMERGENCY): _S.SENDING,
-    (_S.SENDING, _T.COMPLETE): _S.COMPLETED,
-}
+ALERTS: StateMachine[AlertState, AlertTransition] = StateMachine(
+    {
+        (_S.DRAFT, _T.SUBMIT): _S.SUBMITTED,
+        (_S.SUBMITTED, _T.APPROVE): _S.SENDING,
+        (_S.SUBMITTED, _T.REJECT): _S.DRAFT,
+        (_S.DRAFT, _T.WITHDRAW): _S.WITHDRAWN,
+        (_S.SUBMITTED, _T.WITHDRAW): _S.WITHDRAWN,
+        (_S.DRAFT, _T.PUBLISH_EMERGENCY): _S.SENDING,
+        (_S.SENDING, _T.COMPLETE): _S.COMPLETED,
+    }
+)
 
 # What the audit log calls each step.
 AUDIT_ACTIONS: dict[AlertTransition, str] = {
@@ -56,22 +58,6 @@ AUDIT_ACTIONS: dict[AlertTransition, str] = {
 }
 
 SENT_STATES = frozenset({_S.SENDING, _S.COMPLETED})
-
-
-def apply(state: AlertState | str, transition: AlertTransition | str) -> AlertState:
-    """The state after `transition`; IllegalTransition (409) names the current state."""
-    try:
-        key = (AlertState(state), AlertTransition(transition))
-    except ValueError:
-        raise IllegalTransition(str(state), str(transition)) from None
-    if key not in TABLE:
-        raise IllegalTransition(key[0].value, key[1].value)
-    return TABLE[key]
-
-
-def allowed_transitions(state: AlertState | str) -> tuple[AlertTransition, ...]:
-    current = AlertState(state)
-    return tuple(t for (s, t) in TABLE if s is current)
 
 
 def is_sent(state: AlertState | str) -> bool:

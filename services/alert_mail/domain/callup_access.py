@@ -8,6 +8,7 @@ exist (404)."""
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import dataclass
 
 SENDER_ROLES = frozenset({"emergency_publisher", "alert_publisher", "admin"})
 
@@ -18,6 +19,24 @@ def may_send(roles: Set[str], department: str | None, group_department: str) -> 
     return "alert_publisher" in roles and department == group_department
 
 
+@dataclass(frozen=True, slots=True)
+class CallupReaders:
+    """Which call-ups one principal may read: every one (`everything`), else those of its
+    `department` or created by `sub`. The single read asks `allows`; the list's SQL filter is
+    built from the same value, so the two can never disagree."""
+
+    everything: bool
+    department: str | None
+    sub: str
+
+    def allows(self, *, callup_department: str, created_by: str) -> bool:
+        return self.everything or self.department == callup_department or self.sub == created_by
+
+
+def readers(roles: Set[str], department: str | None, sub: str) -> CallupReaders:
+    return CallupReaders(everything="admin" in roles, department=department, sub=sub)
+
+
 def may_read(
     roles: Set[str],
     department: str | None,
@@ -26,4 +45,6 @@ def may_read(
     callup_department: str,
     created_by: str,
 ) -> bool:
-    return "admin" in roles or department == callup_department or sub == created_by
+    return readers(roles, department, sub).allows(
+        callup_department=callup_department, created_by=created_by
+    )

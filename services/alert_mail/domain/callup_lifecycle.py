@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.kit.errors import IllegalTransition
+from services.kit.state_machine import StateMachine
 
 
 class CallupState(StrEnum):
@@ -22,18 +22,13 @@ class CallupTransition(StrEnum):
     CLOSE = "close"
 
 
-TABLE: dict[tuple[CallupState, CallupTransition], CallupState] = {
-    (CallupState.OPEN, CallupTransition.REPLY): CallupState.OPEN,
-    (CallupState.OPEN, CallupTransition.CLOSE): CallupState.CLOSED,
-}
+CALLUPS: StateMachine[CallupState, CallupTransition] = StateMachine(
+    {
+        (CallupState.OPEN, CallupTransition.REPLY): CallupState.OPEN,
+        (CallupState.OPEN, CallupTransition.CLOSE): CallupState.CLOSED,
+    }
+)
 
 
-def apply(state: CallupState | str, transition: CallupTransition | str) -> CallupState:
-    """The state after `transition`; IllegalTransition (409) names the current state."""
-    try:
-        key = (CallupState(state), CallupTransition(transition))
-    except ValueError:
-        raise IllegalTransition(str(state), str(transition)) from None
-    if key not in TABLE:
-        raise IllegalTransition(key[0].value, key[1].value)
-    return TABLE[key]
+def accepts_replies(state: CallupState | str) -> bool:
+    return CALLUPS.can(state, CallupTransition.REPLY)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from services.kit.errors import Gone, IllegalTransition, UnprocessableContent
+from services.kit.errors import Gone, UnprocessableContent
+from services.kit.state_machine import StateMachine
 
 LANGUAGES = ("ja", "en", "zh", "ko")
 CONFIRM_PURPOSE = "subscription-confirm"
@@ -52,31 +53,21 @@ class Transition(StrEnum):
 
 _S, _T = SubscriptionState, Transition
 
-TABLE: dict[tuple[SubscriptionState, Transition], SubscriptionState] = {
-    (_S.PENDING, _T.CONFIRM): _S.ACTIVE,
-    (_S.ACTIVE, _T.CONFIRM): _S.ACTIVE,
-    (_S.SUSPENDED, _T.CONFIRM): _S.ACTIVE,
-    (_S.UNSUBSCRIBED, _T.CONFIRM): _S.ACTIVE,
-    (_S.ACTIVE, _T.SUSPEND): _S.SUSPENDED,
-    (_S.ACTIVE, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
-    (_S.SUSPENDED, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
-    (_S.PENDING, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
-    (_S.UNSUBSCRIBED, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
-    (_S.SUSPENDED, _T.RESUBSCRIBE): _S.ACTIVE,
-    (_S.UNSUBSCRIBED, _T.RESUBSCRIBE): _S.ACTIVE,
-}
-
-
-def next_state(current: str, transition: Transition) -> SubscriptionState:
-    """The state after `transition`, or 409 naming the current state."""
-    try:
-        state = SubscriptionState(current)
-    except ValueError:
-        raise IllegalTransition(current, transition.value) from None
-    target = TABLE.get((state, transition))
-    if target is None:
-        raise IllegalTransition(state.value, transition.value)
-    return target
+SUBSCRIPTIONS: StateMachine[SubscriptionState, Transition] = StateMachine(
+    {
+        (_S.PENDING, _T.CONFIRM): _S.ACTIVE,
+        (_S.ACTIVE, _T.CONFIRM): _S.ACTIVE,
+        (_S.SUSPENDED, _T.CONFIRM): _S.ACTIVE,
+        (_S.UNSUBSCRIBED, _T.CONFIRM): _S.ACTIVE,
+        (_S.ACTIVE, _T.SUSPEND): _S.SUSPENDED,
+        (_S.ACTIVE, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
+        (_S.SUSPENDED, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
+        (_S.PENDING, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
+        (_S.UNSUBSCRIBED, _T.UNSUBSCRIBE): _S.UNSUBSCRIBED,
+        (_S.SUSPENDED, _T.RESUBSCRIBE): _S.ACTIVE,
+        (_S.UNSUBSCRIBED, _T.RESUBSCRIBE): _S.ACTIVE,
+    }
+)
 
 
 # --- links ----------------------------------------------------------------------------------

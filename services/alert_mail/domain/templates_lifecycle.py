@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.kit.errors import IllegalTransition
+from services.kit.state_machine import StateMachine
 
 
 class TemplateState(StrEnum):
@@ -26,24 +26,14 @@ class TemplateTransition(StrEnum):
 
 _S, _T = TemplateState, TemplateTransition
 
-TABLE: dict[tuple[TemplateState, TemplateTransition], TemplateState] = {
-    (_S.ACTIVE, _T.EDIT): _S.ACTIVE,
-    (_S.ACTIVE, _T.ARCHIVE): _S.ARCHIVED,
-    (_S.ARCHIVED, _T.RESTORE): _S.ACTIVE,
-}
+TEMPLATES: StateMachine[TemplateState, TemplateTransition] = StateMachine(
+    {
+        (_S.ACTIVE, _T.EDIT): _S.ACTIVE,
+        (_S.ACTIVE, _T.ARCHIVE): _S.ARCHIVED,
+        (_S.ARCHIVED, _T.RESTORE): _S.ACTIVE,
+    }
+)
 
 
 def state_of(archived: bool) -> TemplateState:
     return TemplateState.ARCHIVED if archived else TemplateState.ACTIVE
-
-
-def apply(state: TemplateState, transition: TemplateTransition) -> TemplateState:
-    """The state after `transition`, or 409 naming the current state."""
-    target = TABLE.get((state, transition))
-    if target is None:
-        raise IllegalTransition(state.value, transition.value)
-    return target
-
-
-def allowed_transitions(state: TemplateState) -> list[TemplateTransition]:
-    return [t for (s, t) in TABLE if s is state]

@@ -230,6 +230,55 @@ Your application ((application_id)) for ((procedure_name)) is complete.
 """,
     ),
     SeedTemplate(
+        id="tpl_facility_booking_reminder",
+        name="施設利用日前日のお知らせ",
+        description="facility_booking: the day before a confirmed reservation",
+        subject="【{city}】明日は施設のご利用日です（((facility_name))）",
+        body="""((name)) 様
+
+明日は次の施設のご利用日です。
+
+予約番号: ((reservation_id))
+施設: ((facility_name)) ((room_name))
+日時: ((date)) ((start_time))〜((end_time))
+ご利用後は、原状回復と消灯・施錠の確認をお願いします。
+ご利用をやめる場合は、施設予約システムから取り消しの手続きをしてください。
+""",
+    ),
+    SeedTemplate(
+        id="tpl_facility_booking_cancelled",
+        name="施設予約取消のお知らせ",
+        description="facility_booking: a reservation was cancelled (by the user or the facility)",
+        subject="【{city}】施設のご予約が取り消されました（((facility_name))）",
+        body="""((name)) 様
+
+次のご予約が取り消されました。
+
+予約番号: ((reservation_id))
+施設: ((facility_name)) ((room_name))
+日時: ((date)) ((start_time))〜((end_time))
+((by_facility??施設の都合により取り消しました。ご迷惑をおかけして申し訳ありません。))
+((reason))
+返金額: ((refund))円
+((refund_due??返金は、お支払いに使われた方法で順次行います。))
+""",
+    ),
+    SeedTemplate(
+        id="tpl_facility_booking_waitlist_offer",
+        name="キャンセル待ちのご案内",
+        description="facility_booking: a slot the user waited for is free and held for them",
+        subject="【{city}】キャンセル待ちの枠が空きました（((facility_name))）",
+        body="""((name)) 様
+
+キャンセル待ちをしていた次の枠が空きました。
+
+施設: ((facility_name)) ((room_name))
+日時: ((date)) ((start_time))〜((end_time))
+((offer_expires_at))までに施設予約システムで予約の手続きをしてください。
+期限を過ぎると、次にお待ちの方へご案内します。
+""",
+    ),
+    SeedTemplate(
         id="tpl_payments_due",
         name="納付期限のお知らせ",
         description="payments: a payment's deadline is near (konbini / Pay-easy details)",

@@ -3,8 +3,7 @@ emergency publication, history; the public list of sent alerts."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -31,17 +30,12 @@ from services.alert_mail.schemas.alerts import (
 )
 from services.kit.auth import Public, Staff
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import UnprocessableContent
 from services.kit.idempotency import Idempotency
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 CategoryFilter = Annotated[str | None, Query(pattern=CODE_PATTERN, max_length=64)]
-
-
-def _bad_cursor() -> UnprocessableContent:
-    return UnprocessableContent("cursor is not a value returned by this API", field="cursor")
 
 
 @router.post(
@@ -76,25 +70,11 @@ async def list_alerts(
     cursor: Cursor = None,
 ) -> AlertList:
     """The staff member's department's alerts, drafts included, newest first."""
-    after = decode_cursor(cursor, str)
     filters = service.StaffFilter(status=status.value if status else None, category=category)
-    rows, more = await service.list_for_staff(session, principal, filters, limit=limit, after=after)
-    return AlertList(
-        items=[service.to_read(a) for a in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    rows, next_cursor = await service.list_for_staff(
+        session, principal, filters, limit=limit, cursor=cursor
     )
-
-
-def _public_after(cursor: str | None) -> tuple[datetime, str] | None:
-    after: Any = decode_cursor(cursor)
-    if after is None:
-        return None
-    if not (isinstance(after, list) and len(after) == 2 and all(isinstance(v, str) for v in after)):
-        raise _bad_cursor()
-    try:
-        return datetime.fromisoformat(after[0]), after[1]
-    except ValueError as exc:
-        raise _bad_cursor() from exc
+    return AlertList(items=[service.to_read(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/public", response_model=PublicAlertList)
@@ -107,12 +87,8 @@ async def list_public_alerts(
     cursor: Cursor = None,
 ) -> PublicAlertList:
     """Sent alerts (sending or completed), newest first; open to anyone."""
-    rows, more = await service.list_public(
-        session, category=category, limit=limit, after=_public_after(cursor)
-    )
-    last = rows[-1] if more and rows else None
-    next_cursor = (
-        encode_cursor([last.sent_at.isoformat(), last.id]) if last and last.sent_at else None
+    rows, next_cursor = await service.list_public(
+        session, category=category, limit=limit, cursor=cursor
     )
     return PublicAlertList(
         items=[service.to_public(settings, a) for a in rows], next_cursor=next_cursor

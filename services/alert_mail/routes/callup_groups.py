@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from services.alert_mail import callups_service as service
+from services.alert_mail import staff_groups_service as service
 from services.alert_mail.routes.callup_deps import (
     REPLAY,
     GroupAdmin,

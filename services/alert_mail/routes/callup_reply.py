@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
-from services.alert_mail import callups_service as service
+from services.alert_mail import callup_replies_service as service
 from services.alert_mail.domain import callup_form, callup_pages
+from services.alert_mail.domain.callup_lifecycle import accepts_replies
 from services.alert_mail.routes.callup_deps import SettingsDep, Token
 from services.alert_mail.routes.forms import FORM, media_type, validated
 from services.alert_mail.schemas.callups import CallupReplyCreate, CallupReplyRead
@@ -82,7 +83,7 @@ async def reply_page(
     except service.ReplyLinkInvalid:
         return _page(callup_pages.invalid_link_page(), 404)
     view = await service.reply_page_view(session, target, token)
-    if target.callup.status != "open":
+    if not accepts_replies(target.callup.status):
         return _page(callup_pages.closed_page(view))
     return _page(callup_pages.form_page(view))
 
@@ -154,7 +155,7 @@ async def _reply_from_form(
     except service.ReplyLinkInvalid:
         return _page(callup_pages.invalid_link_page(), 404)
     view = await service.reply_page_view(session, target, token)
-    if target.callup.status != "open":
+    if not accepts_replies(target.callup.status):
         return _page(callup_pages.closed_page(view), 409)
     shown = callup_pages.FormValues(
         status=values.get("status", ""),

@@ -3,12 +3,13 @@ their summaries (the group's department), plus the group and reply routers."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from services.alert_mail import callups_service as service
+from services.alert_mail.domain.callup_lifecycle import CallupState
 from services.alert_mail.routes import callup_groups, callup_reply
 from services.alert_mail.routes.callup_deps import (
     REPLAY,
@@ -58,7 +59,7 @@ async def create_callup(
 async def list_callups(
     principal: StaffReader,
     session: SessionDep,
-    status: Literal["open", "closed"] | None = None,
+    status: CallupState | None = None,
     group_id: Annotated[str | None, Query(pattern=f"^grp_{ULID}$")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

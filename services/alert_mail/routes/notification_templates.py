@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.alert_mail import notifications_service as service
-from services.alert_mail.domain.templates_lifecycle import TemplateTransition
+from services.alert_mail.domain.templates_lifecycle import TemplateState, TemplateTransition
 from services.alert_mail.routes.notification_access import (
     TemplateId,
     TemplateManager,
@@ -20,27 +20,16 @@ from services.alert_mail.schemas.notifications import (
     TemplateCreate,
     TemplateList,
     TemplateRead,
-    TemplateState,
     TemplateUpdate,
     TemplateVersionList,
     TemplateVersionRead,
 )
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/templates")
 
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
-
-
-def _after_id(cursor: str | None) -> str | None:
-    after: str | None = decode_cursor(cursor, str)
-    return after
-
-
-def _before_version(cursor: str | None) -> int | None:
-    before: int | None = decode_cursor(cursor, int)
-    return before
 
 
 @router.post("", response_model=TemplateRead, status_code=201)
@@ -62,10 +51,10 @@ async def list_templates(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TemplateList:
-    items, more = await service.list_templates(
-        session, state=state, limit=limit, after=_after_id(cursor)
+    items, next_cursor = await service.list_templates(
+        session, state=state, limit=limit, cursor=cursor
     )
-    return TemplateList(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    return TemplateList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{template_id}", response_model=TemplateRead)
@@ -132,12 +121,10 @@ async def list_versions(
 ) -> TemplateVersionList:
     """Newest first."""
     await service.get_template(session, template_id)
-    items, more = await service.list_versions(
-        session, template_id, limit=limit, before=_before_version(cursor)
+    items, next_cursor = await service.list_versions(
+        session, template_id, limit=limit, cursor=cursor
     )
-    return TemplateVersionList(
-        items=items, next_cursor=encode_cursor(items[-1].version) if more else None
-    )
+    return TemplateVersionList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{template_id}/versions/{version}", response_model=TemplateVersionRead)

@@ -21,7 +21,7 @@ from services.alert_mail.schemas.notifications import (
 )
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 # Before /{notification_id}, which would otherwise match "templates".
@@ -86,12 +86,13 @@ async def list_notifications(
     cursor: Cursor = None,
 ) -> NotificationList:
     """Your own notifications, newest first."""
-    after = decode_cursor(cursor, str)
     filters = service.NotificationFilter(
         client=principal.sub, reference=reference, status=status, template_id=template_id
     )
-    items, more = await service.list_notifications(session, filters, limit=limit, after=after)
-    return NotificationList(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    items, next_cursor = await service.list_notifications(
+        session, filters, limit=limit, cursor=cursor
+    )
+    return NotificationList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{notification_id}", response_model=NotificationRead)

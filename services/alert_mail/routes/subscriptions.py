@@ -25,6 +25,7 @@ from services.alert_mail.domain.subscription_rules import (
     UNSUBSCRIBE_PURPOSE,
     LinkExpired,
     LinkInvalid,
+    SubscriptionState,
 )
 from services.alert_mail.domain.subscription_texts import field_errors
 from services.alert_mail.models import Subscription
@@ -308,7 +309,7 @@ async def manage_submit(
     form = await read_form(request)
     try:
         if first(form, "action") == "resubscribe":
-            changes = SubscriptionUpdate(status="active")
+            changes = SubscriptionUpdate(status=SubscriptionState.ACTIVE)
         else:
             changes = SubscriptionUpdate.model_validate(
                 {

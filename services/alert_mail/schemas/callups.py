@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from services.alert_mail.domain.callup_lifecycle import CallupState
 from services.alert_mail.domain.callup_replies import (
     MAX_ARRIVAL_MINUTES,
     MAX_COMMENT_CHARS,
@@ -91,7 +92,7 @@ class CallupRead(BaseModel):
     department: str
     title: str
     message: str
-    status: Literal["open", "closed"]
+    status: CallupState
     alert_id: str | None
     recipients: int
     replied: int
@@ -149,7 +150,7 @@ class HourlyArrivalsRead(BaseModel):
 
 class CallupSummary(BaseModel):
     callup_id: str
-    status: Literal["open", "closed"]
+    status: CallupState
     recipients: int
     replied: int
     not_replied_count: int

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from services.alert_mail.domain.templates_lifecycle import TemplateState
 from services.kit.schemas import WriteModel
 
 Language = Literal["ja", "en", "zh", "ko"]
-TemplateState = Literal["active", "archived"]
 NotificationStatus = Literal[
     "created",
     "sending",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from services.alert_mail.domain.subscription_rules import MAX_CHOICES
+from services.alert_mail.domain.subscription_rules import MAX_CHOICES, SubscriptionState
 from services.kit.schemas import WriteModel
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -50,7 +50,7 @@ class ConfirmRequest(WriteModel):
 class SubscriptionRead(BaseModel):
     id: str
     email: str
-    status: Literal["pending", "active", "suspended", "unsubscribed"]
+    status: SubscriptionState
     categories: list[str]
     districts: list[str] = Field(description="empty: the whole city (市内全域)")
     language: Language
@@ -73,7 +73,7 @@ class SubscriptionUpdate(WriteModel):
     districts: list[Code] | None = Field(None, max_length=MAX_CHOICES)
     language: Language | None = None
     plain_japanese: bool | None = None
-    status: Literal["active", "unsubscribed"] | None = None
+    status: Literal[SubscriptionState.ACTIVE, SubscriptionState.UNSUBSCRIBED] | None = None
 
 
 class SubscriptionList(BaseModel):

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.kit.errors import IllegalTransition, UnprocessableContent
+from services.kit.errors import UnprocessableContent
+from services.kit.state_machine import StateMachine
 
 
 class PaymentState(StrEnum):
@@ -55,50 +56,69 @@ class RefundMethod(StrEnum):
     CARD = "card"
 
 
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # a bank transfer on its way (some business days)
+    COMPLETED = "completed"
+
+
 _S, _T = PaymentState, Transition
 
-TABLE: dict[tuple[PaymentState, Transition], PaymentState] = {
-    (_S.AWAITING_PAYMENT, _T.PAY): _S.PAID,
-    (_S.AWAITING_PAYMENT, _T.EXPIRE): _S.EXPIRED,
-    (_S.AWAITING_PAYMENT, _T.CANCEL): _S.CANCELED,
-    (_S.EXPIRED, _T.LATE_PAY): _S.PAID,
-    (_S.PAID, _T.SETTLE): _S.SETTLED,
-    (_S.SETTLED, _T.REFUND): _S.REFUNDED,
-    (_S.SETTLED, _T.PARTIAL_REFUND): _S.PARTIALLY_REFUNDED,
-    (_S.PARTIALLY_REFUNDED, _T.PARTIAL_REFUND): _S.PARTIALLY_REFUNDED,
-    (_S.PARTIALLY_REFUNDED, _T.REFUND): _S.REFUNDED,
-}
+PAYMENTS: StateMachine[PaymentState, Transition] = StateMachine(
+    {
+        (_S.AWAITING_PAYMENT, _T.PAY): _S.PAID,
+        (_S.AWAITING_PAYMENT, _T.EXPIRE): _S.EXPIRED,
+        (_S.AWAITING_PAYMENT, _T.CANCEL): _S.CANCELED,
+        (_S.EXPIRED, _T.LATE_PAY): _S.PAID,
+        (_S.PAID, _T.SETTLE): _S.SETTLED,
+        (_S.SETTLED, _T.REFUND): _S.REFUNDED,
+        (_S.SETTLED, _T.PARTIAL_REFUND): _S.PARTIALLY_REFUNDED,
+        (_S.PARTIALLY_REFUNDED, _T.PARTIAL_REFUND): _S.PARTIALLY_REFUNDED,
+        (_S.PARTIALLY_REFUNDED, _T.REFUND): _S.REFUNDED,
+    }
+)
+
+
+class EventType(StrEnum):
+    """What webhook subscribers and the history see."""
+
+    CREATED = "payment.created"
+    PAID = "payment.paid"
+    SETTLED = "payment.settled"
+    EXPIRED = "payment.expired"
+    CANCELED = "payment.canceled"
+    REFUNDED = "payment.refunded"
+    PARTIALLY_REFUNDED = "payment.partially_refunded"
+
 
 # A late payment is still a payment: subscribers get payment.paid, with the late flag in data.
-EVENT_TYPES: dict[Transition, str] = {
-    _T.PAY: "payment.paid",
-    _T.LATE_PAY: "payment.paid",
-    _T.SETTLE: "payment.settled",
-    _T.EXPIRE: "payment.expired",
-    _T.CANCEL: "payment.canceled",
-    _T.REFUND: "payment.refunded",
-    _T.PARTIAL_REFUND: "payment.partially_refunded",
+EVENT_TYPES: dict[Transition, EventType] = {
+    _T.PAY: EventType.PAID,
+    _T.LATE_PAY: EventType.PAID,
+    _T.SETTLE: EventType.SETTLED,
+    _T.EXPIRE: EventType.EXPIRED,
+    _T.CANCEL: EventType.CANCELED,
+    _T.REFUND: EventType.REFUNDED,
+    _T.PARTIAL_REFUND: EventType.PARTIALLY_REFUNDED,
 }
 
-FINAL_STATES = frozenset({_S.CANCELED, _S.REFUNDED})
+FINAL_STATES = PAYMENTS.final_states()  # canceled, refunded
+# The states in which the money has reached the biller and may still go back.
+REFUNDABLE_STATES = PAYMENTS.states_allowing(_T.PARTIAL_REFUND)
 
 
-def apply(state: PaymentState | str, transition: Transition | str) -> PaymentState:
-    """The state after `transition`; IllegalTransition (409) names the current state."""
-    try:
-        key = (PaymentState(state), Transition(transition))
-    except ValueError:
-        raise IllegalTransition(str(state), str(transition)) from None
-    if key not in TABLE:
-        raise IllegalTransition(key[0].value, key[1].value)
-    return TABLE[key]
+def _onwards(states: frozenset[PaymentState]) -> frozenset[PaymentState]:
+    reached = set(states)
+    while grown := {PAYMENTS.apply(s, t) for s in reached for t in PAYMENTS.allowed(s)} - reached:
+        reached |= grown
+    return frozenset(reached)
 
 
-def allowed_transitions(state: PaymentState) -> tuple[Transition, ...]:
-    return tuple(t for (s, t) in TABLE if s is state)
+# Refunds are asked for in a refundable state, so only from there on can a payment have any:
+# reading a new, paid or expired payment needs no refunds query.
+MAY_HAVE_REFUNDS = _onwards(REFUNDABLE_STATES)
 
 
-def event_type(transition: Transition) -> str:
+def event_type(transition: Transition) -> EventType:
     return EVENT_TYPES[transition]
 
 

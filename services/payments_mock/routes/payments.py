@@ -11,19 +11,20 @@ from starlette.responses import Response
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.errors import UnprocessableContent
 from services.kit.idempotency import Idempotency
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
+from services.payments_mock import payment_reads as reads
 from services.payments_mock import payments_service as service
 from services.payments_mock.deps import PaymentId, Reader, SettingsDep, Writer
+from services.payments_mock.domain import calendar
+from services.payments_mock.domain.lifecycle import Channel, PaymentState
 from services.payments_mock.schemas import (
     CancelCreate,
     CardAttemptCreate,
-    Method,
     PaymentCreate,
     PaymentEventList,
     PaymentList,
     PaymentRead,
     RefundCreate,
-    Status,
 )
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -59,7 +60,7 @@ async def create_payment(
         return replay
     now = clock.now()
     payment = await service.create_payment(session, settings, body, actor=principal, now=now)
-    return await idem.complete(201, service.to_read(settings, payment))  # new: no refunds yet
+    return await idem.complete(201, reads.to_read(settings, payment))  # new: no refunds yet
 
 
 @router.get("", response_model=PaymentList)
@@ -68,8 +69,8 @@ async def list_payments(
     session: SessionDep,
     settings: SettingsDep,
     reference: Annotated[str | None, Query(max_length=255)] = None,
-    status: Status | None = None,
-    method: Method | None = None,
+    status: PaymentState | None = None,
+    method: Channel | None = None,
     created_from: Annotated[datetime | None, Query(description="created at or after")] = None,
     created_to: Annotated[datetime | None, Query(description="created before")] = None,
     limit: Limit = 50,
@@ -78,9 +79,8 @@ async def list_payments(
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise UnprocessableContent(f"{name} needs a UTC offset", field=name)
-        service.check_era(value, name)
-    after = decode_cursor(cursor, str)
-    filters = service.ListFilter(
+        calendar.check_era(value, name)
+    filters = reads.ListFilter(
         owner=principal.sub,
         reference=reference,
         status=status,
@@ -88,9 +88,8 @@ async def list_payments(
         created_from=created_from,
         created_to=created_to,
     )
-    rows, more = await service.list_payments(session, filters, limit=limit, after=after)
-    items = [service.to_read(settings, row.payment, row.refunds) for row in rows]
-    next_cursor = encode_cursor(rows[-1].payment.id) if more else None
+    rows, next_cursor = await reads.list_payments(session, filters, limit=limit, cursor=cursor)
+    items = [reads.to_read(settings, row.payment, row.refunds) for row in rows]
     return PaymentList(items=items, next_cursor=next_cursor)
 
 
@@ -98,7 +97,7 @@ async def list_payments(
 async def get_payment(
     payment_id: PaymentId, principal: Reader, session: SessionDep, settings: SettingsDep
 ) -> PaymentRead:
-    return await service.read_owned(session, settings, payment_id, principal.sub)
+    return await reads.read_owned(session, settings, payment_id, principal.sub)
 
 
 @router.get("/{payment_id}/events", response_model=PaymentEventList)
@@ -110,12 +109,9 @@ async def list_payment_events(
     cursor: Cursor = None,
 ) -> PaymentEventList:
     """The append-only history of the payment, oldest first."""
-    await service.get_owned(session, payment_id, principal.sub)
-    after = decode_cursor(cursor, int)
-    items, more = await service.list_events(session, payment_id, limit=limit, after=after)
-    return PaymentEventList(
-        items=items, next_cursor=encode_cursor(items[-1].seq) if more and items else None
-    )
+    await reads.get_owned(session, payment_id, principal.sub)
+    items, next_cursor = await reads.list_events(session, payment_id, limit=limit, cursor=cursor)
+    return PaymentEventList(items=items, next_cursor=next_cursor)
 
 
 @router.post("/{payment_id}/cancel", response_model=PaymentRead)
@@ -127,7 +123,7 @@ async def cancel_payment(
     settings: SettingsDep,
     body: CancelCreate | None = None,
 ) -> PaymentRead:
-    payment = await service.get_owned(session, payment_id, principal.sub, for_update=True)
+    payment = await reads.get_owned(session, payment_id, principal.sub, for_update=True)
     await service.cancel(
         session,
         settings,
@@ -136,7 +132,7 @@ async def cancel_payment(
         actor=principal,
         now=clock.now(),
     )
-    return await service.read(session, settings, payment)
+    return await reads.read(session, settings, payment)
 
 
 @router.post(
@@ -159,9 +155,9 @@ async def refund_payment(
     back by bank transfer (pending for some business days); card refunds complete at once."""
     if (replay := await idem.begin(body)) is not None:
         return replay
-    payment = await service.get_owned(session, payment_id, principal.sub, for_update=True)
+    payment = await reads.get_owned(session, payment_id, principal.sub, for_update=True)
     await service.refund(session, settings, payment, body, actor=principal, now=clock.now())
-    return await idem.complete(201, await service.read(session, settings, payment))
+    return await idem.complete(201, await reads.read(session, settings, payment))
 
 
 @router.post("/{payment_id}/card-attempts", response_model=PaymentRead)
@@ -174,8 +170,8 @@ async def card_attempt(
     settings: SettingsDep,
 ) -> PaymentRead:
     """Charges another card (or the same after a network error) for an unpaid card payment."""
-    payment = await service.get_owned(session, payment_id, principal.sub, for_update=True)
+    payment = await reads.get_owned(session, payment_id, principal.sub, for_update=True)
     await service.card_attempt(
         session, settings, payment, body.card.number, actor=principal, now=clock.now()
     )
-    return await service.read(session, settings, payment)
+    return await reads.read(session, settings, payment)

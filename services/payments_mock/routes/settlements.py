@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.kit.deps import SessionDep
 from services.payments_mock import settlements_service as service
 from services.payments_mock.deps import Reader
-from services.payments_mock.payments_service import check_era
+from services.payments_mock.domain.calendar import check_era
 from services.payments_mock.schemas import DiscrepancyReport, SettlementReport
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])

@@ -10,6 +10,8 @@ from services.kit.auth import Principal
 from services.kit.clock import Clock
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.errors import UnprocessableContent
+from services.payments_mock import payment_reads as reads
+from services.payments_mock import payment_sweeps as sweeps
 from services.payments_mock import payments_service as service
 from services.payments_mock.deps import PaymentId, SettingsDep, Simulator, is_operator
 from services.payments_mock.models import Payment
@@ -25,8 +27,8 @@ router = APIRouter(prefix="/v1/simulate", tags=["simulation"])
 
 async def _payment_for(session: SessionDep, payment_id: str, principal: Principal) -> Payment:
     if is_operator(principal):
-        return await service.load(session, payment_id, for_update=True)
-    return await service.get_owned(session, payment_id, principal.sub, for_update=True)
+        return await reads.load(session, payment_id, for_update=True)
+    return await reads.get_owned(session, payment_id, principal.sub, for_update=True)
 
 
 @router.post("/konbini/payments", response_model=PaymentRead)
@@ -57,7 +59,7 @@ async def pay_at_konbini(
         actor=principal,
         now=now,
     )
-    return await service.read(session, settings, payment)
+    return await reads.read(session, settings, payment)
 
 
 @router.post("/payeasy/payments", response_model=PaymentRead)
@@ -80,7 +82,7 @@ async def pay_by_payeasy(
     await service.pay_at_register(
         session, settings, payment, paid_at=now, via=body.channel, actor=principal, now=now
     )
-    return await service.read(session, settings, payment)
+    return await reads.read(session, settings, payment)
 
 
 @router.post("/payments/{payment_id}/late-payment", response_model=PaymentRead)
@@ -105,7 +107,7 @@ async def late_payment(
         actor=principal,
         now=clock.now(),
     )
-    return await service.read(session, settings, payment)
+    return await reads.read(session, settings, payment)
 
 
 def _move_past(clock: Clock, payment: Payment) -> None:
@@ -125,7 +127,7 @@ async def force_expiry(
     """Moves the service's simulation clock just past the payment's deadline (never back)
     and expires it now, as the expiry sweep would."""
     payment = await _payment_for(session, payment_id, principal)
-    service.check_expirable(payment)
+    sweeps.check_expirable(payment)
     _move_past(clock, payment)
-    await service.expire_payment(session, settings, payment, now=clock.now())
-    return await service.read(session, settings, payment)
+    await sweeps.expire_payment(session, settings, payment, now=clock.now())
+    return await reads.read(session, settings, payment)

@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse
 from services.kit.auth import Public
 from services.kit.deps import SessionDep
 from services.kit.errors import NotFound
-from services.payments_mock import payments_service as service
+from services.payments_mock import payment_reads as reads
 from services.payments_mock import voucher
 from services.payments_mock.deps import PaymentId, SettingsDep
+from services.payments_mock.domain.lifecycle import Channel
 from services.payments_mock.models import Payment
 
 router = APIRouter(prefix="/v1/payments", tags=["vouchers"])
@@ -30,9 +31,9 @@ async def voucher_page(
     payment = await session.get(Payment, payment_id)
     if (
         payment is None
-        or payment.method != "konbini"
-        or not service.voucher_token_valid(settings, payment_id, token)
+        or payment.method != Channel.KONBINI
+        or not reads.voucher_token_valid(settings, payment_id, token)
     ):
         raise NotFound("no voucher here")
-    html = voucher.render(payment, service.konbini_details(settings, payment))
+    html = voucher.render(payment, reads.konbini_details(settings, payment))
     return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})

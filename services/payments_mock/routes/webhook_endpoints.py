@@ -9,12 +9,13 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from services.kit.pagination import Cursor, Limit
 from services.payments_mock import webhooks_service as service
 from services.payments_mock.deps import DeliveryId, EndpointId, SettingsDep, WebhookManager
+from services.payments_mock.domain.lifecycle import EventType
+from services.payments_mock.domain.webhook_states import DeliveryStatus
 from services.payments_mock.models import WebhookEndpoint
 from services.payments_mock.schemas import (
-    EventType,
     SecretRotate,
     WebhookDeliveryList,
     WebhookDeliveryRead,
@@ -26,11 +27,6 @@ from services.payments_mock.schemas import (
 )
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
-
-
-def _after(cursor: str | None) -> str | None:
-    after: str | None = decode_cursor(cursor, str)
-    return after
 
 
 def _with_secret(endpoint: WebhookEndpoint) -> WebhookEndpointSecret:
@@ -57,12 +53,11 @@ async def create_endpoint(
 async def list_endpoints(
     principal: WebhookManager, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> WebhookEndpointList:
-    rows, more = await service.list_endpoints(
-        session, principal.sub, limit=limit, after=_after(cursor)
+    rows, next_cursor = await service.list_endpoints(
+        session, principal.sub, limit=limit, cursor=cursor
     )
     return WebhookEndpointList(
-        items=[service.endpoint_read(e) for e in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more else None,
+        items=[service.endpoint_read(e) for e in rows], next_cursor=next_cursor
     )
 
 
@@ -126,24 +121,17 @@ async def list_deliveries(
     endpoint_id: EndpointId,
     principal: WebhookManager,
     session: SessionDep,
-    status: Literal["pending", "succeeded", "failed"] | None = None,
+    status: DeliveryStatus | None = None,
     event_type: EventType | Literal["ping"] | None = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> WebhookDeliveryList:
     """Every delivery to this endpoint, oldest first, each with its attempt log."""
     await service.get_endpoint(session, endpoint_id, principal.sub)
-    items, more = await service.list_deliveries(
-        session,
-        endpoint_id,
-        status=status,
-        event_type=event_type,
-        limit=limit,
-        after=_after(cursor),
+    items, next_cursor = await service.list_deliveries(
+        session, endpoint_id, status=status, event_type=event_type, limit=limit, cursor=cursor
     )
-    return WebhookDeliveryList(
-        items=items, next_cursor=encode_cursor(items[-1].id) if more and items else None
-    )
+    return WebhookDeliveryList(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{endpoint_id}/deliveries/{delivery_id}", response_model=WebhookDeliveryRead)

@@ -9,7 +9,7 @@ import pytest
 
 from services.alert_mail.domain import callup_form, callup_mail, callup_pages
 from services.alert_mail.domain.callup_access import may_read, may_send
-from services.alert_mail.domain.callup_lifecycle import CallupState, apply
+from services.alert_mail.domain.callup_lifecycle import CALLUPS, CallupState, accepts_replies
 from services.alert_mail.domain.callup_replies import ReplyStatus
 from services.alert_mail.domain.callup_summary import (
     LatestReply,
@@ -23,13 +23,15 @@ T0 = datetime(2026, 11, 21, 4, 50, tzinfo=UTC)  # 13:50 JST
 
 
 def test_a_callup_takes_replies_until_it_is_closed() -> None:
-    assert apply("open", "reply") is CallupState.OPEN
-    assert apply("open", "close") is CallupState.CLOSED
+    assert CALLUPS.apply("open", "reply") is CallupState.OPEN
+    assert CALLUPS.apply("open", "close") is CallupState.CLOSED
     with pytest.raises(IllegalTransition) as refused:
-        apply("closed", "reply")
+        CALLUPS.apply("closed", "reply")
     assert refused.value.current_state == "closed"
     with pytest.raises(IllegalTransition):
-        apply("closed", "close")
+        CALLUPS.apply("closed", "close")
+    assert accepts_replies(CallupState.OPEN)
+    assert not accepts_replies("closed")
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,9 @@ import pytest
 
 from services.alert_mail.domain import templates
 from services.alert_mail.domain.templates_lifecycle import (
+    TEMPLATES,
     TemplateState,
     TemplateTransition,
-    allowed_transitions,
-    apply,
 )
 from services.kit.errors import IllegalTransition, UnprocessableContent
 
@@ -153,10 +152,10 @@ def test_required_keys_are_listed_in_order_without_conditionals() -> None:
 
 def test_template_transitions() -> None:
     active, archived = TemplateState.ACTIVE, TemplateState.ARCHIVED
-    assert apply(active, TemplateTransition.EDIT) is active
-    assert apply(active, TemplateTransition.ARCHIVE) is archived
-    assert apply(archived, TemplateTransition.RESTORE) is active
-    assert allowed_transitions(archived) == [TemplateTransition.RESTORE]
+    assert TEMPLATES.apply(active, TemplateTransition.EDIT) is active
+    assert TEMPLATES.apply(active, TemplateTransition.ARCHIVE) is archived
+    assert TEMPLATES.apply(archived, TemplateTransition.RESTORE) is active
+    assert TEMPLATES.allowed(archived) == (TemplateTransition.RESTORE,)
     with pytest.raises(IllegalTransition) as exc:
-        apply(archived, TemplateTransition.EDIT)
+        TEMPLATES.apply(archived, TemplateTransition.EDIT)
     assert exc.value.current_state == "archived"

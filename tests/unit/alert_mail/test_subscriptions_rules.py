@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.alert_mail.domain.subscription_rules import (
-    TABLE,
+    SUBSCRIPTIONS,
     ConfirmationRequest,
     LinkInvalid,
     SubscriptionState,
@@ -13,7 +13,6 @@ from services.alert_mail.domain.subscription_rules import (
     address_digest,
     checked_codes,
     may_send_confirmation,
-    next_state,
     normalise_email,
 )
 from services.alert_mail.domain.subscription_texts import PAGE_TEXT, Choice, confirmation_mail
@@ -74,18 +73,21 @@ def test_codes_are_checked_in_order_and_deduplicated() -> None:
 
 
 def test_the_state_machine_allows_only_its_transitions() -> None:
-    assert next_state("unsubscribed", Transition.UNSUBSCRIBE) is SubscriptionState.UNSUBSCRIBED
-    assert next_state("suspended", Transition.RESUBSCRIBE) is SubscriptionState.ACTIVE
+    assert (
+        SUBSCRIPTIONS.apply("unsubscribed", Transition.UNSUBSCRIBE)
+        is SubscriptionState.UNSUBSCRIBED
+    )
+    assert SUBSCRIPTIONS.apply("suspended", Transition.RESUBSCRIBE) is SubscriptionState.ACTIVE
     for state in SubscriptionState:
-        assert next_state(state, Transition.CONFIRM) is SubscriptionState.ACTIVE
+        assert SUBSCRIPTIONS.apply(state, Transition.CONFIRM) is SubscriptionState.ACTIVE
     with pytest.raises(IllegalTransition) as caught:
-        next_state("active", Transition.RESUBSCRIBE)
+        SUBSCRIPTIONS.apply("active", Transition.RESUBSCRIBE)
     assert caught.value.current_state == "active"
     with pytest.raises(IllegalTransition):
-        next_state("unsubscribed", Transition.SUSPEND)
+        SUBSCRIPTIONS.apply("unsubscribed", Transition.SUSPEND)
     with pytest.raises(IllegalTransition):
-        next_state("deleted", Transition.CONFIRM)
-    assert len(TABLE) == 11
+        SUBSCRIPTIONS.apply("deleted", Transition.CONFIRM)
+    assert len(SUBSCRIPTIONS.table) == 11
 
 
 def test_throttle_and_digest() -> None:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.audit_chain.chain import ChainLink, append
-from gateway.audit_chain.checkpoint import sign_checkpoint
+from gateway.audit_chain.checkpoint import Checkpoint, sign_checkpoint
 from gateway.audit_chain.export import (
     ExportFormatError,
     export_lines,
@@ -63,8 +65,33 @@ def test_records_read_back_equal_the_originals(export_path: Path) -> None:
     assert "住民票の写し交付申請" in lines[1]  # UTF-8, not \u escapes
 
 
-def test_export_is_deterministic() -> None:
-    assert list(export_lines(LOG, PUBLIC_KEYS)) == list(export_lines(LOG, PUBLIC_KEYS))
+def _keys_reversed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _keys_reversed(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_keys_reversed(v) for v in value]
+    return value
+
+
+def test_export_is_deterministic(export_path: Path) -> None:
+    """The same log exports to the same bytes however it was built: from records read back
+    from a file, and from copies whose every object (and the key set) is in reverse order."""
+    keys = {KID: SIGNING_KEY.public_key(), "audit-2025-10": ATTACKER_KEY.public_key()}
+    expected = "".join(export_lines(LOG, keys))
+    lines = export_path.read_text(encoding="utf-8").splitlines()
+    read_back = [r for r in read_records(lines[1:]) if isinstance(r, ChainLink | Checkpoint)]
+    assert len(read_back) == len(LOG)
+    reordered = [
+        dataclasses.replace(r, event=_keys_reversed(r.event)) if isinstance(r, ChainLink) else r
+        for r in LOG
+    ]
+    first, original = reordered[0], LOG[0]
+    assert isinstance(first, ChainLink)
+    assert isinstance(original, ChainLink)
+    assert list(first.event) == list(reversed(list(original.event)))
+    keys_reversed = dict(reversed(list(keys.items())))
+    assert "".join(export_lines(read_back, keys)) == expected
+    assert "".join(export_lines(reordered, keys_reversed)) == expected
 
 
 def test_embedded_keys_alone_verify_but_say_so(export_path: Path) -> None:

@@ -201,9 +201,17 @@ async def test_same_key_with_a_different_body_is_a_422(harness: Harness) -> None
 
 
 async def test_same_key_on_another_path_is_a_different_request(harness: Harness) -> None:
+    """Keys are scoped per client, and the path is part of the request: the same key and body
+    sent to another endpoint is a reused key (422), never a replay of the first answer, and
+    the second handler never runs."""
     assert (await harness.post({"name": "kettle"}, "key-3")).status_code == 201
     other = await harness.post({"name": "kettle"}, "key-3", path="/v1/forgetful")
     assert other.status_code == 422
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.headers.get(REPLAYED_HEADER) is None
+    problem = other.json()
+    assert problem["type"].endswith("/idempotency-key-reused")
+    assert await harness.widget_count() == 1
 
 
 async def test_keys_are_scoped_per_client(harness: Harness) -> None:

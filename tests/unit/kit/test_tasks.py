@@ -56,10 +56,18 @@ async def test_an_error_the_task_raises_while_stopping_is_raised() -> None:
 
 async def test_wait_event_returns_when_set_or_after_the_timeout() -> None:
     event = asyncio.Event()
-    await wait_event(event, 0.01)  # times out quietly
+    waiter = asyncio.create_task(wait_event(event, 3600))
+    for _ in range(20):  # the loop runs many times over, and the waiter is still waiting
+        await asyncio.sleep(0)
+    assert not waiter.done()
     event.set()
-    async with asyncio.timeout(1):
-        await wait_event(event, 3600)
+    async with asyncio.timeout(5):
+        await waiter  # returns once set, long before its hour
+    assert waiter.result() is None
+    unset = asyncio.Event()
+    async with asyncio.timeout(5):
+        await wait_event(unset, 0.01)  # and quietly once its time is up, with nothing set
+    assert not unset.is_set()
 
 
 async def test_a_cancel_that_lands_as_the_event_is_set_still_stops_the_waiter() -> None:

@@ -8,19 +8,20 @@ from services.kit.errors import IllegalTransition, UnprocessableContent
 from services.payments_mock.domain.lifecycle import (
     EVENT_TYPES,
     FINAL_STATES,
-    TABLE,
+    PAYMENTS,
+    REFUNDABLE_STATES,
     Channel,
+    EventType,
     PaymentState,
     RefundMethod,
     Transition,
-    allowed_transitions,
-    apply,
     check_refund,
     event_type,
     is_late,
 )
 
 S, T = PaymentState, Transition
+apply = PAYMENTS.apply
 
 
 def _field(error: UnprocessableContent) -> str:
@@ -59,7 +60,7 @@ def test_late_pay_only_from_expired() -> None:
 
 @pytest.mark.parametrize(
     ("state", "transition"),
-    [pair for pair in itertools.product(S, T) if pair not in TABLE],
+    [pair for pair in itertools.product(S, T) if pair not in PAYMENTS.table],
 )
 def test_every_pair_outside_the_table_is_illegal(
     state: PaymentState, transition: Transition
@@ -81,15 +82,18 @@ def test_strings_are_accepted_and_unknown_names_are_illegal() -> None:
 
 
 def test_final_states_have_no_way_out() -> None:
+    assert {S.CANCELED, S.REFUNDED} == FINAL_STATES
     for state in FINAL_STATES:
-        assert allowed_transitions(state) == ()
-    assert allowed_transitions(S.EXPIRED) == (T.LATE_PAY,)
-    assert set(allowed_transitions(S.AWAITING_PAYMENT)) == {T.PAY, T.EXPIRE, T.CANCEL}
+        assert PAYMENTS.allowed(state) == ()
+    assert PAYMENTS.allowed(S.EXPIRED) == (T.LATE_PAY,)
+    assert set(PAYMENTS.allowed(S.AWAITING_PAYMENT)) == {T.PAY, T.EXPIRE, T.CANCEL}
+    assert {S.SETTLED, S.PARTIALLY_REFUNDED} == REFUNDABLE_STATES
 
 
 def test_every_transition_has_an_event_type() -> None:
     assert set(EVENT_TYPES) == set(T)
     assert all(name.startswith("payment.") for name in EVENT_TYPES.values())
+    assert set(EVENT_TYPES.values()) == set(EventType) - {EventType.CREATED}
     assert event_type(T.PARTIAL_REFUND) == "payment.partially_refunded"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.payments_mock import payments_service as service
+from services.payments_mock import payment_reads as reads
 from services.payments_mock.domain import calendar, gs1_barcode
 from services.payments_mock.models import Payment
 from services.payments_mock.settings import Settings
@@ -47,26 +47,26 @@ def test_konbini_details_follow_the_secret_and_the_voucher_host_they_are_read_wi
     second = Settings(database_url=DB, public_url="https://other.example.jp", code_secret="x" * 32)
     payment = _payment("konbini", barcode=_barcode(first))
 
-    read_first = service.konbini_details(first, payment)
-    read_second = service.konbini_details(second, payment)
+    read_first = reads.konbini_details(first, payment)
+    read_second = reads.konbini_details(second, payment)
 
     assert read_first.voucher_url.startswith("https://pay.example.jp/v1/payments/pay_")
     assert read_second.voucher_url.startswith("https://other.example.jp/v1/payments/pay_")
     assert [s.payment_code for s in read_first.stores] != [
         s.payment_code for s in read_second.stores
     ]
-    assert service.konbini_details(first, payment) == read_first
-    assert service.voucher_token_valid(first, payment.id, read_first.voucher_url[-32:])
+    assert reads.konbini_details(first, payment) == read_first
+    assert reads.voucher_token_valid(first, payment.id, read_first.voucher_url[-32:])
 
 
 def test_konbini_details_follow_the_barcode_and_the_deadline() -> None:
     settings = Settings(database_url=DB)
     payment = _payment("konbini", barcode=_barcode(settings))
-    before = service.konbini_details(settings, payment)
+    before = reads.konbini_details(settings, payment)
 
     payment.barcode = _barcode(settings, amount=5000)
     payment.expires_at = calendar.expiry_for(CREATED, 4)
-    after = service.konbini_details(settings, payment)
+    after = reads.konbini_details(settings, payment)
 
     assert after.barcode == payment.barcode != before.barcode
     assert after.deadline_ja == "2026年5月1日（金）23:59"
@@ -78,14 +78,14 @@ def test_payeasy_details_follow_the_institution_number() -> None:
     second = Settings(database_url=DB, payeasy_institution_number="12345")
     payment = _payment("payeasy")
 
-    assert service.payeasy_details(first, payment).institution_number == "58091"
-    assert service.payeasy_details(second, payment).institution_number == "12345"
+    assert reads.payeasy_details(first, payment).institution_number == "58091"
+    assert reads.payeasy_details(second, payment).institution_number == "12345"
 
 
 def test_shared_details_cannot_be_changed() -> None:
     settings = Settings(database_url=DB)
-    konbini = service.konbini_details(settings, _payment("konbini", barcode=_barcode(settings)))
-    payeasy = service.payeasy_details(settings, _payment("payeasy"))
+    konbini = reads.konbini_details(settings, _payment("konbini", barcode=_barcode(settings)))
+    payeasy = reads.payeasy_details(settings, _payment("payeasy"))
 
     with pytest.raises(ValidationError):
         konbini.voucher_url = "https://evil.example/"  # type: ignore[misc]
