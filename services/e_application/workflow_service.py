@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.e_application import applications_service, case_history, notices
-from services.e_application.access_rules import is_staff_of, read_filter
+from services.e_application.access_rules import may_read, read_filter
 from services.e_application.attachments_service import (
     attachments_of,
 )
@@ -49,7 +49,7 @@ async def for_staff(
         if found is None:
             raise _not_found(application_id)
         application = found
-    if not is_staff_of(staff, application.department) or application.status == Status.DRAFT:
+    if not may_read(staff, application):  # staff never own one: their department's only
         raise _not_found(application_id)
     return application
 

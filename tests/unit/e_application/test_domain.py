@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from services.e_application.domain import fees, forms, references
+from services.e_application.domain.application_access import readers
 from services.e_application.domain.business_days import (
     add_business_days,
     business_days_between,
@@ -96,3 +97,17 @@ def test_the_lifecycle_names_the_current_state_when_refusing() -> None:
     assert not meets("email", Assurance.JPKI)
     assert not meets("bogus", Assurance.EMAIL)
     assert meets(None, Assurance.ANONYMOUS)
+
+
+def test_the_read_rule_of_applications() -> None:
+    resident = readers("citizen", frozenset(), None, "cit_a")
+    assert resident.allows(owner_sub="cit_a", department="shimin", is_draft=True)
+    assert not resident.allows(owner_sub="cit_b", department="shimin", is_draft=False)
+    staff = readers("staff", frozenset({"staff"}), "shimin", "stf_a")
+    assert staff.allows(owner_sub="cit_a", department="shimin", is_draft=False)
+    assert not staff.allows(owner_sub="cit_a", department="shimin", is_draft=True)
+    assert not staff.allows(owner_sub="cit_a", department="zeimu", is_draft=False)
+    admin = readers("staff", frozenset({"admin"}), None, "stf_admin")
+    assert admin.allows(owner_sub=None, department="zeimu", is_draft=False)
+    service = readers("service", frozenset({"admin"}), None, "svc_x")
+    assert not service.allows(owner_sub="svc_x", department="zeimu", is_draft=False)
