@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, tuple_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,10 +52,39 @@ def definition(row: ProcedureVersion) -> ProcedureDefinition:
     return spec
 
 
+_VERSIONS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], ProcedureVersion]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _version_cache(session: AsyncSession) -> dict[tuple[str, int], ProcedureVersion]:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    cache = _VERSIONS.get(engine)
+    if cache is None or len(cache) >= MAX_DEFINITIONS:
+        cache = _VERSIONS[engine] = {}
+    return cache
+
+
 async def get_version(session: AsyncSession, code: str, version: int) -> ProcedureVersion:
+    """A published version. Versions are never changed once written, so each database's are
+    read once per process and kept as detached copies (only versions that existed before the
+    caller's transaction are asked for here; a new one is handed over by `publish`)."""
+    cache = _version_cache(session)
+    cached = cache.get((code, version))
+    if cached is not None:
+        return cached
     row = await session.get(ProcedureVersion, (code, version))
     if row is None:
         raise NotFound(f"procedure {code} has no version {version}")
+    cache[(code, version)] = ProcedureVersion(
+        code=row.code,
+        version=row.version,
+        definition=row.definition,
+        digest=row.digest,
+        published_at=row.published_at,
+        published_by=row.published_by,
+    )
     return row
 
 
