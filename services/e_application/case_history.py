@@ -16,6 +16,8 @@ from services.kit.errors import NotFound
 from services.kit.ids import new_id
 
 CREATE = "create"
+# The service itself (sweeps, payment events): no one's token, unlike an anonymous applicant.
+SYSTEM = Principal(sub="e_application", kind="service")
 
 
 async def load_for_update(session: AsyncSession, application_id: str) -> Application:
@@ -52,8 +54,8 @@ async def record(
         application_id=application.id,
         seq=application.event_seq,
         at=now,
-        actor=actor.sub if actor else None,
-        actor_kind=actor.kind if actor else "anonymous",
+        actor=None if actor is None or actor is SYSTEM else actor.sub,
+        actor_kind="system" if actor is SYSTEM else (actor.kind if actor else "anonymous"),
         transition=transition,
         from_status=from_status.value if from_status else None,
         to_status=application.status,

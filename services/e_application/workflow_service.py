@@ -295,7 +295,7 @@ async def approve(
             session,
             application,
             Transition.REQUEST_PAYMENT,
-            actor=None,
+            actor=case_history.SYSTEM,
             now=now,
             data={"amount_yen": application.fee_yen},
         )
@@ -397,7 +397,7 @@ async def expire_returns(session: AsyncSession, *, today: date, now: datetime) -
             session,
             application,
             Transition.EXPIRE,
-            actor=None,
+            actor=case_history.SYSTEM,
             now=now,
             comment="補正期限までに再提出がなかったため、手続を終了しました。",
         )
