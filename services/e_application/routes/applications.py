@@ -38,9 +38,9 @@ from services.e_application.schemas.applications import (
     ApplicationRead,
     ApplicationUpdate,
     AttachmentRead,
+    CertificateInput,
     EventRead,
     MineItem,
-    SignatureInput,
     SigningPayload,
     StaffApplicationRead,
     StaffEventRead,
@@ -169,18 +169,18 @@ async def update_application(
 @router.post("/{application_id}/prefill", response_model=ApplicationRead)
 async def prefill_from_card(
     application_id: ApplicationId,
-    body: SignatureInput | None,
+    body: CertificateInput,
     principal: Citizen,
     session: SessionDep,
     clock: ClockDep,
 ) -> ApplicationRead:
-    """券面事項入力補助: fills the form's name, address, birth date… from the certificate of
-    your My Number card (send `certificate`; `signature` is not needed here)."""
+    """券面事項入力補助: fills the form's name, address, birth date… from the signing
+    certificate of your My Number card."""
     application = await applications_service.owned_for_update(session, application_id, principal)
     spec = await applications_service.spec_of(session, application)
-    if body is None or not spec.prefill:
+    if not spec.prefill:
         raise UnprocessableContent(
-            "send the card's certificate; this procedure must define prefill", field="certificate"
+            "this procedure takes no answers from the card", field="certificate"
         )
     answers = signing_service.prefill(spec.prefill, body.certificate)
     await applications_service.update_draft(

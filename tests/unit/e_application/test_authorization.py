@@ -31,7 +31,7 @@ def _routes(app_id: str, att_id: str) -> list[tuple[str, str, Any]]:
         ("PATCH", base, {"form": {}}),
         ("GET", f"{base}/history", None),
         ("GET", f"{base}/signing-payload", None),
-        ("POST", f"{base}/prefill", {"certificate": "x", "signature": "y" * 16}),
+        ("POST", f"{base}/prefill", {"certificate": "x"}),
         ("POST", f"{base}/submit", {}),
         ("POST", f"{base}/resubmit", {}),
         ("POST", f"{base}/withdraw", {}),

@@ -46,7 +46,7 @@ async def _signed_request(suite: Suite, email: str) -> tuple[dict[str, str], str
     application_id = draft.json()["id"]
     prefilled = await suite.http.post(
         f"/v1/applications/{application_id}/prefill",
-        json={"certificate": signing.certificate_pem, "signature": "unused-for-prefill"},
+        json={"certificate": signing.certificate_pem},
         headers=resident,
     )
     assert prefilled.status_code == 200, prefilled.text

@@ -112,7 +112,7 @@ async def test_the_form_is_prefilled_from_the_certificate(api: Api) -> None:
     draft = await api.draft("residence-certificate", {"copies": 1}, citizen)
     response = await api.client.post(
         f"/v1/applications/{draft['id']}/prefill",
-        json={"certificate": card.certificate_pem, "signature": "x" * 16},
+        json={"certificate": card.certificate_pem},
         headers=citizen,
     )
     assert response.status_code == 200, response.text
