@@ -1,6 +1,7 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
+Request path: SecurityHeadersMiddleware (nosniff, page framing and referrer
+headers) → AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
 problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
@@ -38,6 +39,7 @@ from gateway.routes import (
     jpki_public,
     oauth,
     operations,
+    revocations,
     simulation,
 )
 from gateway.routing import RouteTable
@@ -48,11 +50,14 @@ from gateway.upstream_http.pool import ConnectionPool
 from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
+from services.kit.exposure import docs_enabled
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.problems import install_problem_handlers
+from services.kit.security_headers import SecurityHeadersMiddleware
 
 log = logging.getLogger("cityhall.gateway")
 
@@ -111,7 +116,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
-            await idp.start(db)
+            await idp.start(db, audit_log)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
                 if name in upstream_apps:
@@ -137,7 +142,7 @@ def _lifespan(
                 keystore,
                 issuer=settings.issuer,
                 audience=settings.audience,
-                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
+                is_revoked=idp.ctx.is_revoked,  # the revocation list (services.kit.revocation)
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -196,11 +201,14 @@ def create_app(
         idp_routes.router,
         jpki_public.router,
         audit_ingest.router,
+        revocations.router,
         audit.router,
         simulation.router,
-        api_docs.router,
     ):
         app.include_router(router)
+    if docs_enabled(settings):
+        app.include_router(api_docs.router)
+    app.add_middleware(LiteralPathGuard)
     app.add_middleware(
         RequestContextMiddleware,
         service="gateway",
@@ -210,5 +218,6 @@ def create_app(
     )
     proxy = ProxyMiddleware(app.framework, runtime=runtime)
     guarded = ServerErrorGuard(RateLimitMiddleware(proxy, runtime=runtime))
-    app.front = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)  # outermost
+    audited = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)
+    app.front = SecurityHeadersMiddleware(audited)  # outermost: proxied answers, 429s, 500s
     return app

@@ -102,6 +102,18 @@ class GatewaySettings(BaseSettings):
         None, description="default: <var_dir>/gateway/signing-keys.json"
     )
 
+    api_docs: bool | None = Field(
+        None,
+        description=(
+            "serve /docs and the merged /openapi.json; default: on except in production "
+            "(the services' own documents must be on too: the gateway merges them)"
+        ),
+    )
+    metrics_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
+        description="bearer token /metrics requires; empty: open, or off in production",
+    )
+
     issuer: str = "cityhall"
     audience: str = "cityhall"
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
@@ -114,7 +126,12 @@ class GatewaySettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     redis_url: str = Field(
-        "", description="redis://…: rate-limit buckets shared by every replica; empty: in memory"
+        "",
+        description="redis://…: rate-limit buckets shared by every replica, and revocations "
+        "announced to them at once; empty: in memory, and replicas poll",
+    )
+    revocation_poll_seconds: float = Field(
+        0.5, gt=0, le=2, description="how often a replica re-reads the revocation list"
     )
 
     upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)

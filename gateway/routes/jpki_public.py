@@ -38,6 +38,6 @@ async def ca_certificate(idp: IdpDep, _: Public) -> Response:
 async def revocation_list(idp: IdpDep, _: Public) -> Response:
     if idp.ca is None:
         raise ServiceUnavailable("the JPKI CA is not loaded")
-    revoked = [(r.serial, r.revoked_at) for r in await idp.revocations()]
-    pem = build_crl(idp.ca, revoked, now=idp.now())
+    revoked = [(r.serial, r.revoked_at) for r in await idp.jpki.revocations()]
+    pem = build_crl(idp.ca, revoked, now=idp.ctx.now())
     return Response(pem, media_type="application/x-pem-file", headers=_NO_STORE)

@@ -17,9 +17,11 @@ from services.kit.audit import AUDIT_TOPIC, AuditShipper
 from services.kit.auth import KeySource, RemoteJWKS, TokenVerifier
 from services.kit.clock import Clock
 from services.kit.db import Database
+from services.kit.exposure import docs_urls
 from services.kit.http import build_client
 from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
@@ -28,6 +30,8 @@ from services.kit.ops import ops_router
 from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
 from services.kit.problems import install_problem_handlers
+from services.kit.revocation import RevocationFeed, gateway_source
+from services.kit.security_headers import SecurityHeadersMiddleware
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
 
@@ -50,6 +54,7 @@ class ServiceRuntime:
     scheduler: Scheduler
     extras: dict[str, Any] = field(default_factory=dict)
     background: bool = True  # RuntimeOptions.background: start hooks' own background tasks
+    revocations: RevocationFeed | None = None  # the gateway's revocation list, polled
 
 
 HandlerFactory = Callable[[ServiceRuntime], Mapping[str, OutboxHandler]]
@@ -101,7 +106,19 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             client_secret=settings.client_secret.get_secret_value(),
         )
         keys = spec.options.key_source or RemoteJWKS(settings.jwks_url, http)
-        verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        revocations = None
+        if settings.revocation_poll_seconds > 0:
+            revocations = RevocationFeed(
+                gateway_source(http, settings.gateway_url, service_token),
+                interval=settings.revocation_poll_seconds,
+                name=spec.name,
+            )
+        verifier = TokenVerifier(
+            keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            is_revoked=revocations.is_revoked if revocations is not None else None,
+        )
         runtime = ServiceRuntime(
             settings=settings,
             db=db,
@@ -112,6 +129,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             relay=None,  # type: ignore[arg-type]  # set below, the handlers need the runtime
             scheduler=None,  # type: ignore[arg-type]
             background=spec.options.background,
+            revocations=revocations,
         )
         handlers: dict[str, OutboxHandler] = {
             AUDIT_TOPIC: AuditShipper(http, settings.gateway_url, service_token, spec.name)
@@ -138,10 +156,14 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
         if spec.options.background:
             runtime.relay.start()
             runtime.scheduler.start()
+            if revocations is not None:
+                revocations.start()
         log.info("%s ready on %s", spec.name, settings.database_url.split("@")[-1])
         try:
             yield
         finally:
+            if revocations is not None:
+                await revocations.stop()
             await runtime.scheduler.stop()
             await runtime.relay.stop()
             for hook in spec.on_shutdown:
@@ -160,6 +182,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         lifespan=_lifespan(spec),
         responses=PROBLEM_RESPONSES,
+        **docs_urls(spec.settings),
     )
     app.state.metrics = metrics
     app.state.service_name = spec.name
@@ -167,6 +190,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(ops_router(spec.settings))
     for router in spec.routers:
         app.include_router(router)
+    app.add_middleware(LiteralPathGuard)  # inside the request id: its 405s carry one
     app.add_middleware(
         RequestContextMiddleware,
         service=spec.name,
@@ -174,4 +198,5 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         max_body_bytes=spec.settings.max_body_bytes,
         log_access=spec.settings.log_access,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: its 500s get the headers too
     return app

@@ -47,7 +47,17 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = Field("", description="default: <gateway_url>/.well-known/jwks.json")
     jwt_issuer: str = "cityhall"
     jwt_audience: str = "cityhall"
+    revocation_poll_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="how often the gateway's revocation list is re-read (logout, disabled "
+        "accounts, revoked sessions); 0: not at all",
+    )
     client_id: str = Field("", description="this service's client id at the gateway")
+    gateway_identity: str = Field(
+        "svc-gateway", description="sub of the gateway's own tokens: the only mover of the clock"
+    )
     client_secret: SecretStr = Field(default_factory=lambda: dev_secret("client"))
     payments_url: str = Field(
         "", description="where payments_mock's API is reached; default: the gateway_url"
@@ -66,6 +76,14 @@ class ServiceSettings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
     mail_from: str = "no-reply@city.example.jp"
+
+    api_docs: bool | None = Field(
+        None, description="serve /docs, /redoc, /openapi.json; default: on except in production"
+    )
+    metrics_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
+        description="bearer token /metrics requires; empty: open, or off in production",
+    )
 
     max_body_bytes: int = Field(1_048_576, ge=1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)

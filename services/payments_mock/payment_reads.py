@@ -46,6 +46,7 @@ from services.payments_mock.schemas import (
     PaymentEventRead,
     PaymentRead,
     RefundRead,
+    RegisterReceipt,
 )
 from services.payments_mock.settings import Settings
 
@@ -182,6 +183,22 @@ def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()
         payeasy=payeasy_details(settings, payment) if payment.method == Channel.PAYEASY else None,
         card=card,
         refunds=[RefundRead.model_validate(r, from_attributes=True) for r in refunds],
+    )
+
+
+def receipt(payment: Payment) -> RegisterReceipt:
+    """The payer's receipt of a payment just made at a register, ATM or net bank."""
+    if payment.paid_at is None or payment.received_at is None or payment.paid_via is None:
+        raise ValueError(f"payment {payment.id} has not been paid")
+    return RegisterReceipt(
+        payment_id=payment.id,
+        method=Channel(payment.method),
+        paid_via=payment.paid_via,
+        amount=payment.amount,
+        currency="JPY",
+        paid_at=payment.paid_at.astimezone(JST),
+        received_at=payment.received_at.astimezone(JST),
+        late=payment.late,
     )
 
 

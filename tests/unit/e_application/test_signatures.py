@@ -155,7 +155,7 @@ async def test_the_gateway_publishes_its_ca_and_crl(tmp_path: Path) -> None:
             trust = await remote.trust()
             serial = int(card.signing.serial, 16)
             assert trust.revocation(serial) is None
-            await idp.revoke_card(card.signing.serial, "紛失", "stf_admin")
+            await idp.jpki.revoke_card(card.signing.serial, "紛失", "stf_admin")
             assert (await remote.trust()).revocation(serial) is not None
             login = Card.from_pem(card.file_text)  # the login pair still reads first
             assert login.certificate.serial_number == int(card.login.serial, 16)
