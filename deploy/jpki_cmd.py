@@ -4,6 +4,8 @@ key + certificate carrying fictional 基本4情報 (name, address, birth date, s
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,3 +46,23 @@ def issue_card(
         f"card for {name} (login serial {card.login.serial}, signing serial "
         f"{card.signing.serial}) written to {out}"
     )
+
+
+@jpki_app.command("sign")
+def sign(
+    card: Annotated[Path, typer.Option(help="the card file from issue-card")],
+    payload: Annotated[
+        Path,
+        typer.Option(help="a file holding the `payload` of GET …/signing-payload ('-': stdin)"),
+    ],
+) -> None:
+    """Sign an application's signing payload with the card's signing key; prints the JSON body
+    for `POST /v1/applications/{id}/submit` (or `/resubmit`)."""
+    from gateway.idp.jpki_signing_card import SigningCard
+
+    text = sys.stdin.read() if str(payload) == "-" else payload.read_text("utf-8")
+    try:
+        signing = SigningCard.load(card)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--card") from exc
+    typer.echo(json.dumps(signing.submission(text.rstrip("\n")), ensure_ascii=False))

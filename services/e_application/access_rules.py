@@ -1,46 +1,55 @@
-"""Who may read an application: one rule, used both to decide a single read and to build the
-SQL filter of a list (so the two can never disagree)."""
+"""The read rule of applications (`domain.application_access`) applied to a principal: one
+decision for a single row, and the SQL filter of a list built from the same value."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false
+from sqlalchemy import false, or_
 from sqlmodel import col
 
+from services.e_application.domain.application_access import ApplicationReaders, readers
+from services.e_application.domain.lifecycle import Status
 from services.e_application.models import Application
 from services.kit.auth import Principal
 
 
-def is_staff_of(principal: Principal, department: str) -> bool:
-    return principal.kind == "staff" and (
-        principal.department == department or "admin" in principal.roles
-    )
-
-
-def is_owner(principal: Principal | None, application: Application) -> bool:
-    return (
-        principal is not None
-        and principal.kind in ("citizen", "business")
-        and application.owner_sub is not None
-        and application.owner_sub == principal.sub
-    )
+def readers_of(principal: Principal) -> ApplicationReaders:
+    return readers(principal.kind, principal.roles, principal.department, principal.sub)
 
 
 def may_read(principal: Principal | None, application: Application) -> bool:
     if principal is None:
         return False
-    return is_owner(principal, application) or is_staff_of(principal, application.department)
+    return readers_of(principal).allows(
+        owner_sub=application.owner_sub,
+        department=application.department,
+        is_draft=application.status == Status.DRAFT,
+    )
 
 
 def read_filter(principal: Principal) -> Any:
     """The WHERE clause equivalent of `may_read` for this principal."""
-    if principal.kind == "staff":
-        if "admin" in principal.roles:
-            return col(Application.id).is_not(None)
-        if principal.department is None:
-            return false()
-        return col(Application.department) == principal.department
-    if principal.kind in ("citizen", "business"):
-        return col(Application.owner_sub) == principal.sub
-    return false()
+    rule = readers_of(principal)
+    clauses = []
+    if rule.owner is not None:
+        clauses.append(col(Application.owner_sub) == rule.owner)
+    submitted = col(Application.status) != Status.DRAFT.value
+    if rule.everything:
+        clauses.append(submitted)
+    elif rule.department is not None:
+        clauses.append((col(Application.department) == rule.department) & submitted)
+    return or_(*clauses) if clauses else false()
+
+
+def is_owner(principal: Principal | None, application: Application) -> bool:
+    if principal is None:
+        return False
+    owner = readers_of(principal).owner
+    return owner is not None and application.owner_sub == owner
+
+
+def is_staff_of(principal: Principal, department: str) -> bool:
+    """Staff of `department` (or an admin): who works the case once it is submitted."""
+    rule = readers_of(principal)
+    return rule.everything or (rule.department is not None and rule.department == department)

@@ -94,8 +94,11 @@ async def applicant_view(
     spec: ProcedureDefinition,
     *,
     access_code: str | None = None,
+    fresh: bool = False,
 ) -> ApplicationRead:
-    files = await attachments_of(session, application.id)
+    """`fresh`: created in this transaction, so it has no attachments and no payments yet."""
+    files = [] if fresh else await attachments_of(session, application.id)
+    attempts = [] if fresh else await attempts_of(session, application.id)
     released = Status(application.status) in DOCUMENTS_RELEASED
     correction = application.correction
     return ApplicationRead(
@@ -132,7 +135,7 @@ async def applicant_view(
                     expires_at=a.expires_at,
                     created_at=a.created_at,
                 )
-                for a in await attempts_of(session, application.id)
+                for a in attempts
             ],
         ),
         correction=CorrectionRead(**correction) if correction else None,

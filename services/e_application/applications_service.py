@@ -4,7 +4,6 @@ Plain functions over a session (no FastAPI); the routes parse and authorize, the
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.e_application import case_history, notices, procedures_service, signing_service
 from services.e_application.access_rules import is_owner, read_filter
 from services.e_application.attachments_service import AttachmentKind, attachments_of
-from services.e_application.domain import fees, forms, lookup_limit, references
+from services.e_application.domain import fees, forms, references
 from services.e_application.domain.business_days import add_business_days, business_days_between
 from services.e_application.domain.catalogue import ProcedureDefinition
 from services.e_application.domain.lifecycle import (
@@ -45,7 +44,6 @@ from services.kit.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     UnprocessableContent,
 )
@@ -77,6 +75,7 @@ HINTS_JA = {
 class Submitted:
     application: Application
     access_code: str
+    spec: ProcedureDefinition
 
 
 def _not_found(application_id: str) -> NotFound:
@@ -100,17 +99,13 @@ async def spec_of(session: AsyncSession, application: Application) -> ProcedureD
     return procedures_service.definition(row)
 
 
-def validate_form(spec: ProcedureDefinition, answers: Any, schema_text: str) -> None:
-    errors = forms.form_errors(schema_text, answers)
+def validate_form(spec: ProcedureDefinition, answers: Any) -> None:
+    errors = forms.form_errors(spec.form_schema, answers)
     if errors:
         raise UnprocessableContent(
             f"the form has {len(errors)} error(s): {errors[0]['pointer']}: {errors[0]['message']}",
             errors=errors,
         )
-
-
-def _schema_text(spec: ProcedureDefinition) -> str:
-    return json.dumps(spec.form_schema, sort_keys=True)
 
 
 def require_assurance(spec: ProcedureDefinition, principal: Principal | None) -> None:
@@ -139,8 +134,9 @@ async def create(
     *,
     now: datetime,
     trust: signing_service.TrustSource,
-) -> tuple[Application, str | None]:
-    """A draft (or, with `submit`, a submission at once); returns it and the access code."""
+) -> tuple[Application, str | None, ProcedureDefinition]:
+    """A draft (or, with `submit`, a submission at once); returns it, the access code and
+    the procedure version's definition."""
     procedure, row = await procedures_service.current(session, body.procedure_code)
     spec = procedures_service.definition(row)
     if principal is not None and principal.kind not in ("citizen", "business"):
@@ -169,14 +165,16 @@ async def create(
         updated_at=now,
     )
     session.add(application)
-    await session.flush()
     await case_history.record(
         session, application, case_history.CREATE, from_status=None, actor=principal, now=now
     )
+    await session.flush()
     if not body.submit:
-        return application, None
-    submitted = await submit(session, application, principal, signature=None, now=now, trust=trust)
-    return submitted.application, submitted.access_code
+        return application, None, spec
+    submitted = await submit(
+        session, application, principal, signature=None, now=now, trust=trust, fresh=True
+    )
+    return submitted.application, submitted.access_code, spec
 
 
 async def update_draft(
@@ -212,9 +210,9 @@ async def update_draft(
 
 
 async def _check_attachments(
-    session: AsyncSession, application: Application, spec: ProcedureDefinition
+    session: AsyncSession, application: Application, spec: ProcedureDefinition, *, fresh: bool
 ) -> None:
-    files = await attachments_of(session, application.id)
+    files = [] if fresh else await attachments_of(session, application.id)
     kinds = [f.kind for f in files]
     if spec.attachments.required and AttachmentKind.DOCUMENT.value not in kinds:
         note = f" ({spec.attachments.note_ja})" if spec.attachments.note_ja else ""
@@ -264,15 +262,17 @@ async def submit(
     now: datetime,
     trust: signing_service.TrustSource,
     at_counter: bool = False,
+    fresh: bool = False,
 ) -> Submitted:
+    """`fresh`: the application was created in this transaction (it has no attachments)."""
     spec = await spec_of(session, application)
     LIFECYCLE.require(application.status, Transition.SUBMIT)
     if not at_counter:
         require_assurance(spec, principal)
     if not spec.is_open(now):
         raise SignUpClosed(f"applications for {application.procedure_code} closed")
-    validate_form(spec, application.form, _schema_text(spec))
-    await _check_attachments(session, application, spec)
+    validate_form(spec, application.form)
+    await _check_attachments(session, application, spec, fresh=fresh)
     if spec.signature_required and not at_counter:
         if signature is None:
             raise UnprocessableContent(
@@ -285,20 +285,22 @@ async def submit(
         )
     application.holds_seat = await procedures_service.take_seat(session, application.procedure_code)
     today = now.astimezone(JST).date()
-    application.reference = await _next_reference(session, today.year)
     code = references.new_access_code()
     application.access_code_hash = references.hash_code(code)
     application.submitted_at = now
     application.fee_yen = fees.amount(spec.fee, application.form)
     if spec.standard_processing_days:
         application.due_on = add_business_days(today, spec.standard_processing_days)
+    # The year's counter row stays locked until the commit: take it last, so concurrent
+    # submissions wait on it for as few statements as possible.
+    await session.flush()
+    application.reference = await _next_reference(session, today.year)
     data: dict[str, Any] = {"reference": application.reference}
     if application.signature:
         data["signer_serial"] = application.signature["serial"]
     await case_history.move(
         session, application, Transition.SUBMIT, actor=principal, now=now, data=data
     )
-    await session.flush()
     await audit.record(
         session,
         principal,
@@ -317,7 +319,7 @@ async def submit(
         received_at=notices.when(now, application.locale),
         fee_required=application.fee_yen > 0,
     )
-    return Submitted(application, code)
+    return Submitted(application, code, spec)
 
 
 async def resubmit(
@@ -334,8 +336,8 @@ async def resubmit(
     spec = await spec_of(session, application)
     LIFECYCLE.require(application.status, Transition.RESUBMIT)
     require_assurance(spec, principal)
-    validate_form(spec, application.form, _schema_text(spec))
-    await _check_attachments(session, application, spec)
+    validate_form(spec, application.form)
+    await _check_attachments(session, application, spec, fresh=False)
     if spec.signature_required and application.channel != Channel.COUNTER.value:
         if signature is None:
             raise UnprocessableContent(
@@ -430,7 +432,14 @@ async def file_at_counter(
         data={"channel": "counter", "identity_document": body.identity_document},
     )
     return await submit(
-        session, application, staff, signature=None, now=now, trust=trust, at_counter=True
+        session,
+        application,
+        staff,
+        signature=None,
+        now=now,
+        trust=trust,
+        at_counter=True,
+        fresh=True,
     )
 
 
@@ -446,43 +455,3 @@ async def list_mine(
     if status is not None:
         query = query.where(col(Application.status) == status.value)
     return await keyset_page(session, query, col(Application.id), limit=limit, cursor=cursor)
-
-
-async def lookup_status(
-    session: AsyncSession,
-    reference: str,
-    access_code: str,
-    *,
-    client: str,
-    attempts: lookup_limit.ClientAttempts,
-    now: datetime,
-) -> Application | None:
-    """Reference + access code → the application, or None (unknown reference or wrong code:
-    the caller answers 404 and lets the transaction commit, so a wrong code counts against
-    the reference, in the database, for every replica). Every attempt counts against the
-    client."""
-    wait = attempts.allow(client, now)
-    if wait is not None:
-        raise TooManyRequests(wait, "too many status lookups; try again later")
-    application = (
-        await session.exec(
-            select(Application).where(col(Application.reference) == reference).with_for_update()
-        )
-    ).one_or_none()
-    if application is None:
-        return None
-    locked = lookup_limit.reference_locked(
-        application.lookup_failures, application.lookup_window_start, now
-    )
-    if locked is not None:
-        raise TooManyRequests(locked, "too many wrong access codes for this reference")
-    if references.code_matches(access_code, application.access_code_hash):
-        return application
-    start = application.lookup_window_start
-    if start is None or now - start >= lookup_limit.WINDOW:
-        application.lookup_window_start = now
-        application.lookup_failures = 1
-    else:
-        application.lookup_failures += 1
-    await session.flush()
-    return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +16,8 @@ from services.kit.errors import NotFound
 from services.kit.ids import new_id
 
 CREATE = "create"
+# The service itself (sweeps, payment events): no one's token, unlike an anonymous applicant.
+SYSTEM = Principal(sub="e_application", kind="service")
 
 
 async def load_for_update(session: AsyncSession, application_id: str) -> Application:
@@ -47,20 +48,14 @@ async def record(
     internal_comment: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> ApplicationEvent:
-    last = (
-        await session.exec(
-            select(func.max(ApplicationEvent.seq)).where(
-                col(ApplicationEvent.application_id) == application.id
-            )
-        )
-    ).one()
+    application.event_seq += 1
     event = ApplicationEvent(
         id=new_id("evt"),
         application_id=application.id,
-        seq=(last or 0) + 1,
+        seq=application.event_seq,
         at=now,
-        actor=actor.sub if actor else None,
-        actor_kind=actor.kind if actor else "anonymous",
+        actor=None if actor is None or actor is SYSTEM else actor.sub,
+        actor_kind="system" if actor is SYSTEM else (actor.kind if actor else "anonymous"),
         transition=transition,
         from_status=from_status.value if from_status else None,
         to_status=application.status,

@@ -5,6 +5,7 @@ fee due again, and a new attempt gets a new slip."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -47,7 +48,14 @@ def instructions(payment: Payment) -> dict[str, Any]:
         "expires_at": payment.expires_at.isoformat(),
         "konbini": payment.konbini.model_dump(mode="json") if payment.konbini else None,
         "payeasy": payment.payeasy.model_dump(mode="json") if payment.payeasy else None,
+        "card": payment.card.model_dump(mode="json") if payment.card else None,
     }
+
+
+def _card_tag(card_number: str | None) -> str:
+    if card_number is None:
+        return "none"
+    return hashlib.sha256(card_number.encode()).hexdigest()[:12]
 
 
 def _description(name_ja: str) -> str:
@@ -68,11 +76,7 @@ async def start_payment(
             f"no fee is due (the state is {application.status})", current_state=application.status
         )
     if application.payment_status == PaymentStatus.PENDING:
-        raise Conflict(
-            "a payment is open: pay it, or start a new one after it expires",
-            current_state=application.status,
-            payment_id=application.payment_id,
-        )
+        await _replace_declined_card(session, client, application, now)
     spec = await applications_service.spec_of(session, application)
     if method not in spec.payment_methods:
         names = ", ".join(m.value for m in spec.payment_methods)
@@ -92,7 +96,10 @@ async def start_payment(
     attempt = int(count) + 1
     name = application.form.get("name")
     payment = await client.create_payment(
-        idempotency_key=idempotency_key(application.id, "fee", str(attempt)),
+        # A retried request finds the same payment; another method or card is another one.
+        idempotency_key=idempotency_key(
+            application.id, "fee", str(attempt), method.value, _card_tag(card_number)
+        ),
         amount=application.fee_yen,
         method=method.value,
         description=_description(spec.name_ja),
@@ -127,7 +134,7 @@ async def start_payment(
         application,
         "payment_started",
         from_status=Status(application.status),
-        actor=None,
+        actor=case_history.SYSTEM,
         now=now,
         data={"payment_id": payment.id, "method": method.value, "attempt": attempt},
     )
@@ -135,6 +142,43 @@ async def start_payment(
     if payment.money_received:  # a card is charged at once
         await _paid(session, application, row, payment.paid_via, now)
     return row
+
+
+async def _replace_declined_card(
+    session: AsyncSession, client: PaymentsClient, application: Application, now: datetime
+) -> None:
+    """An open slip blocks a new attempt; a card the processor declined does not: that
+    payment is canceled at payments_mock and the applicant tries again (another card, or
+    another method)."""
+    current = await session.get(PaymentAttempt, application.payment_id or "")
+    if current is None or current.method != PaymentMethod.CARD.value:
+        raise Conflict(
+            "a payment is open: pay it, or start a new one after it expires",
+            current_state=application.status,
+            payment_id=application.payment_id,
+        )
+    payment = await client.get_payment(current.payment_id)
+    declined = payment.card is not None and payment.card.last_error is not None
+    if payment.status is not ProviderStatus.AWAITING_PAYMENT or not declined:
+        raise Conflict(
+            "the card payment is still being processed",
+            current_state=application.status,
+            payment_id=current.payment_id,
+        )
+    canceled = await client.cancel(current.payment_id, reason="card declined; new attempt")
+    current.status = str(canceled.status)
+    current.updated_at = now
+    application.payment_status = PaymentStatus.DUE.value
+    await case_history.record(
+        session,
+        application,
+        "payment_canceled",
+        from_status=Status(application.status),
+        actor=case_history.SYSTEM,
+        now=now,
+        comment="カードが承認されなかったため、お支払いをやり直します。",
+        data={"payment_id": current.payment_id},
+    )
 
 
 async def _paid(
@@ -151,7 +195,7 @@ async def _paid(
             application,
             "payment_duplicate",
             from_status=Status(application.status),
-            actor=None,
+            actor=case_history.SYSTEM,
             now=now,
             internal_comment="二重のお支払い: 返金の手続が必要です",
             data={"payment_id": attempt.payment_id},
@@ -164,7 +208,7 @@ async def _paid(
         session,
         application,
         Transition.PAYMENT_RECEIVED,
-        actor=None,
+        actor=case_history.SYSTEM,
         now=now,
         data={"payment_id": attempt.payment_id, "paid_via": paid_via},
     )
@@ -228,7 +272,7 @@ async def on_payment_event(any_session: SaAsyncSession, event: PaymentEvent) -> 
                 application,
                 f"payment_{event.status.value}",
                 from_status=Status(application.status),
-                actor=None,
+                actor=case_history.SYSTEM,
                 now=now,
                 comment="お支払い期限が過ぎました。新しい払込票を発行できます。",
                 data={"payment_id": attempt.payment_id},

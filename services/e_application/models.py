@@ -71,6 +71,7 @@ class Application(SQLModel, table=True):
     assigned_to: str | None = Field(default=None, max_length=255, index=True)
     approval_requested_by: str | None = Field(default=None, max_length=255)
     holds_seat: bool = Field(default=False)
+    event_seq: int = Field(default=0)  # the last history row's seq (the row is locked to add one)
     fee_yen: int = Field(default=0)
     payment_status: str = Field(default="not_required", max_length=16)
     payment_method: str | None = Field(default=None, max_length=16)

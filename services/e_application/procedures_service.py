@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, tuple_, update
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,21 +36,55 @@ def digest_of(definition: ProcedureDefinition) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _parse(code: str, version: int, digest: str, text: str) -> ProcedureDefinition:
-    return ProcedureDefinition.model_validate_json(text)
+_DEFINITIONS: dict[tuple[str, int, str], ProcedureDefinition] = {}
+MAX_DEFINITIONS = 4096
 
 
 def definition(row: ProcedureVersion) -> ProcedureDefinition:
-    """The parsed definition of a stored version (parsed once per process)."""
-    text = json.dumps(row.definition, sort_keys=True, ensure_ascii=False)
-    return _parse(row.code, row.version, row.digest, text)
+    """The parsed definition of a stored version, parsed once per process (a version never
+    changes; the digest guards against another database's same-numbered version)."""
+    key = (row.code, row.version, row.digest)
+    spec = _DEFINITIONS.get(key)
+    if spec is None:
+        if len(_DEFINITIONS) >= MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        spec = _DEFINITIONS[key] = ProcedureDefinition.model_validate(row.definition)
+    return spec
+
+
+_VERSIONS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int], ProcedureVersion]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _version_cache(session: AsyncSession) -> dict[tuple[str, int], ProcedureVersion]:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    cache = _VERSIONS.get(engine)
+    if cache is None or len(cache) >= MAX_DEFINITIONS:
+        cache = _VERSIONS[engine] = {}
+    return cache
 
 
 async def get_version(session: AsyncSession, code: str, version: int) -> ProcedureVersion:
+    """A published version. Versions are never changed once written, so each database's are
+    read once per process and kept as detached copies (only versions that existed before the
+    caller's transaction are asked for here; a new one is handed over by `publish`)."""
+    cache = _version_cache(session)
+    cached = cache.get((code, version))
+    if cached is not None:
+        return cached
     row = await session.get(ProcedureVersion, (code, version))
     if row is None:
         raise NotFound(f"procedure {code} has no version {version}")
+    cache[(code, version)] = ProcedureVersion(
+        code=row.code,
+        version=row.version,
+        definition=row.definition,
+        digest=row.digest,
+        published_at=row.published_at,
+        published_by=row.published_by,
+    )
     return row
 
 

@@ -1,5 +1,6 @@
 """Use cases of the department's staff: the queue, assignment, the review transitions with
-four-eyes approval, issuing documents back, and the sweep that expires unanswered returns."""
+four-eyes approval and the sweep that expires unanswered returns (documents issued back:
+`documents_service`)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.e_application import applications_service, case_history, notices
-from services.e_application.access_rules import is_staff_of, read_filter
+from services.e_application.access_rules import may_read, read_filter
 from services.e_application.attachments_service import (
-    AttachmentStore,
-    add_issued_file,
     attachments_of,
 )
-from services.e_application.domain import documents
-from services.e_application.domain.catalogue import IssuedDocument, ProcedureDefinition
+from services.e_application.domain.catalogue import ProcedureDefinition
 from services.e_application.domain.lifecycle import (
     CLOCK_RUNNING,
     LIFECYCLE,
@@ -25,8 +23,7 @@ from services.e_application.domain.lifecycle import (
     Status,
     Transition,
 )
-from services.e_application.domain.uploads import MediaType
-from services.e_application.models import Application, Attachment
+from services.e_application.models import Application
 from services.e_application.schemas.applications import ReturnRequest, TransitionRequest
 from services.kit import audit
 from services.kit.auth import Principal
@@ -34,7 +31,6 @@ from services.kit.errors import Conflict, Forbidden, NotFound, UnprocessableCont
 from services.kit.pagination import keyset_page
 
 SERVICE = "e_application"
-ISSUING_STATES = frozenset({Status.APPROVED, Status.AWAITING_PAYMENT, Status.COMPLETED})
 FINAL = LIFECYCLE.final_states()
 
 
@@ -53,7 +49,7 @@ async def for_staff(
         if found is None:
             raise _not_found(application_id)
         application = found
-    if not is_staff_of(staff, application.department) or application.status == Status.DRAFT:
+    if not may_read(staff, application):  # staff never own one: their department's only
         raise _not_found(application_id)
     return application
 
@@ -299,7 +295,7 @@ async def approve(
             session,
             application,
             Transition.REQUEST_PAYMENT,
-            actor=None,
+            actor=case_history.SYSTEM,
             now=now,
             data={"amount_yen": application.fee_yen},
         )
@@ -384,111 +380,6 @@ async def complete(
     return application
 
 
-def _check_issuing(application: Application) -> None:
-    if Status(application.status) not in ISSUING_STATES:
-        raise Conflict(
-            f"documents are issued once the application is approved (the state is "
-            f"{application.status})",
-            current_state=application.status,
-        )
-
-
-async def issue_upload(
-    session: AsyncSession,
-    store: AttachmentStore,
-    application: Application,
-    staff: Principal,
-    *,
-    filename: str | None,
-    title: str | None,
-    content: bytes,
-    now: datetime,
-) -> Attachment:
-    """A released document (e.g. for 情報公開請求) attached by staff."""
-    _check_issuing(application)
-    row = await add_issued_file(
-        session,
-        store,
-        application,
-        filename=filename,
-        title=title,
-        content=content,
-        issuer=staff,
-        now=now,
-    )
-    await _issued(session, application, staff, [row], now)
-    return row
-
-
-async def issue_rendered(
-    session: AsyncSession,
-    store: AttachmentStore,
-    application: Application,
-    staff: Principal,
-    *,
-    title: str | None,
-    today: date,
-    now: datetime,
-) -> list[Attachment]:
-    """The procedure's own document (the 住民票の写し mock) as HTML and as PDF."""
-    _check_issuing(application)
-    spec = await applications_service.spec_of(session, application)
-    if spec.issued_document is not IssuedDocument.RESIDENCE_CERTIFICATE:
-        raise Conflict(f"{application.procedure_code} has no document the service renders")
-    signer = (application.signature or {}).get("signer")
-    document = documents.residence_certificate(
-        application.form, signer, reference=application.reference or "", issued_on=today
-    )
-    name = title or document.title
-    rows = []
-    for content, media_type in (
-        (documents.as_html(document), MediaType.HTML),
-        (documents.as_pdf(document), MediaType.PDF),
-    ):
-        rows.append(
-            await add_issued_file(
-                session,
-                store,
-                application,
-                filename="juminhyo",
-                title=name,
-                content=content,
-                issuer=staff,
-                now=now,
-                media_type=media_type,
-            )
-        )
-    await _issued(session, application, staff, rows, now)
-    return rows
-
-
-async def _issued(
-    session: AsyncSession,
-    application: Application,
-    staff: Principal,
-    rows: list[Attachment],
-    now: datetime,
-) -> None:
-    await case_history.record(
-        session,
-        application,
-        "issue_document",
-        from_status=Status(application.status),
-        actor=staff,
-        now=now,
-        data={"documents": [r.id for r in rows]},
-    )
-    await audit.record(
-        session,
-        staff,
-        "application.document_issued",
-        f"application:{application.id}",
-        service=SERVICE,
-        now=now,
-        changes={"documents": [r.id for r in rows]},
-    )
-
-
 async def expire_returns(session: AsyncSession, *, today: date, now: datetime) -> int:
     """Returned applications whose correction deadline passed become expired (不受理)."""
     rows = (
@@ -506,7 +397,7 @@ async def expire_returns(session: AsyncSession, *, today: date, now: datetime) -
             session,
             application,
             Transition.EXPIRE,
-            actor=None,
+            actor=case_history.SYSTEM,
             now=now,
             comment="補正期限までに再提出がなかったため、手続を終了しました。",
         )

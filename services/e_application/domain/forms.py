@@ -3,9 +3,7 @@ maintained `jsonschema` validator and every error names the JSON pointer of its 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -33,9 +31,22 @@ def pointer(path: Any) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-@lru_cache(maxsize=256)
-def _validator(schema_text: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text), format_checker=_FORMATS)
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+MAX_VALIDATORS = 1024
+
+
+def validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """One compiled validator per schema object (procedure versions are parsed once and kept,
+    so their schemas live as long as the process); the entry holds the schema, so its id is
+    never reused while cached."""
+    entry = _VALIDATORS.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    if len(_VALIDATORS) >= MAX_VALIDATORS:
+        _VALIDATORS.clear()
+    compiled = Draft202012Validator(schema, format_checker=_FORMATS)
+    _VALIDATORS[id(schema)] = (schema, compiled)
+    return compiled
 
 
 def _flatten(error: ValidationError) -> Iterator[ValidationError]:
@@ -47,11 +58,11 @@ def _flatten(error: ValidationError) -> Iterator[ValidationError]:
         yield error
 
 
-def form_errors(schema_text: str, answers: Any) -> list[dict[str, str]]:
-    """Every problem with `answers`, as `{"field", "pointer", "message"}`, deepest first."""
+def form_errors(schema: Mapping[str, Any], answers: Any) -> list[dict[str, str]]:
+    """Every problem with `answers`, as `{"field", "pointer", "message"}`, by pointer."""
     errors: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
-    for top in _validator(schema_text).iter_errors(answers):
+    for top in validator(schema).iter_errors(answers):
         for error in _flatten(top):
             path = list(error.absolute_path)
             missing: list[str | None] = []

@@ -15,6 +15,7 @@ from services.e_application import (
     applications_service,
     attachments_service,
     signing_service,
+    status_lookup_service,
     workflow_service,
 )
 from services.e_application.attachments_service import AttachmentKind
@@ -37,9 +38,9 @@ from services.e_application.schemas.applications import (
     ApplicationRead,
     ApplicationUpdate,
     AttachmentRead,
+    CertificateInput,
     EventRead,
     MineItem,
-    SignatureInput,
     SigningPayload,
     StaffApplicationRead,
     StaffEventRead,
@@ -78,11 +79,10 @@ async def create_application(
     reference (到達番号) and, once only, the access code (問合せ番号) for the status lookup."""
     if (replay := await idem.begin(body)) is not None:
         return replay
-    application, code = await applications_service.create(
+    application, code, spec = await applications_service.create(
         session, body, principal, now=clock.now(), trust=trust
     )
-    spec = await applications_service.spec_of(session, application)
-    view = await views.applicant_view(session, application, spec, access_code=code)
+    view = await views.applicant_view(session, application, spec, access_code=code, fresh=True)
     return await idem.complete(201, view)
 
 
@@ -114,7 +114,7 @@ async def application_status(
     """The status of a submission, by its reference and access code, without an account.
     Says nothing else; unknown references and wrong codes look the same, and wrong codes
     lock the reference for a while."""
-    application = await applications_service.lookup_status(
+    application = await status_lookup_service.lookup_status(
         session,
         reference,
         access_code,
@@ -169,18 +169,18 @@ async def update_application(
 @router.post("/{application_id}/prefill", response_model=ApplicationRead)
 async def prefill_from_card(
     application_id: ApplicationId,
-    body: SignatureInput | None,
+    body: CertificateInput,
     principal: Citizen,
     session: SessionDep,
     clock: ClockDep,
 ) -> ApplicationRead:
-    """券面事項入力補助: fills the form's name, address, birth date… from the certificate of
-    your My Number card (send `certificate`; `signature` is not needed here)."""
+    """券面事項入力補助: fills the form's name, address, birth date… from the signing
+    certificate of your My Number card."""
     application = await applications_service.owned_for_update(session, application_id, principal)
     spec = await applications_service.spec_of(session, application)
-    if body is None or not spec.prefill:
+    if not spec.prefill:
         raise UnprocessableContent(
-            "send the card's certificate; this procedure must define prefill", field="certificate"
+            "this procedure takes no answers from the card", field="certificate"
         )
     answers = signing_service.prefill(spec.prefill, body.certificate)
     await applications_service.update_draft(

@@ -10,7 +10,12 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from services.e_application import application_views as views
-from services.e_application import applications_service, signing_service, workflow_service
+from services.e_application import (
+    applications_service,
+    documents_service,
+    signing_service,
+    workflow_service,
+)
 from services.e_application.access_rules import is_staff_of
 from services.e_application.attachments_service import attachment_read
 from services.e_application.domain.catalogue import CODE_PATTERN
@@ -97,9 +102,12 @@ async def file_at_counter(
     submitted = await applications_service.file_at_counter(
         session, body, principal, now=clock.now(), trust=trust
     )
-    spec = await applications_service.spec_of(session, submitted.application)
     view = await views.applicant_view(
-        session, submitted.application, spec, access_code=submitted.access_code
+        session,
+        submitted.application,
+        submitted.spec,
+        access_code=submitted.access_code,
+        fresh=True,
     )
     return await idem.complete(201, view)
 
@@ -249,7 +257,7 @@ async def issue_document(
     reads it online once the application is completed."""
     upload = await read_upload(request)
     application = await _case(session, application_id, principal)
-    row = await workflow_service.issue_upload(
+    row = await documents_service.issue_upload(
         session,
         store,
         application,
@@ -276,7 +284,7 @@ async def render_document(
     """Render the procedure's own document (the 住民票の写し mock) as HTML and PDF."""
     application = await _case(session, application_id, principal)
     now = clock.now()
-    rows = await workflow_service.issue_rendered(
+    rows = await documents_service.issue_rendered(
         session,
         store,
         application,

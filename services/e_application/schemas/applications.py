@@ -40,6 +40,12 @@ class SignatureInput(WriteModel):
     ]
 
 
+class CertificateInput(WriteModel):
+    """The card's signing certificate (PEM), for 券面事項入力補助."""
+
+    certificate: Annotated[str, StringConstraints(min_length=1, max_length=16_384)]
+
+
 class ApplicationCreate(WriteModel):
     procedure_code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
     form: dict[str, Any] = Field(default_factory=dict)

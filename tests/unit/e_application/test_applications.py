@@ -238,3 +238,22 @@ async def test_a_required_attachment_and_a_representatives_power_of_attorney(
         "instructions": None,
         "attempts": [],
     }
+
+
+async def test_a_sign_up_past_its_deadline_is_closed(api: Api) -> None:
+    current = (await api.client.get("/v1/procedures/lecture-application")).json()
+    keep = ("name_ja", "name_en", "department", "category_ja", "assurance", "form_schema")
+    edit = {k: current[k] for k in keep} | {"deadline": "2020-03-31T17:00:00+09:00"}
+    published = await api.client.post(
+        "/v1/procedures/lecture-application/versions",
+        json=edit,
+        headers=api.staff("stf_g", "approver", department="shogai-gakushu"),
+    )
+    assert published.status_code == 201, published.text
+    response = await api.client.post(
+        "/v1/applications",
+        json={"procedure_code": "lecture-application", "form": LECTURE_FORM, "submit": True},
+        headers=api.citizen(),
+    )
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/sign-up-closed"

@@ -62,7 +62,7 @@ async def test_a_procedure_has_its_form_fee_policy_and_deadlines(api: Api) -> No
     lecture = (await api.client.get("/v1/procedures/lecture-application")).json()
     assert lecture["capacity"] == 30
     assert lecture["seats_left"] == 30
-    assert lecture["deadline"] == "2027-03-31T17:00:00+09:00"
+    assert lecture["deadline"] == "2031-03-31T17:00:00+09:00"
     bulky = (await api.client.get("/v1/procedures/bulky-waste")).json()
     assert bulky["fee"]["kind"] == "per_item"
     assert bulky["has_fee"] is True

@@ -46,7 +46,7 @@ async def _signed_request(suite: Suite, email: str) -> tuple[dict[str, str], str
     application_id = draft.json()["id"]
     prefilled = await suite.http.post(
         f"/v1/applications/{application_id}/prefill",
-        json={"certificate": signing.certificate_pem, "signature": "unused-for-prefill"},
+        json={"certificate": signing.certificate_pem},
         headers=resident,
     )
     assert prefilled.status_code == 200, prefilled.text
@@ -239,3 +239,34 @@ async def test_an_expired_slip_gives_a_new_one_and_a_lost_webhook_is_reconciled(
     assert [e["transition"] for e in history].count("payment_received") == 1
     subjects = _subjects(await suite.mails(email, 5))
     assert subjects.count("【デモ市】住民票の写し交付請求の手数料のお支払いのお願い") == 2
+
+
+async def test_a_declined_card_can_be_replaced_by_another(suite: Suite) -> None:
+    email = "card@example.jp"
+    resident, application_id, _signing = await _signed_request(suite, email)
+    reviewer = suite.staff("stf_shimin_review", "approver")
+    await suite.http.post(
+        f"/v1/applications/{application_id}/start-review", json={}, headers=reviewer
+    )
+    await _approve(suite, application_id)
+    url = f"/v1/applications/{application_id}/payments"
+    declined = await suite.http.post(
+        url, json={"method": "card", "card_number": "4000000000000002"}, headers=resident
+    )
+    assert declined.status_code == 201, declined.text
+    card = declined.json()["payment"]["instructions"]["card"]
+    assert card["last_error"]["decline_code"] == "generic_decline"
+    assert declined.json()["status"] == "awaiting_payment"
+    paid = await suite.http.post(
+        url, json={"method": "card", "card_number": "4242424242424242"}, headers=resident
+    )
+    assert paid.status_code == 201, paid.text
+    body = paid.json()
+    assert body["status"] == "completed"
+    assert body["payment"]["status"] == "paid"
+    assert [a["status"] for a in body["payment"]["attempts"]] == ["canceled", "paid"]
+    await suite.send_webhooks()  # the paid event arrives after the answer: applied once
+    history = (
+        await suite.http.get(f"/v1/applications/{application_id}/history", headers=resident)
+    ).json()["items"]
+    assert [e["transition"] for e in history].count("payment_received") == 1

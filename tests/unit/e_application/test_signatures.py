@@ -112,7 +112,7 @@ async def test_the_form_is_prefilled_from_the_certificate(api: Api) -> None:
     draft = await api.draft("residence-certificate", {"copies": 1}, citizen)
     response = await api.client.post(
         f"/v1/applications/{draft['id']}/prefill",
-        json={"certificate": card.certificate_pem, "signature": "x" * 16},
+        json={"certificate": card.certificate_pem},
         headers=citizen,
     )
     assert response.status_code == 200, response.text
@@ -188,3 +188,27 @@ def test_issue_card_writes_login_and_signing_certificates(tmp_path: Path) -> Non
     assert info.birth_date == "1985-12-24"
     assert info.sex == "female"
     assert Card.load(out).certificate != signing.certificate
+
+
+async def test_the_cli_signs_a_payload_the_service_accepts(api: Api, tmp_path: Path) -> None:
+    card_file = tmp_path / "card.pem"
+    issued = api.ca.issue("署名 太郎")
+    card_file.write_bytes(issued.file_text)
+    citizen = api.citizen("cit_cli", acr="jpki")
+    draft = await _draft(api, citizen)
+    payload = await api.client.get(
+        f"/v1/applications/{draft['id']}/signing-payload", headers=citizen
+    )
+    payload_file = tmp_path / "payload.json"
+    payload_file.write_text(payload.json()["payload"], "utf-8")
+    result = CliRunner().invoke(
+        cli, ["jpki", "sign", "--card", str(card_file), "--payload", str(payload_file)]
+    )
+    assert result.exit_code == 0, result.output
+    submitted = await api.client.post(
+        f"/v1/applications/{draft['id']}/submit",
+        content=result.output,
+        headers={**citizen, "Content-Type": "application/json"},
+    )
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["signature"]["signer_name"] == "署名 太郎"

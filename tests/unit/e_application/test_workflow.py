@@ -266,3 +266,25 @@ async def test_staff_reads_are_audited_and_illegal_moves_name_the_state(api: Api
     assert resubmit.status_code == 409
     assert resubmit.json()["type"] == "/problems/illegal-transition"
     assert resubmit.json()["current_state"] == "submitted"
+
+
+async def test_the_expiry_job_runs_on_a_simulation_tick(api: Api) -> None:
+    citizen = api.citizen()
+    filed = await api.submitted("water-start", WATER, citizen)
+    staff = api.staff("stf_suido", department="suido")
+    await api.act(filed["id"], "start-review", staff)
+    deadline = date.today() + timedelta(days=3)
+    await api.act(
+        filed["id"], "return", staff, fields=["/phone"], message="電話番号", deadline=str(deadline)
+    )
+    admin = api.tokens.admin()
+    moved = await api.client.post("/sim/clock", json={"advance_seconds": 6 * 86400}, headers=admin)
+    assert moved.status_code == 200, moved.text
+    ticked = await api.client.post("/sim/tick", headers=admin)
+    assert ticked.status_code == 200, ticked.text
+    assert "e_application.returns.expire" in ticked.text
+    mine = (await api.client.get(f"/v1/applications/{filed['id']}", headers=citizen)).json()
+    assert mine["status"] == "expired"
+    history = await api.client.get(f"/v1/applications/{filed['id']}/history", headers=citizen)
+    assert history.json()["items"][-1]["transition"] == "expire"
+    assert history.json()["items"][-1]["actor_kind"] == "system"

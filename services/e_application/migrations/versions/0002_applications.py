@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("assigned_to", sa.String(255), index=True),
         sa.Column("approval_requested_by", sa.String(255)),
         sa.Column("holds_seat", sa.Boolean, nullable=False),
+        sa.Column("event_seq", sa.Integer, nullable=False),
         sa.Column("fee_yen", sa.Integer, nullable=False),
         sa.Column("payment_status", sa.String(16), nullable=False),
         sa.Column("payment_method", sa.String(16)),
