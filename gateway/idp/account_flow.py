@@ -16,16 +16,22 @@ from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.passwords import password_problem
 from gateway.idp.tables import Account
 from services.kit.auth import Principal
+from services.kit.email_address import normalise_email
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 from services.kit.revocation import RevocationKind
 
 
 def checked_email(raw: str, field: str = "email") -> str:
-    email = accounts.normalize_email(raw)
-    problem = accounts.email_problem(email)
-    if problem:
-        raise UnprocessableContent(problem, field=field)
-    return email
+    """An account's login name: the kit's normalised address, local part folded too."""
+    return normalise_email(raw, field, fold_local=True)
+
+
+def login_name(raw: str) -> str:
+    """What a login looks the account up by; text that is not an address matches none."""
+    try:
+        return checked_email(raw)
+    except UnprocessableContent:
+        return raw.strip().lower()
 
 
 def checked_password(password: str, field: str = "password") -> str:

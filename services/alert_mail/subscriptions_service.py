@@ -30,7 +30,6 @@ from services.alert_mail.domain.subscription_rules import (
     address_digest,
     checked_codes,
     may_send_confirmation,
-    normalise_email,
 )
 from services.alert_mail.domain.subscription_texts import Choice, confirmation_mail
 from services.alert_mail.models import (
@@ -50,6 +49,7 @@ from services.alert_mail.schemas.subscriptions import (
 from services.alert_mail.settings import Settings
 from services.kit import audit
 from services.kit.auth import Principal
+from services.kit.email_address import normalise_email
 from services.kit.errors import NotFound
 from services.kit.ids import new_id
 from services.kit.pagination import keyset_page
