@@ -212,6 +212,36 @@ class AccountFlow:
             )
         return account, mailed
 
+    async def set_roles(
+        self, account_id: str, roles: list[str], by: Principal | None = None
+    ) -> Account:
+        """A staff account's roles. The tokens issued before carry the old roles: they are
+        refused everywhere from now on, and the next login or refresh carries the new ones."""
+        ctx = self.ctx
+        checked_roles(roles)
+        async with ctx.db.session() as session:
+            account = await accounts.by_id(session, account_id)
+            if account is None or account.kind != "staff":
+                raise NotFound("no such staff account")
+            before = list(account.roles)
+            account.roles = sorted(set(roles))
+            changed = before != account.roles
+            if changed:
+                account.updated_at = ctx.now()
+                session.add(account)
+                await ctx.revoke(
+                    session, RevocationKind.ACCOUNT, account_id, issued_before=time.time()
+                )
+        if changed:
+            await ctx.revoked()
+            await ctx.events.record(
+                IdentityAction.ROLES_CHANGED,
+                actor=by,
+                target=account_id,
+                changes={"roles": [before, list(account.roles)]},
+            )
+        return account
+
     async def set_status(
         self, account_id: str, status: str, by: Principal | None = None
     ) -> Account:
