@@ -249,6 +249,7 @@ async def run_kit(database_url: str, args: argparse.Namespace) -> dict[str, Any]
             )
 
             latencies: list[float] = []
+            relay_part: list[float] = []  # from the store's answer to the webhook's arrival
             loop = asyncio.get_running_loop()
             for payment in created[: args.pays]:
                 store = payment["konbini"]["stores"][1]
@@ -265,8 +266,10 @@ async def run_kit(database_url: str, args: argparse.Namespace) -> dict[str, Any]
                     headers=headers,
                 )
                 assert paid.status_code == 200, paid.text
+                answered = time.perf_counter()
                 arrived = await asyncio.wait_for(waiter, timeout=30)
                 latencies.append((arrived - t0) * 1000)
+                relay_part.append((arrived - answered) * 1000)
 
             one = created[-1]["id"]
             get = AsgiGet(app, headers)
@@ -283,6 +286,11 @@ async def run_kit(database_url: str, args: argparse.Namespace) -> dict[str, Any]
             page_cpu = await timed_cpu(page, args.reads)
     await receiver.stop()
     print(f"  {receiver.audited} audit events reached the gateway's side")
+    if relay_part:
+        print(
+            f"  of pay → webhook, after the store's answer: p50"
+            f" {statistics.median(relay_part):.1f} ms, p99 {percentile(relay_part, 0.99):.1f} ms"
+        )
     return {
         "creates_per_s": per_s,
         "errors": errors,

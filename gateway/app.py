@@ -1,6 +1,7 @@
 """`create_app`: the gateway's FastAPI app with the proxy installed in front of it.
 
-Request path: AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
+Request path: SecurityHeadersMiddleware (nosniff, page framing and referrer
+headers) → AccessAuditMiddleware (queues an access record) → ServerErrorGuard (a 500
 problem for anything unexpected) → RateLimitMiddleware (auth
 endpoints and proxied requests; verifies bearer tokens of the latter) → ProxyMiddleware
 (routed prefixes go to their service) → FastAPI's stack, for the gateway's own routes only:
@@ -49,11 +50,14 @@ from gateway.upstream_http.pool import ConnectionPool
 from gateway.upstreams import AsgiUpstream, HttpUpstream, Upstream
 from services.kit.auth import TokenVerifier
 from services.kit.db import Database
+from services.kit.exposure import docs_enabled
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES
 from services.kit.problems import install_problem_handlers
+from services.kit.security_headers import SecurityHeadersMiddleware
 
 log = logging.getLogger("cityhall.gateway")
 
@@ -200,9 +204,11 @@ def create_app(
         revocations.router,
         audit.router,
         simulation.router,
-        api_docs.router,
     ):
         app.include_router(router)
+    if docs_enabled(settings):
+        app.include_router(api_docs.router)
+    app.add_middleware(LiteralPathGuard)
     app.add_middleware(
         RequestContextMiddleware,
         service="gateway",
@@ -212,5 +218,6 @@ def create_app(
     )
     proxy = ProxyMiddleware(app.framework, runtime=runtime)
     guarded = ServerErrorGuard(RateLimitMiddleware(proxy, runtime=runtime))
-    app.front = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)  # outermost
+    audited = AccessAuditMiddleware(guarded, runtime=runtime, audit=audit_log)
+    app.front = SecurityHeadersMiddleware(audited)  # outermost: proxied answers, 429s, 500s
     return app

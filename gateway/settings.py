@@ -102,6 +102,18 @@ class GatewaySettings(BaseSettings):
         None, description="default: <var_dir>/gateway/signing-keys.json"
     )
 
+    api_docs: bool | None = Field(
+        None,
+        description=(
+            "serve /docs and the merged /openapi.json; default: on except in production "
+            "(the services' own documents must be on too: the gateway merges them)"
+        ),
+    )
+    metrics_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
+        description="bearer token /metrics requires; empty: open, or off in production",
+    )
+
     issuer: str = "cityhall"
     audience: str = "cityhall"
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)

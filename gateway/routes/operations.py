@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.deps import RuntimeDep
 from gateway.internal_calls import call_every_service
 from services.kit.auth import Public
+from services.kit.exposure import MetricsReader
 from services.kit.metrics import CONTENT_TYPE_LATEST
 from services.kit.ops import Health
 from services.kit.ops import Readiness as KitReadiness
@@ -50,5 +51,5 @@ async def readyz(runtime: RuntimeDep, _: Public) -> Response:
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
-async def metrics(runtime: RuntimeDep, _: Public) -> Response:
+async def metrics(runtime: RuntimeDep, _: MetricsReader) -> Response:
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

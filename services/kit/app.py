@@ -17,9 +17,11 @@ from services.kit.audit import AUDIT_TOPIC, AuditShipper
 from services.kit.auth import KeySource, RemoteJWKS, TokenVerifier
 from services.kit.clock import Clock
 from services.kit.db import Database
+from services.kit.exposure import docs_urls
 from services.kit.http import build_client
 from services.kit.idempotency import PURGE_JOB as IDEMPOTENCY_PURGE
 from services.kit.jobs import Job, Scheduler
+from services.kit.method_guard import LiteralPathGuard
 from services.kit.metrics import Metrics
 from services.kit.middleware import RequestContextMiddleware
 from services.kit.migrate import upgrade
@@ -29,6 +31,7 @@ from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
 from services.kit.problems import install_problem_handlers
 from services.kit.revocation import RevocationFeed, gateway_source
+from services.kit.security_headers import SecurityHeadersMiddleware
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
 
@@ -179,6 +182,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         version=spec.version,
         lifespan=_lifespan(spec),
         responses=PROBLEM_RESPONSES,
+        **docs_urls(spec.settings),
     )
     app.state.metrics = metrics
     app.state.service_name = spec.name
@@ -186,6 +190,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(ops_router(spec.settings))
     for router in spec.routers:
         app.include_router(router)
+    app.add_middleware(LiteralPathGuard)  # inside the request id: its 405s carry one
     app.add_middleware(
         RequestContextMiddleware,
         service=spec.name,
@@ -193,4 +198,5 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         max_body_bytes=spec.settings.max_body_bytes,
         log_access=spec.settings.log_access,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: its 500s get the headers too
     return app

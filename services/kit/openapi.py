@@ -32,3 +32,14 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {**_PROBLEM, "description": "Client error (RFC 9457 problem)"},
     "5XX": {**_PROBLEM, "description": "Server error (RFC 9457 problem)"},
 }
+
+PAGE_OR_PROBLEM: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": Problem,
+        "content": {"application/problem+json": {}, "text/html": {}},
+        "description": (
+            "Client error: an RFC 9457 problem, or an HTML page when `Accept` asks for "
+            "text/html (a browser following a mailed link)"
+        ),
+    }
+}

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from services.kit.auth import Principal, Public, authenticated, mark_auth
 from services.kit.errors import Forbidden, NotFound, UnprocessableContent
+from services.kit.exposure import MetricsReader
 from services.kit.metrics import CONTENT_TYPE_LATEST
 from services.kit.settings import ServiceSettings
 
@@ -59,6 +60,28 @@ async def simulation_operator(
 SimulationOperator = Annotated[Principal, Depends(simulation_operator)]
 
 
+@mark_auth("simulation")
+async def clock_mover(
+    request: Request, principal: Annotated[Principal, Depends(authenticated)]
+) -> Principal:
+    """The gateway itself (its own service token, scope `sim`): the clock is shared by every
+    client of the suite, so it moves only through the gateway's admin `/sim/clock`, which
+    moves every service at once."""
+    settings: ServiceSettings = request.app.state.settings
+    if not settings.simulation:
+        raise NotFound("simulation endpoints are off outside simulation mode")
+    if not (
+        principal.kind == "service"
+        and principal.sub == settings.gateway_identity
+        and principal.has_scope("sim")
+    ):
+        raise Forbidden("the clock moves only through the gateway's /sim/clock (admin)")
+    return principal
+
+
+ClockMover = Annotated[Principal, Depends(clock_mover)]
+
+
 def _clock_state(request: Request) -> ClockState:
     clock = request.app.state.clock
     return ClockState(now=clock.now(), offset_seconds=clock.offset.total_seconds())
@@ -87,7 +110,7 @@ def ops_router(settings: ServiceSettings) -> APIRouter:
         )
 
     @router.get("/metrics", response_class=Response, include_in_schema=False)
-    async def metrics(request: Request, _: Public) -> Response:
+    async def metrics(request: Request, _: MetricsReader) -> Response:
         return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/sim/clock", response_model=ClockState, tags=["simulation"])
@@ -95,7 +118,7 @@ def ops_router(settings: ServiceSettings) -> APIRouter:
         return _clock_state(request)
 
     @router.post("/sim/clock", response_model=ClockState, tags=["simulation"])
-    async def move_clock(request: Request, move: ClockMove, _: SimulationOperator) -> ClockState:
+    async def move_clock(request: Request, move: ClockMove, _: ClockMover) -> ClockState:
         clock = request.app.state.clock
         if (move.advance_seconds is None) == (move.travel_to is None):
             raise UnprocessableContent(

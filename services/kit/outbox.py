@@ -72,6 +72,30 @@ class OutboxHandler(Protocol):
     ) -> Sequence[RetryLater | Undeliverable | None]: ...
 
 
+Outcomes = Sequence["RetryLater | Undeliverable | None"]
+
+
+class SettleHook(Protocol):
+    """Writes what a delivery learned (an attempt log, a status) in the relay's own settle
+    transaction, instead of a write transaction of its own per message."""
+
+    async def __call__(
+        self, session: ModelSession, messages: Sequence[OutboxMessage], outcomes: Outcomes
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingHandler:
+    """An outbox handler with a settle hook: `deliver` runs outside any transaction, then
+    `record` runs inside the settle (in a savepoint: if it fails, the outcomes still land)."""
+
+    deliver: OutboxHandler
+    record: SettleHook
+
+    async def __call__(self, messages: Sequence[OutboxMessage]) -> Outcomes:
+        return await self.deliver(messages)
+
+
 def per_message(
     deliver: Callable[[OutboxMessage], Awaitable[None]],
 ) -> OutboxHandler:
@@ -269,11 +293,18 @@ class OutboxRelay:
         self,
         messages: Sequence[OutboxMessage],
         outcomes: Sequence[RetryLater | Undeliverable | None],
+        hooks: Sequence[tuple[SettleHook, Sequence[OutboxMessage], Outcomes]] = (),
     ) -> int:
-        """One transaction for the whole batch: one UPDATE for the delivered rows, one
-        executemany for the others. Returns how many rows were marked delivered."""
+        """One transaction for the whole batch: the handlers' settle hooks, one UPDATE for the
+        delivered rows, one executemany for the others. Returns how many were delivered."""
         delivered_ids = [m.id for m, o in zip(messages, outcomes, strict=True) if o is None]
         async with self._session() as session:
+            for hook, batch, batch_outcomes in hooks:
+                try:
+                    async with session.begin_nested():
+                        await hook(session, batch, batch_outcomes)
+                except Exception:
+                    log.exception("outbox settle hook for %s failed", batch[0].topic)
             now = self.clock.now()
             delivered = 0
             if delivered_ids:
@@ -335,7 +366,12 @@ class OutboxRelay:
             )
             settled = [m for batch in by_topic.values() for m in batch]
             outcomes = [o for result in results for o in result]
-            total += await self._settle(settled, outcomes)
+            hooks = [
+                (handler.record, batch, result)
+                for (topic, batch), result in zip(by_topic.items(), results, strict=True)
+                if isinstance(handler := self.handlers[topic], RecordingHandler)
+            ]
+            total += await self._settle(settled, outcomes, hooks)
             full = len(messages) == self.batch_size
             if not full and all(outcome is None for outcome in outcomes):
                 return total  # everything that was due is delivered

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import RouteContext, iter_route_contexts
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
@@ -39,6 +40,25 @@ _HTTP_TITLES = {
     503: ("service-unavailable", "Service unavailable"),
     504: ("gateway-timeout", "Upstream service timed out"),
 }
+
+
+_PAGE_MEDIA = ("text/html", "application/xhtml+xml")
+
+
+def wants_html(request: Request) -> bool:
+    """The client asks for a page (a browser following a mailed link): `text/html` named in
+    `Accept` with a non-zero quality. `*/*` alone, or no `Accept`, gets the problem+json."""
+    for item in request.headers.get("accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media.lower() not in _PAGE_MEDIA:
+            continue
+        quality = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+        try:
+            if float(quality) > 0:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def problem_type(slug: str) -> str:
@@ -115,8 +135,56 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+def _route_path(request: Request) -> str:
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return (path[len(root) :] or "/") if root and path.startswith(root) else path
+
+
+def _routes_of_path(request: Request) -> list[RouteContext]:
+    """The routes whose path template matches the request's path, whatever their method,
+    keeping only the most literal ones (fewest path parameters): a literal segment names its
+    own resource, so `/v1/alerts/public` is never the `{alert_id}` route's."""
+    path = _route_path(request)
+    matching = [
+        route
+        for route in iter_route_contexts(request.app.routes)
+        if getattr(route, "path_regex", None) is not None and route.path_regex.match(path)
+    ]
+    if not matching:
+        return []
+    fewest = min(len(route.param_convertors) for route in matching)
+    return [route for route in matching if len(route.param_convertors) == fewest]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """`Allow` over every route of the request's path, not only the first that matched."""
+    methods = {m for route in _routes_of_path(request) for m in route.methods or ()}
+    return sorted(methods)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    allowed = allowed_methods(request)
+    return problem_response(
+        405,
+        detail=f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+        headers={"Allow": ", ".join(allowed)},
+        extensions={"allowed_methods": allowed},
+    )
+
+
+def _shadowed(request: Request) -> bool:
+    """The path names a more literal route's resource than the parameter route that matched
+    (`PATCH /v1/alerts/public` against `PATCH /v1/alerts/{alert_id}`)."""
+    matched = request.scope.get("endpoint")
+    routes = _routes_of_path(request)
+    return bool(routes) and matched is not None and all(r.endpoint != matched for r in routes)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) and _shadowed(request):
+        return _method_not_allowed(request)
     errors = validation_errors(exc.errors())
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(422, detail=f"invalid input: {fields}", extensions={"errors": errors})
@@ -127,6 +195,11 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc.__cause__, AppError):  # e.g. the body limit tripped while parsing JSON
         return await _app_error(request, exc.__cause__)
     status = exc.status_code
+    if status == 405:
+        return _method_not_allowed(request)
+    if status == 404 and "endpoint" not in request.scope:  # no route has this path
+        path = request.url.path
+        return problem_response(404, detail=f"no resource at {path}", extensions={"path": path})
     detail = exc.detail if isinstance(exc.detail, str) else None
     default_title = _HTTP_TITLES.get(status, ("error", "Error"))[1]
     return problem_response(

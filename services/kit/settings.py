@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
         "accounts, revoked sessions); 0: not at all",
     )
     client_id: str = Field("", description="this service's client id at the gateway")
+    gateway_identity: str = Field(
+        "svc-gateway", description="sub of the gateway's own tokens: the only mover of the clock"
+    )
     client_secret: SecretStr = Field(default_factory=lambda: dev_secret("client"))
     payments_url: str = Field(
         "", description="where payments_mock's API is reached; default: the gateway_url"
@@ -73,6 +76,14 @@ class ServiceSettings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(1025, ge=1, le=65535)
     mail_from: str = "no-reply@city.example.jp"
+
+    api_docs: bool | None = Field(
+        None, description="serve /docs, /redoc, /openapi.json; default: on except in production"
+    )
+    metrics_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(""),
+        description="bearer token /metrics requires; empty: open, or off in production",
+    )
 
     max_body_bytes: int = Field(1_048_576, ge=1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)

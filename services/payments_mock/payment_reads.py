@@ -29,6 +29,7 @@ from services.kit.pagination import (
 )
 from services.payments_mock.domain import calendar, gs1_barcode, konbini, payeasy
 from services.payments_mock.domain.lifecycle import (
+    MAY_HAVE_REFUNDS,
     PAYMENTS,
     REFUNDABLE_STATES,
     Channel,
@@ -45,6 +46,7 @@ from services.payments_mock.schemas import (
     PaymentEventRead,
     PaymentRead,
     RefundRead,
+    RegisterReceipt,
 )
 from services.payments_mock.settings import Settings
 
@@ -136,8 +138,10 @@ def _jst(moment: datetime | None) -> datetime | None:
     return moment.astimezone(JST) if moment is not None else None
 
 
-async def refunds_of(session: AsyncSession, payment_id: str) -> list[Refund]:
-    query = select(Refund).where(col(Refund.payment_id) == payment_id).order_by(col(Refund.id))
+async def refunds_of(session: AsyncSession, payment: Payment) -> list[Refund]:
+    if PaymentState(payment.status) not in MAY_HAVE_REFUNDS:
+        return []
+    query = select(Refund).where(col(Refund.payment_id) == payment.id).order_by(col(Refund.id))
     return list((await session.exec(query)).all())
 
 
@@ -182,8 +186,24 @@ def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()
     )
 
 
+def receipt(payment: Payment) -> RegisterReceipt:
+    """The payer's receipt of a payment just made at a register, ATM or net bank."""
+    if payment.paid_at is None or payment.received_at is None or payment.paid_via is None:
+        raise ValueError(f"payment {payment.id} has not been paid")
+    return RegisterReceipt(
+        payment_id=payment.id,
+        method=Channel(payment.method),
+        paid_via=payment.paid_via,
+        amount=payment.amount,
+        currency="JPY",
+        paid_at=payment.paid_at.astimezone(JST),
+        received_at=payment.received_at.astimezone(JST),
+        late=payment.late,
+    )
+
+
 async def read(session: AsyncSession, settings: Settings, payment: Payment) -> PaymentRead:
-    return to_read(settings, payment, await refunds_of(session, payment.id))
+    return to_read(settings, payment, await refunds_of(session, payment))
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,13 @@ async def settle_due(session: AsyncSession, settings: Settings, now: datetime) -
     return len(due) + len(refunds)
 
 
-def check_expirable(payment: Payment) -> None:
-    """409 naming the state unless the payment can expire (before the clock is moved)."""
-    PAYMENTS.require(payment.status, Transition.EXPIRE)
+async def force_expiry(
+    session: AsyncSession, settings: Settings, payment: Payment, *, now: datetime
+) -> Payment:
+    """Simulation: this payment's deadline is brought forward to `now` and it expires, as the
+    sweep would expire it then. No clock moves, so no other payment is touched (the shared
+    clock moves only through the gateway's `/sim/clock`)."""
+    PAYMENTS.require(payment.status, Transition.EXPIRE)  # 409 naming the current state
+    if payment.expires_at > now:
+        payment.expires_at = now
+    return await expire_payment(session, settings, payment, now=now)

@@ -82,7 +82,7 @@ async def _record_event(
     )
     session.add(event)
     if refunds is None:
-        refunds = await payment_reads.refunds_of(session, payment.id)
+        refunds = await payment_reads.refunds_of(session, payment)
     snapshot = payment_reads.to_read(settings, payment, refunds).model_dump(mode="json")
     await webhooks_service.fan_out(
         session,
@@ -350,9 +350,20 @@ async def _by_code(
     return await payment_reads.load(session, row.payment_id, for_update=True)
 
 
+def _presented(payment: Payment | None, method: Channel, owner: str | None) -> Payment | None:
+    """The payment the numbers name, if it is `method` and (unless `owner` is None, an
+    operator) the caller's own: another client's payment is as unknown as a wrong number."""
+    if payment is None or payment.method != method:
+        return None
+    if owner is not None and payment.owner != owner:
+        return None
+    return payment
+
+
 async def find_konbini(
-    session: AsyncSession, chain: str, code: str, confirmation: str | None
+    session: AsyncSession, chain: str, code: str, confirmation: str | None, *, owner: str | None
 ) -> Payment:
+    """The konbini payment a register scans or keys in; `owner` None: any client's."""
     lookup = konbini.parse_lookup(chain, code, confirmation)
     payment: Payment | None
     if lookup.kind == "barcode":
@@ -370,24 +381,33 @@ async def find_konbini(
         payment = await _by_code(
             session, lookup.chain.value, lookup.payment_code, lookup.confirmation_number
         )
-    if payment is None or payment.method != Channel.KONBINI:
+    presented = _presented(payment, Channel.KONBINI, owner)
+    if presented is None:
         raise NotFound("no convenience-store payment has these numbers")
-    return payment
+    return presented
 
 
 async def find_payeasy(
-    session: AsyncSession, settings: Settings, institution: str, customer: str, confirmation: str
+    session: AsyncSession,
+    settings: Settings,
+    institution: str,
+    customer: str,
+    confirmation: str,
+    *,
+    owner: str | None,
 ) -> Payment:
+    """The Pay-easy payment an ATM or net bank is given; `owner` None: any client's."""
     presented = payeasy.parse_numbers(institution, customer, confirmation)
     if presented.institution_number != settings.payeasy_institution_number:
         raise NotFound("no collecting institution has this number")
     payment = await _by_code(
         session, "payeasy", presented.customer_number, presented.confirmation_number
     )
-    if payment is None or payment.method != Channel.PAYEASY:
+    found = _presented(payment, Channel.PAYEASY, owner)
+    if found is None:
         raise NotFound("no Pay-easy payment has these numbers")
-    payeasy.require_match(payment_reads.payeasy_numbers(settings, payment.id), presented)
-    return payment
+    payeasy.require_match(payment_reads.payeasy_numbers(settings, found.id), presented)
+    return found
 
 
 async def late_payment(

@@ -236,6 +236,21 @@ class PayEasyPayCreate(WriteModel):
     channel: Literal["atm", "net_banking"] = "atm"
 
 
+class RegisterReceipt(BaseModel):
+    """What the store's register or the bank hands the payer: the payment and the money, never
+    the biller's record (no payer, reference or metadata)."""
+
+    object: Literal["receipt"] = "receipt"
+    payment_id: str
+    method: Channel
+    paid_via: str = Field(description="the store chain, or `atm` / `net_banking` for Pay-easy")
+    amount: int
+    currency: Literal["JPY"]
+    paid_at: datetime = Field(description="when the payer paid")
+    received_at: datetime = Field(description="when the store's notice reached payments_mock")
+    late: bool = Field(description="the notice arrived after the payment had expired")
+
+
 class LatePaymentCreate(WriteModel):
     chain: Chain = Chain.SEVEN_ELEVEN
     minutes_before_expiry: int = Field(

@@ -22,8 +22,9 @@ from services.alert_mail.settings import Settings
 from services.kit.auth import Public
 from services.kit.clock import Clock
 from services.kit.deps import ClockDep, SessionDep
-from services.kit.errors import AppError, IllegalTransition, UnprocessableContent
-from services.kit.problems import validation_errors
+from services.kit.errors import AppError, BadRequest, IllegalTransition, UnprocessableContent
+from services.kit.openapi import PAGE_OR_PROBLEM
+from services.kit.problems import validation_errors, wants_html
 
 router = APIRouter()
 
@@ -39,6 +40,13 @@ _PAGE_HEADERS = {
 
 def _page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+
+
+def _page_or_problem(browser: bool, exc: AppError, html: str) -> HTMLResponse:
+    """The page for a browser (`Accept: text/html`); the problem for any other client."""
+    if browser:
+        return _page(html, exc.status)
+    raise exc
 
 
 def _inline_refs(schema: Any, defs: dict[str, Any]) -> Any:
@@ -71,17 +79,17 @@ _REPLY_OPENAPI = {
 @router.get(
     "/reply",
     response_class=HTMLResponse,
-    responses={404: {"content": {"text/html": {}}, "description": "the link is not valid"}},
+    responses=PAGE_OR_PROBLEM,
 )
 async def reply_page(
-    token: Token, session: SessionDep, settings: SettingsDep, _: Public
+    request: Request, token: Token, session: SessionDep, settings: SettingsDep, _: Public
 ) -> Response:
     """The page the call-up mail links to: 無事です / けがをしています / 参集できません and
     「○分後に参集できます」, in Japanese, without script. Public, but only with the token."""
     try:
         target = await service.resolve_reply_token(session, settings, token)
-    except service.ReplyLinkInvalid:
-        return _page(callup_pages.invalid_link_page(), 404)
+    except service.ReplyLinkInvalid as exc:
+        return _page_or_problem(wants_html(request), exc, callup_pages.invalid_link_page())
     view = await service.reply_page_view(session, target, token)
     if not accepts_replies(target.callup.status):
         return _page(callup_pages.closed_page(view))
@@ -103,6 +111,7 @@ class UnsupportedMediaType(AppError):
         200: {"content": {"text/html": {}}, "description": "a form post: the confirmation page"},
         409: {"description": "the call-up is closed"},
         415: {"description": "neither JSON nor a form"},
+        **PAGE_OR_PROBLEM,
     },
 )
 async def post_reply(
@@ -114,7 +123,7 @@ async def post_reply(
     kind = media_type(request)
     raw = await request.body()
     if kind == FORM:
-        return await _reply_from_form(raw, session, clock, settings)
+        return await _reply_from_form(raw, wants_html(request), session, clock, settings)
     if kind == "application/json" or kind.endswith("+json"):
         reply = await _reply_from_json(raw, session, clock, settings)
         return Response(reply.model_dump_json(), status_code=201, media_type="application/json")
@@ -143,20 +152,23 @@ async def _reply_from_json(
 
 
 async def _reply_from_form(
-    raw: bytes, session: AsyncSession, clock: Clock, settings: Settings
+    raw: bytes, browser: bool, session: AsyncSession, clock: Clock, settings: Settings
 ) -> Response:
+    """A form post; a browser gets pages, even for errors, any other client problems."""
     try:
         values = callup_form.parse_form(raw)
     except callup_form.FormUnreadable:
-        return _page(callup_pages.invalid_link_page(), 400)
+        unreadable = BadRequest("the form could not be read as UTF-8 form data")
+        return _page_or_problem(browser, unreadable, callup_pages.invalid_link_page())
     token = values.get("token", "")
     try:
         target = await service.resolve_reply_token(session, settings, token, for_update=True)
-    except service.ReplyLinkInvalid:
-        return _page(callup_pages.invalid_link_page(), 404)
+    except service.ReplyLinkInvalid as exc:
+        return _page_or_problem(browser, exc, callup_pages.invalid_link_page())
     view = await service.reply_page_view(session, target, token)
     if not accepts_replies(target.callup.status):
-        return _page(callup_pages.closed_page(view), 409)
+        closed = IllegalTransition(target.callup.status, "reply")
+        return _page_or_problem(browser, closed, callup_pages.closed_page(view))
     shown = callup_pages.FormValues(
         status=values.get("status", ""),
         arrival_minutes=values.get("arrival_minutes", ""),
@@ -174,11 +186,13 @@ async def _reply_from_form(
             now=clock.now(),
         )
     except RequestValidationError as exc:
+        if not browser:
+            raise
         errors = callup_form.japanese_errors(validation_errors(exc.errors()))
         return _page(callup_pages.form_page(view, shown, errors), 422)
-    except IllegalTransition:
-        return _page(callup_pages.closed_page(view), 409)
-    except UnprocessableContent:
+    except IllegalTransition as exc:
+        return _page_or_problem(browser, exc, callup_pages.closed_page(view))
+    except UnprocessableContent as exc:
         errors = {"arrival_minutes": callup_form.CANNOT_COME_WITH_MINUTES}
-        return _page(callup_pages.form_page(view, shown, errors), 422)
+        return _page_or_problem(browser, exc, callup_pages.form_page(view, shown, errors))
     return _page(callup_pages.done_page(view, service.shown_reply(reply)))

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
 
 from services.kit.errors import AppError, BadRequest
+from services.kit.problems import wants_html
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
@@ -51,8 +52,16 @@ def is_form(request: Request) -> bool:
     return media_type(request) in (FORM, MULTIPART)
 
 
-def wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
+def page_or_problem(request: Request, exc: Exception, html: str, status: int) -> HTMLResponse:
+    """A page for a browser (`Accept: text/html`); for every other client the error itself,
+    raised as the RFC 9457 problem (a pydantic error as the usual 422 naming the fields)."""
+    if wants_html(request):
+        return page(html, status)
+    if isinstance(exc, ValidationError):
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+    raise exc
 
 
 def _multipart(content_type: str, body: bytes) -> Form:

@@ -36,9 +36,9 @@ from services.alert_mail.routes.forms import (
     is_form,
     json_body_schema,
     page,
+    page_or_problem,
     read_form,
     read_json,
-    wants_html,
 )
 from services.alert_mail.schemas.subscriptions import (
     ConfirmRequest,
@@ -62,7 +62,9 @@ from services.kit.auth import (
 from services.kit.deps import ClockDep, SessionDep, app_settings
 from services.kit.errors import AppError, Forbidden, UnprocessableContent
 from services.kit.idempotency import Idempotency
+from services.kit.openapi import PAGE_OR_PROBLEM
 from services.kit.pagination import Cursor, Limit
+from services.kit.problems import wants_html
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"])
 
@@ -91,7 +93,8 @@ QrSize = Annotated[
 ]
 
 _HTML: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {}}, "description": "an HTML page"}
+    200: {"content": {"text/html": {}}, "description": "an HTML page"},
+    **PAGE_OR_PROBLEM,
 }
 
 
@@ -134,7 +137,7 @@ async def _signup_from_form(
             plain_japanese=plain_japanese,
             errors=field_errors(invalid_fields(exc), "ja"),
         )
-        return page(pages.signup_page(state), 422)
+        return page_or_problem(request, exc, pages.signup_page(state), 422)
     return page(pages.signup_sent_page(), 202)
 
 
@@ -143,7 +146,7 @@ async def _signup_from_form(
     status_code=202,
     response_model=SubscriptionAccepted,
     openapi_extra=json_body_schema(SubscriptionCreate),
-    responses={202: {"content": {"text/html": {}}}},
+    responses={202: {"content": {"text/html": {}}}, **PAGE_OR_PROBLEM},
 )
 async def create_subscription(
     request: Request,
@@ -174,32 +177,36 @@ async def create_subscription(
 # --- confirmation ---------------------------------------------------------------------------
 
 
-def _link_problem_page(exc: AppError, language: str = "ja") -> HTMLResponse:
-    return page(
-        pages.link_problem_page(language=language, expired=isinstance(exc, LinkExpired)),
-        exc.status,
-    )
+def _link_problem(request: Request, exc: AppError, language: str = "ja") -> HTMLResponse:
+    """A browser gets the page explaining the link; any other client the problem."""
+    html = pages.link_problem_page(language=language, expired=isinstance(exc, LinkExpired))
+    return page_or_problem(request, exc, html, exc.status)
 
 
 @router.get("/subscriptions/confirm", response_class=HTMLResponse, responses=_HTML)
 async def confirm_form(
-    token: LinkToken, session: SessionDep, clock: ClockDep, settings: SettingsDep, _: Public
+    request: Request,
+    token: LinkToken,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    _: Public,
 ) -> HTMLResponse:
     """The page the confirmation mail links to. Opening it changes nothing (mail scanners
     prefetch links): its button posts the token to `POST /v1/subscriptions/confirm`."""
     try:
-        request = service.read_confirmation(settings, token, clock.now())
+        asked = service.read_confirmation(settings, token, clock.now())
     except (LinkExpired, LinkInvalid) as exc:
-        return _link_problem_page(exc)
+        return _link_problem(request, exc)
     choices = await service.load_choices(session)
     return page(
         pages.confirm_page(
-            language=request.language,
+            language=asked.language,
             token=token,
-            email=request.email,
-            categories=choices.pick_categories(request.categories),
-            districts=choices.pick_districts(request.districts),
-            plain_japanese=request.plain_japanese,
+            email=asked.email,
+            categories=choices.pick_categories(asked.categories),
+            districts=choices.pick_districts(asked.districts),
+            plain_japanese=asked.plain_japanese,
         )
     )
 
@@ -229,7 +236,7 @@ async def confirm(
                 session, confirmation, principal=principal, now=now
             )
         except (LinkExpired, LinkInvalid) as exc:
-            return _link_problem_page(exc)
+            return _link_problem(request, exc)
         return page(
             pages.confirmed_page(
                 language=subscription.language,
@@ -248,7 +255,7 @@ async def confirm(
 # --- manage link ----------------------------------------------------------------------------
 
 
-async def _manage_page(
+async def _manage_html(
     session: AsyncSession,
     settings: Settings,
     subscription: Subscription,
@@ -256,8 +263,7 @@ async def _manage_page(
     *,
     saved: bool = False,
     errors: list[str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
+) -> str:
     choices = await service.load_choices(session)
     read = await reads.read_one(session, subscription)
     state = pages.FormState(
@@ -270,27 +276,26 @@ async def _manage_page(
         email=read.email,
         errors=errors or [],
     )
-    html = pages.manage_page(
+    return pages.manage_page(
         token=token,
         unsubscribe_token=service.unsubscribe_token(settings, subscription),
         status=subscription.status,
         state=state,
         saved=saved,
     )
-    return page(html, status_code)
 
 
 @router.get("/subscriptions/manage", response_class=HTMLResponse, responses=_HTML)
 async def manage_form(
-    token: LinkToken, session: SessionDep, settings: SettingsDep, _: Public
+    request: Request, token: LinkToken, session: SessionDep, settings: SettingsDep, _: Public
 ) -> HTMLResponse:
     """The personal manage page every alert mail links to: current choices, a form to change
     them, and buttons to unsubscribe or (when stopped) to resume."""
     try:
         subscription = await service.by_personal_token(session, settings, MANAGE_PURPOSE, token)
     except LinkInvalid as exc:
-        return _link_problem_page(exc)
-    return await _manage_page(session, settings, subscription, token)
+        return _link_problem(request, exc)
+    return page(await _manage_html(session, settings, subscription, token))
 
 
 @router.post("/subscriptions/manage", response_class=HTMLResponse, responses=_HTML)
@@ -306,7 +311,7 @@ async def manage_submit(
     try:
         subscription = await service.by_personal_token(session, settings, MANAGE_PURPOSE, token)
     except LinkInvalid as exc:
-        return _link_problem_page(exc)
+        return _link_problem(request, exc)
     form = await read_form(request)
     try:
         if first(form, "action") == "resubscribe":
@@ -323,10 +328,9 @@ async def manage_submit(
         await service.update(session, subscription, changes, principal=None, now=clock.now())
     except (ValidationError, UnprocessableContent) as exc:
         errors = field_errors(invalid_fields(exc), subscription.language)
-        return await _manage_page(
-            session, settings, subscription, token, errors=errors, status_code=422
-        )
-    return await _manage_page(session, settings, subscription, token, saved=True)
+        html = await _manage_html(session, settings, subscription, token, errors=errors)
+        return page_or_problem(request, exc, html, 422)
+    return page(await _manage_html(session, settings, subscription, token, saved=True))
 
 
 @router.get("/subscriptions/by-token", response_model=SubscriptionRead)
@@ -358,7 +362,7 @@ async def update_by_token(
 
 @router.get("/subscriptions/unsubscribe", response_class=HTMLResponse, responses=_HTML)
 async def unsubscribe_form(
-    token: LinkToken, session: SessionDep, settings: SettingsDep, _: Public
+    request: Request, token: LinkToken, session: SessionDep, settings: SettingsDep, _: Public
 ) -> HTMLResponse:
     """The page a person opens from `List-Unsubscribe`: asks before doing anything."""
     try:
@@ -366,7 +370,7 @@ async def unsubscribe_form(
             session, settings, UNSUBSCRIBE_PURPOSE, token
         )
     except LinkInvalid as exc:
-        return _link_problem_page(exc)
+        return _link_problem(request, exc)
     return page(
         pages.unsubscribe_page(
             language=subscription.language, email=subscription.email, token=token
@@ -377,7 +381,7 @@ async def unsubscribe_form(
 @router.post(
     "/subscriptions/unsubscribe",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}, "text/html": {}}}},
+    responses={200: {"content": {"text/plain": {}, "text/html": {}}}, **PAGE_OR_PROBLEM},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -412,9 +416,7 @@ async def unsubscribe(
             session, settings, UNSUBSCRIBE_PURPOSE, token
         )
     except LinkInvalid as exc:
-        if html:
-            return _link_problem_page(exc)
-        raise
+        return _link_problem(request, exc)
     if not is_form(request) or first(await read_form(request), "List-Unsubscribe") != "One-Click":
         raise UnprocessableContent(
             "send the form field List-Unsubscribe=One-Click", field="List-Unsubscribe"

@@ -25,6 +25,9 @@ from tests.support.tokens import TokenFactory
 CITY_FILE = Path(__file__).parents[3] / "deploy" / "seed" / "demo_city.json"
 PUBLIC_URL = "http://city.test"
 
+# What a browser following a mailed link sends: pages, also for errors.
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
 
 def demo_city() -> dict[str, Any]:
     city: dict[str, Any] = json.loads(CITY_FILE.read_text(encoding="utf-8"))
@@ -54,7 +57,7 @@ class AlertMail:
         response = await self.client.post(
             "/sim/clock",
             json={"advance_seconds": delta.total_seconds()},
-            headers=self.tokens.admin(),
+            headers=self.tokens.service("svc-gateway", "sim"),  # as the gateway's /sim/clock
         )
         assert response.status_code == 200, response.text
 

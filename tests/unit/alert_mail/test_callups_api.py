@@ -24,7 +24,7 @@ from tests.unit.alert_mail.callups_support import (
     token_of,
     tokens_by_email,
 )
-from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail
+from tests.unit.alert_mail.conftest import BROWSER, PUBLIC_URL, AlertMail
 
 
 async def test_a_callup_queues_one_emergency_mail_per_member_with_a_personal_link(
@@ -196,6 +196,11 @@ async def test_a_closed_callup_refuses_replies_as_json_form_and_page(alert_mail:
     )
     as_json = await reply_json(alert_mail, token, status="safe")
     as_form = await alert_mail.client.post(
+        "/v1/callups/reply",
+        data={"token": token, "status": "safe", "arrival_minutes": ""},
+        headers=BROWSER,
+    )
+    form_by_a_script = await alert_mail.client.post(
         "/v1/callups/reply", data={"token": token, "status": "safe", "arrival_minutes": ""}
     )
     page = await alert_mail.client.get(f"/v1/callups/reply?token={token}")
@@ -210,6 +215,9 @@ async def test_a_closed_callup_refuses_replies_as_json_form_and_page(alert_mail:
     assert as_json.json()["current_state"] == "closed"
     assert as_form.status_code == 409
     assert "締め切られました" in as_form.text
+    assert form_by_a_script.status_code == 409
+    assert form_by_a_script.headers["content-type"] == "application/problem+json"
+    assert form_by_a_script.json()["current_state"] == "closed"
     assert page.status_code == 200
     assert "締め切られました" in page.text
     assert "<form" not in page.text
@@ -224,9 +232,10 @@ async def test_bad_tokens_get_a_problem_or_a_friendly_page(alert_mail: AlertMail
 
     as_json = await reply_json(alert_mail, forged, status="safe")
     as_form = await alert_mail.client.post(
-        "/v1/callups/reply", data={"token": "nonsense", "status": "safe"}
+        "/v1/callups/reply", data={"token": "nonsense", "status": "safe"}, headers=BROWSER
     )
-    page = await alert_mail.client.get("/v1/callups/reply?token=rcp_X.0.abc")
+    page = await alert_mail.client.get("/v1/callups/reply?token=rcp_X.0.abc", headers=BROWSER)
+    not_a_browser = await alert_mail.client.get("/v1/callups/reply?token=rcp_X.0.abc")
     superscript = await alert_mail.client.get("/v1/callups/reply", params={"token": "rcp_X.².a"})
 
     assert as_json.status_code == 404
@@ -236,6 +245,8 @@ async def test_bad_tokens_get_a_problem_or_a_friendly_page(alert_mail: AlertMail
     assert page.status_code == 404
     assert "このリンクは使えません" in page.text
     assert superscript.status_code == 404
+    assert not_a_browser.status_code == 404
+    assert not_a_browser.headers["content-type"] == "application/problem+json"
 
 
 async def test_reply_validation_names_the_field(alert_mail: AlertMail) -> None:
@@ -286,8 +297,16 @@ async def test_a_form_with_a_mistake_is_shown_again_with_the_error_at_the_field(
     response = await alert_mail.client.post(
         "/v1/callups/reply",
         data={"token": token, "status": "safe", "arrival_minutes": "2000", "comment": "x"},
+        headers=BROWSER,
+    )
+    as_problem = await alert_mail.client.post(
+        "/v1/callups/reply",
+        data={"token": token, "status": "safe", "arrival_minutes": "2000", "comment": "x"},
     )
 
+    assert as_problem.status_code == 422
+    assert as_problem.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in as_problem.json()["errors"]] == ["arrival_minutes"]
     assert response.status_code == 422
     assert 'role="alert"' in response.text
     assert 'id="arrival_minutes-error"' in response.text

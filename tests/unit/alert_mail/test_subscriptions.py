@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from services.alert_mail.models import OutgoingMessage, Subscription
-from tests.unit.alert_mail.conftest import AlertMail
+from tests.unit.alert_mail.conftest import BROWSER, AlertMail
 from tests.unit.alert_mail.subscription_support import (
     confirmation_token,
     reach,
@@ -111,12 +111,24 @@ async def test_an_expired_confirmation_link_is_refused(alert_mail: AlertMail) ->
     problem = response.json()
     assert problem["type"] == "/problems/link-expired"
     assert problem["errors"][0]["field"] == "token"
-    page = await alert_mail.client.post("/v1/subscriptions/confirm", data={"token": token})
+    page = await alert_mail.client.post(
+        "/v1/subscriptions/confirm", data={"token": token}, headers=BROWSER
+    )
     assert page.status_code == 410
     assert "有効期限が切れています" in page.text
-    opened = await alert_mail.client.get("/v1/subscriptions/confirm", params={"token": token})
+    form_by_a_script = await alert_mail.client.post(
+        "/v1/subscriptions/confirm", data={"token": token}
+    )
+    assert form_by_a_script.status_code == 410
+    assert form_by_a_script.json()["type"] == "/problems/link-expired"
+    opened = await alert_mail.client.get(
+        "/v1/subscriptions/confirm", params={"token": token}, headers=BROWSER
+    )
     assert opened.status_code == 410
     assert "有効期限" in opened.text
+    fetched = await alert_mail.client.get("/v1/subscriptions/confirm", params={"token": token})
+    assert fetched.status_code == 410
+    assert fetched.headers["content-type"] == "application/problem+json"
     assert await subscription(alert_mail, "late@example.jp") is None
 
 

@@ -3,7 +3,7 @@ one-click unsubscribe, and a citizen's own subscriptions."""
 
 from __future__ import annotations
 
-from tests.unit.alert_mail.conftest import AlertMail
+from tests.unit.alert_mail.conftest import BROWSER, AlertMail
 from tests.unit.alert_mail.subscription_support import (
     confirmation_token,
     personal_token,
@@ -108,7 +108,7 @@ async def test_resubscribing_through_double_opt_in_kills_the_old_links(
     assert stale.status_code == 422
     assert stale.json()["type"] == "/problems/invalid-link"
     stale_page = await alert_mail.client.get(
-        "/v1/subscriptions/manage", params={"token": old_manage}
+        "/v1/subscriptions/manage", params={"token": old_manage}, headers=BROWSER
     )
     assert stale_page.status_code == 422
     assert "このリンクは使えません" in stale_page.text
@@ -118,6 +118,7 @@ async def test_resubscribing_through_double_opt_in_kills_the_old_links(
         data={"List-Unsubscribe": "One-Click"},
     )
     assert stale_click.status_code == 422
+    assert stale_click.json()["type"] == "/problems/invalid-link"
     assert await reach(alert_mail, category="weather") == 1
 
     new_manage = renewed.json()["manage_url"].split("token=")[1]
@@ -151,10 +152,19 @@ async def test_manage_page_shows_and_changes_the_choices(alert_mail: AlertMail) 
     assert await reach(alert_mail, category="disaster") == 0
 
     refused = await alert_mail.client.post(
-        "/v1/subscriptions/manage", params={"token": token}, data={"action": "save"}
+        "/v1/subscriptions/manage",
+        params={"token": token},
+        data={"action": "save"},
+        headers=BROWSER,
     )
     assert refused.status_code == 422
     assert "받을 정보를 하나 이상 선택해 주세요" in refused.text
+    by_a_script = await alert_mail.client.post(
+        "/v1/subscriptions/manage", params={"token": token}, data={"action": "save"}
+    )
+    assert by_a_script.status_code == 422
+    assert by_a_script.headers["content-type"] == "application/problem+json"
+    assert by_a_script.json()["errors"][0]["field"] in {"categories", "body"}
     assert await reach(alert_mail, category="weather") == 1
 
 
@@ -254,7 +264,7 @@ async def test_a_token_with_non_ascii_text_is_an_invalid_link_not_a_500(
     problem = answer.json()
     assert problem["type"].endswith("/invalid-link")
     assert [e["field"] for e in problem["errors"]] == ["token"]
-    page = await alert_mail.client.get("/v1/subscriptions/manage", params=token)
+    page = await alert_mail.client.get("/v1/subscriptions/manage", params=token, headers=BROWSER)
     assert page.status_code == 422, page.text
     assert page.headers["content-type"].startswith("text/html")
     assert "<form" not in page.text  # the link-problem page, not a manage form

@@ -10,7 +10,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail, demo_city
+from tests.unit.alert_mail.conftest import BROWSER, PUBLIC_URL, AlertMail, demo_city
 from tests.unit.alert_mail.subscription_support import subscribe_confirmed, subscription
 
 
@@ -75,8 +75,16 @@ async def test_the_page_form_posts_to_the_api_and_says_the_mail_was_sent(
     assert "やさしい日本語" in (mail.text or "")
 
     wrong = await alert_mail.client.post(
+        "/v1/subscriptions",
+        data={"email": "not an address", "categories": ["disaster"]},
+        headers=BROWSER,
+    )
+    by_a_script = await alert_mail.client.post(
         "/v1/subscriptions", data={"email": "not an address", "categories": ["disaster"]}
     )
+    assert by_a_script.status_code == 422
+    assert by_a_script.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in by_a_script.json()["errors"]] == ["email"]
     assert wrong.status_code == 422
     assert "メールアドレスを正しく入力してください" in wrong.text
     assert 'value="disaster" checked' in wrong.text  # the choices survive the error

@@ -76,7 +76,7 @@ class Payments:
         response = await self.client.post(
             "/sim/clock",
             json={"advance_seconds": delta.total_seconds()},
-            headers=self.tokens.admin(),
+            headers=self.tokens.service("svc-gateway", "sim"),  # as the gateway's /sim/clock
         )
         assert response.status_code == 200, response.text
 

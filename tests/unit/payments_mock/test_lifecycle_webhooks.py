@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.kit.clock import JST
-from tests.unit.payments_mock.conftest import Payments, Receiver
+from tests.unit.payments_mock.conftest import OTHER, Payments, Receiver
 
 
 async def _endpoint(payments: Payments, receiver: Receiver, **extra: Any) -> dict[str, Any]:
@@ -42,7 +42,10 @@ async def test_paid_settled_and_refunded_each_send_their_webhook(
     # one relay pass delivers concurrently, so the ping and the first event come in any order
     assert sorted(_types(events, created["id"])) == ["payment.created", "ping"]
 
-    paid = await payments.pay_konbini(created, "familymart")
+    receipt = await payments.pay_konbini(created, "familymart")
+    assert receipt.status_code == 200, receipt.text
+    assert receipt.json()["paid_via"] == "familymart"
+    paid = await payments.client.get(f"/v1/payments/{created['id']}", headers=payments.auth())
     assert paid.json()["status"] == "paid"
     assert paid.json()["settles_at"] is not None
     await payments.tick()
@@ -167,20 +170,37 @@ async def test_cancel_expire_and_late_payment(payments: Payments, receiver: Rece
     assert ("late_payment", to_expire["id"]) in kinds
 
 
-async def test_force_expiry_moves_the_simulation_clock(payments: Payments) -> None:
-    created = await payments.create(expires_after_days=5)
-    before = payments.runtime.clock.now()
+async def test_force_expiry_expires_that_payment_and_moves_no_clock(payments: Payments) -> None:
+    created = await payments.create(expires_after_days=60)
+    mine_too = await payments.create(expires_after_days=5)
+    theirs = await payments.create(OTHER, expires_after_days=5)
+    offset = payments.runtime.clock.offset
     response = await payments.client.post(
         f"/v1/simulate/payments/{created['id']}/expire", headers=payments.auth()
     )
     assert response.status_code == 200, response.text
-    assert response.json()["status"] == "expired"
-    assert payments.runtime.clock.now() > datetime.fromisoformat(created["expires_at"]) > before
+    expired = response.json()
+    assert expired["status"] == "expired"
+    assert payments.runtime.clock.offset == offset
+    now = payments.runtime.clock.now()
+    assert datetime.fromisoformat(expired["expires_at"]) <= now
+    assert datetime.fromisoformat(expired["expired_at"]) <= now
+    await payments.tick(force=True)
+    assert (await payments.get(mine_too["id"]))["status"] == "awaiting_payment"
+    assert (await payments.get(theirs["id"], OTHER))["status"] == "awaiting_payment"
+    at_store = await payments.pay_konbini(created)
+    assert at_store.status_code == 409
     again = await payments.client.post(
         f"/v1/simulate/payments/{created['id']}/expire", headers=payments.auth()
     )
     assert again.status_code == 409
     assert again.json()["current_state"] == "expired"
+    late = await payments.client.post(
+        f"/v1/simulate/payments/{created['id']}/late-payment", headers=payments.auth()
+    )
+    assert late.status_code == 200, late.text
+    assert late.json()["status"] == "paid"
+    assert late.json()["late"] is True
 
 
 async def test_settled_card_refund_goes_back_to_the_card(payments: Payments) -> None:
