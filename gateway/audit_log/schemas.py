@@ -15,6 +15,8 @@ class AuditEntry(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    """`gateway.audit_chain.verify.VerifyReport`, as the API answers it."""
+
     ok: bool
     reason: str
     events: int

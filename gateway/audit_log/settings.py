@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.kit.revocation import REVOCATIONS_PATH
+
 
 class AuditSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,7 +24,7 @@ class AuditSettings(BaseModel):
         60.0, gt=0, description="also with no new events (a heartbeat)"
     )
     skip_paths: list[str] = Field(
-        default_factory=lambda: ["/healthz", "/readyz", "/metrics"],
-        description="probes that are not access-logged",
+        default_factory=lambda: ["/healthz", "/readyz", "/metrics", REVOCATIONS_PATH],
+        description="probes and the services' once-a-second revocation polls: not access-logged",
     )
     page_size: int = Field(1000, ge=1, le=100_000, description="rows per read in verify/export")

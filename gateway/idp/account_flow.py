@@ -16,16 +16,22 @@ from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.passwords import password_problem
 from gateway.idp.tables import Account
 from services.kit.auth import Principal
+from services.kit.email_address import normalise_email
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 from services.kit.revocation import RevocationKind
 
 
 def checked_email(raw: str, field: str = "email") -> str:
-    email = accounts.normalize_email(raw)
-    problem = accounts.email_problem(email)
-    if problem:
-        raise UnprocessableContent(problem, field=field)
-    return email
+    """An account's login name: the kit's normalised address, local part folded too."""
+    return normalise_email(raw, field, fold_local=True)
+
+
+def login_name(raw: str) -> str:
+    """What a login looks the account up by; text that is not an address matches none."""
+    try:
+        return checked_email(raw)
+    except UnprocessableContent:
+        return raw.strip().lower()
 
 
 def checked_password(password: str, field: str = "password") -> str:
@@ -205,6 +211,36 @@ class AccountFlow:
                 mail.set_password(ctx.settings.mail_sender, email, display_name, link, hours)
             )
         return account, mailed
+
+    async def set_roles(
+        self, account_id: str, roles: list[str], by: Principal | None = None
+    ) -> Account:
+        """A staff account's roles. The tokens issued before carry the old roles: they are
+        refused everywhere from now on, and the next login or refresh carries the new ones."""
+        ctx = self.ctx
+        checked_roles(roles)
+        async with ctx.db.session() as session:
+            account = await accounts.by_id(session, account_id)
+            if account is None or account.kind != "staff":
+                raise NotFound("no such staff account")
+            before = list(account.roles)
+            account.roles = sorted(set(roles))
+            changed = before != account.roles
+            if changed:
+                account.updated_at = ctx.now()
+                session.add(account)
+                await ctx.revoke(
+                    session, RevocationKind.ACCOUNT, account_id, issued_before=time.time()
+                )
+        if changed:
+            await ctx.revoked()
+            await ctx.events.record(
+                IdentityAction.ROLES_CHANGED,
+                actor=by,
+                target=account_id,
+                changes={"roles": [before, list(account.roles)]},
+            )
+        return account
 
     async def set_status(
         self, account_id: str, status: str, by: Principal | None = None

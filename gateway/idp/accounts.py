@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 
@@ -18,17 +17,6 @@ STAFF_ROLES = frozenset(
     {"staff", "approver", "alert_publisher", "emergency_publisher", "auditor", "admin"}
 )
 _PREFIX: dict[str, str] = {"citizen": "cit", "business": "biz", "staff": "stf"}
-_EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def email_problem(email: str) -> str | None:
-    if len(email) > 254 or not _EMAIL.match(email):
-        return "not a valid e-mail address"
-    return None
 
 
 def new_account(

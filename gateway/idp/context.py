@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -182,9 +183,22 @@ class IdpContext:
             ttl=settings.access_token_ttl_seconds,
             issuer=settings.issuer,
             audience=settings.audience,
-            now=datetime.now(UTC),  # wall clock: see gateway.tokens
+            now=self._issue_time(account.id),
         )
         return token, roles, granted
+
+    def _issue_time(self, account_id: str) -> datetime:
+        """Now on the wall clock (see gateway.tokens), or the second after the account's
+        tokens were last revoked: `iat` counts whole seconds, and a token issued in the same
+        second as a disabling or a role change would be refused with the old ones (the
+        verifiers' 5 s leeway admits the `nbf` a fraction of a second ahead)."""
+        now = datetime.now(UTC)
+        cutoff = (
+            self.revocations.revocations.issued_before(account_id) if self.revocations else None
+        )
+        if cutoff is not None and int(now.timestamp()) <= cutoff:
+            return datetime.fromtimestamp(math.floor(cutoff) + 1, UTC)
+        return now
 
     async def token_set(
         self,

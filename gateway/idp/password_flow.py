@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from gateway.idp import accounts
+from gateway.idp.account_flow import login_name
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, EmailNotVerified, InvalidGrant, TotpRequired
 from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
@@ -40,7 +41,7 @@ class PasswordFlow:
         self, *, username: str, password: str, totp: str | None, ip: str | None
     ) -> TokenSet:
         ctx = self.ctx
-        email = accounts.normalize_email(username)
+        email = login_name(username)
         account: Account | None = None
         try:
             wait = ctx.limiter.retry_after(email, ip)

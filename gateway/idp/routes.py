@@ -26,6 +26,7 @@ from gateway.idp.schemas import (
     RegisterRequest,
     RevocationCreate,
     RevocationView,
+    RolesUpdate,
     SetPasswordRequest,
     StaffCreate,
     StaffCreated,
@@ -258,6 +259,17 @@ async def create_staff(body: StaffCreate, admin: Admin, idp: IdpDep) -> StaffCre
         by=admin,
     )
     return StaffCreated(**AccountView.of(account).model_dump(), set_password_mail_sent=mailed)
+
+
+@router.put(
+    "/admin/accounts/{account_id}/roles",
+    response_model=AccountView,
+    summary="Set a staff account's roles",
+)
+async def set_roles(account_id: str, body: RolesUpdate, admin: Admin, idp: IdpDep) -> AccountView:
+    """The account's earlier tokens (with the old roles) are refused from now on, at the
+    gateway and at every service; its next login or refresh carries the new roles."""
+    return AccountView.of(await idp.accounts.set_roles(account_id, body.roles, admin))
 
 
 @router.post("/admin/accounts/{account_id}/disable", response_model=AccountView)

@@ -94,6 +94,10 @@ class StaffCreate(_Strict):
     initial_password: str | None = Field(None, max_length=256)
 
 
+class RolesUpdate(_Strict):
+    roles: list[str] = Field(min_length=1, max_length=len(STAFF_ROLES))
+
+
 class StaffCreated(AccountView):
     set_password_mail_sent: bool
 

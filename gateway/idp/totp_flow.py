@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from gateway.idp import accounts
 from gateway.idp.context import IdpContext
 from gateway.idp.errors import InvalidGrant
@@ -15,6 +17,16 @@ from services.kit.auth import Principal
 from services.kit.errors import Conflict, NotFound
 
 
+async def _not_enrolled(session: AsyncSession, principal: Principal) -> Account:
+    """The caller's account, which must not have a confirmed authenticator yet."""
+    account = await accounts.by_id(session, principal.sub)
+    if account is None:
+        raise NotFound("no such account")
+    if account.totp_confirmed_at is not None:
+        raise Conflict("a one-time code authenticator is enrolled already")
+    return account
+
+
 class TotpFlow:
     def __init__(self, ctx: IdpContext) -> None:
         self.ctx = ctx
@@ -22,11 +34,7 @@ class TotpFlow:
     async def enroll(self, principal: Principal) -> Enrolment:
         ctx = self.ctx
         async with ctx.db.session() as session:
-            account = await accounts.by_id(session, principal.sub)
-            if account is None:
-                raise NotFound("no such account")
-            if account.totp_confirmed_at is not None:
-                raise Conflict("a one-time code authenticator is enrolled already")
+            account = await _not_enrolled(session, principal)
             enrolment = new_enrolment(account.email or account.id)
             account.totp_secret = ctx.box.seal(enrolment.secret)
             account.updated_at = ctx.now()
@@ -36,11 +44,7 @@ class TotpFlow:
     async def confirm(self, principal: Principal, code: str) -> Account:
         ctx = self.ctx
         async with ctx.db.session() as session:
-            account = await accounts.by_id(session, principal.sub)
-            if account is None:
-                raise NotFound("no such account")
-            if account.totp_confirmed_at is not None:
-                raise Conflict("a one-time code authenticator is enrolled already")
+            account = await _not_enrolled(session, principal)
             if account.totp_secret is None:
                 raise Conflict("start the enrolment first (POST /auth/totp/enroll)")
             secret = ctx.box.open(account.totp_secret)

@@ -67,16 +67,7 @@ async def list_events(
 @router.get("/verify", response_model=VerifyResult, summary="Verify the chain and checkpoints")
 async def verify_log(request: Request, _: Auditor) -> VerifyResult:
     report = await audit_log(request).verify()
-    return VerifyResult(
-        ok=report.ok,
-        reason=report.reason,
-        events=report.events,
-        checkpoints=report.checkpoints,
-        anchored_seq=report.anchored_seq,
-        unanchored_tail=report.unanchored_tail,
-        first_bad_seq=report.first_bad_seq,
-        last_checkpoint_at=report.last_checkpoint_at,
-    )
+    return VerifyResult.model_validate(report, from_attributes=True)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.alert_mail.domain.delivery_status import PENDING, STATUSES, Status, reach_rate
+from services.alert_mail.domain.delivery_status import PENDING, STATUSES, DeliveryState, reach_rate
 from services.alert_mail.models import Alert, Delivery
 from services.alert_mail.schemas.deliveries import (
     AlertProgress,
@@ -28,16 +28,16 @@ async def progress(session: AsyncSession, alert: Alert) -> AlertProgress:
         .group_by(col(Delivery.status))
     )
     found: dict[str, int] = {status: count for status, count in rows.all()}
-    counts: dict[Status, int] = {status: found.get(status, 0) for status in STATUSES}
+    counts: dict[DeliveryState, int] = {status: found.get(status, 0) for status in STATUSES}
     first, last = (
         await session.exec(
             select(func.min(Delivery.delivered_at), func.max(Delivery.delivered_at)).where(
-                col(Delivery.alert_id) == alert.id, col(Delivery.status) == "delivered"
+                col(Delivery.alert_id) == alert.id, col(Delivery.status) == DeliveryState.DELIVERED
             )
         )
     ).one()
     total = sum(counts.values())
-    delivered = counts["delivered"]
+    delivered = counts[DeliveryState.DELIVERED]
     return AlertProgress(
         alert_id=alert.id,
         alert_status=alert.status,
@@ -45,8 +45,8 @@ async def progress(session: AsyncSession, alert: Alert) -> AlertProgress:
         counts=counts,
         delivered=delivered,
         pending=sum(counts[s] for s in PENDING),
-        failed=counts["permanent-failure"] + counts["technical-failure"],
-        retries_scheduled=counts["temporary-failure"],
+        failed=counts[DeliveryState.PERMANENT_FAILURE] + counts[DeliveryState.TECHNICAL_FAILURE],
+        retries_scheduled=counts[DeliveryState.TEMPORARY_FAILURE],
         reach_rate=reach_rate(delivered, total),
         first_delivered_at=_aware(first),
         last_delivered_at=_aware(last),
@@ -86,7 +86,7 @@ async def list_deliveries(
     session: AsyncSession,
     alert: Alert,
     *,
-    status: Status | None,
+    status: DeliveryState | None,
     email: str | None,
     limit: int,
     cursor: str | None,

@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import Select
 
 from services.alert_mail.delivery.enqueue import PRIORITY_NOTICE, enqueue_message
 from services.alert_mail.domain import templates
+from services.alert_mail.domain.delivery_status import FINAL
 from services.alert_mail.domain.templates_lifecycle import (
     TEMPLATES,
     TemplateState,
@@ -49,7 +50,6 @@ from services.kit.pagination import keyset_page, keyset_rows
 
 SERVICE = "alert_mail"
 EMBEDDED_VERSIONS = 100
-FINAL_STATUSES = frozenset({"delivered", "permanent-failure", "technical-failure"})
 NOTIFICATION_HEADERS = {"Auto-Submitted": "auto-generated"}  # RFC 3834: no auto-replies
 
 
@@ -380,7 +380,7 @@ def notification_read(
     notification: Notification, delivery: Delivery, message: OutgoingMessage
 ) -> NotificationRead:
     completed_at = None
-    if delivery.status in FINAL_STATUSES:
+    if delivery.status in FINAL:
         completed_at = delivery.delivered_at or delivery.updated_at
     return NotificationRead(
         id=notification.id,

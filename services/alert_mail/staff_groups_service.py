@@ -24,6 +24,7 @@ from services.alert_mail.schemas.callups import (
     StaffGroupUpdate,
 )
 from services.kit.auth import Principal
+from services.kit.email_address import normalise_email
 from services.kit.errors import Conflict, NotFound, UnprocessableContent
 from services.kit.ids import new_id
 from services.kit.pagination import keyset_page
@@ -153,11 +154,6 @@ def member_read(member: StaffGroupMember) -> MemberRead:
     return MemberRead.model_validate(member, from_attributes=True)
 
 
-def _normalise_email(address: str) -> str:
-    local, _, domain = address.rpartition("@")
-    return f"{local}@{domain.lower()}"
-
-
 async def add_member(
     session: AsyncSession,
     group: StaffGroup,
@@ -166,7 +162,7 @@ async def add_member(
     actor: Principal,
     now: datetime,
 ) -> StaffGroupMember:
-    email = _normalise_email(body.email)
+    email = normalise_email(body.email)
     counts = await _member_counts(session, [group.id])
     if counts.get(group.id, 0) >= MAX_MEMBERS:
         raise Conflict(f"a staff group holds at most {MAX_MEMBERS} members", group_id=group.id)

@@ -1,5 +1,6 @@
-"""Subscriptions: sign-up with double opt-in, confirmation, personal links, the owner's view,
-and counts for staff. Routes call these; the session dependency commits."""
+"""Subscriptions: sign-up with double opt-in, confirmation, personal links and changes (the
+owner's view and the staff counts are subscription_reads). Routes call these; the session
+dependency commits."""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ from services.alert_mail.domain.subscription_rules import (
     address_digest,
     checked_codes,
     may_send_confirmation,
-    normalise_email,
 )
 from services.alert_mail.domain.subscription_texts import Choice, confirmation_mail
 from services.alert_mail.models import (
@@ -41,17 +41,15 @@ from services.alert_mail.models import (
     SubscriptionDistrict,
 )
 from services.alert_mail.schemas.subscriptions import (
-    SubscriptionCounts,
     SubscriptionCreate,
-    SubscriptionRead,
     SubscriptionUpdate,
 )
 from services.alert_mail.settings import Settings
+from services.alert_mail.subscription_reads import choices_of
 from services.kit import audit
 from services.kit.auth import Principal
-from services.kit.errors import NotFound
+from services.kit.email_address import normalise_email
 from services.kit.ids import new_id
-from services.kit.pagination import keyset_page
 from services.kit.signed_links import LinkError, read_link, sign_link
 
 SERVICE = "alert_mail"
@@ -437,117 +435,3 @@ async def update(
         and subscription.status != SubscriptionState.ACTIVE
     ):
         await _move(session, subscription, Transition.RESUBSCRIBE, principal=principal, now=now)
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-async def choices_of(
-    session: AsyncSession, subscription_ids: Sequence[str]
-) -> dict[str, tuple[list[str], list[str]]]:
-    """Category and district codes of each subscription, in the reference lists' order."""
-    found: dict[str, tuple[list[str], list[str]]] = {i: ([], []) for i in subscription_ids}
-    if not subscription_ids:
-        return found
-    categories = await session.exec(
-        select(SubscriptionCategory.subscription_id, SubscriptionCategory.category)
-        .join(Category, col(Category.code) == col(SubscriptionCategory.category))
-        .where(col(SubscriptionCategory.subscription_id).in_(subscription_ids))
-        .order_by(col(Category.position), col(Category.code))
-    )
-    for subscription_id, code in categories.all():
-        found[subscription_id][0].append(code)
-    districts = await session.exec(
-        select(SubscriptionDistrict.subscription_id, SubscriptionDistrict.district)
-        .join(District, col(District.code) == col(SubscriptionDistrict.district))
-        .where(col(SubscriptionDistrict.subscription_id).in_(subscription_ids))
-        .order_by(col(District.position), col(District.code))
-    )
-    for subscription_id, code in districts.all():
-        found[subscription_id][1].append(code)
-    return found
-
-
-async def read_many(
-    session: AsyncSession, subscriptions: Sequence[Subscription]
-) -> list[SubscriptionRead]:
-    choices = await choices_of(session, [s.id for s in subscriptions])
-    return [
-        SubscriptionRead(
-            id=s.id,
-            email=s.email,
-            status=s.status,
-            categories=choices[s.id][0],
-            districts=choices[s.id][1],
-            language=s.language,
-            plain_japanese=s.plain_japanese,
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-            confirmed_at=s.confirmed_at,
-            unsubscribed_at=s.unsubscribed_at,
-        )
-        for s in subscriptions
-    ]
-
-
-async def read_one(session: AsyncSession, subscription: Subscription) -> SubscriptionRead:
-    return (await read_many(session, [subscription]))[0]
-
-
-async def list_owned(
-    session: AsyncSession, owner: str, *, limit: int, cursor: str | None
-) -> tuple[list[SubscriptionRead], str | None]:
-    query = select(Subscription).where(col(Subscription.owner) == owner)
-    rows, next_cursor = await keyset_page(
-        session, query, col(Subscription.id), limit=limit, cursor=cursor
-    )
-    return await read_many(session, rows), next_cursor
-
-
-async def get_owned(session: AsyncSession, owner: str, subscription_id: str) -> Subscription:
-    """404 for another citizen's subscription, exactly as for a missing one."""
-    subscription = await session.get(Subscription, subscription_id)
-    if subscription is None or subscription.owner != owner:
-        raise NotFound(f"no subscription {subscription_id}")
-    return subscription
-
-
-async def counts(session: AsyncSession) -> SubscriptionCounts:
-    active = col(Subscription.status) == SubscriptionState.ACTIVE
-    by_status = await session.exec(
-        select(Subscription.status, func.count()).group_by(col(Subscription.status))
-    )
-    by_language = await session.exec(
-        select(Subscription.language, func.count())
-        .where(active)
-        .group_by(col(Subscription.language))
-    )
-    by_category = await session.exec(
-        select(SubscriptionCategory.category, func.count())
-        .join(Subscription, col(Subscription.id) == col(SubscriptionCategory.subscription_id))
-        .where(active)
-        .group_by(col(SubscriptionCategory.category))
-    )
-    by_district = await session.exec(
-        select(SubscriptionDistrict.district, func.count())
-        .join(Subscription, col(Subscription.id) == col(SubscriptionDistrict.subscription_id))
-        .where(active)
-        .group_by(col(SubscriptionDistrict.district))
-    )
-    any_district = (
-        select(SubscriptionDistrict.subscription_id)
-        .where(col(SubscriptionDistrict.subscription_id) == col(Subscription.id))
-        .exists()
-    )
-    city_wide = await session.exec(
-        select(func.count()).select_from(Subscription).where(active, ~any_district)
-    )
-    statuses = {status: int(n) for status, n in by_status.all()}
-    return SubscriptionCounts(
-        total=sum(statuses.values()),
-        by_status={s.value: statuses.get(s.value, 0) for s in SubscriptionState},
-        by_category={code: int(n) for code, n in by_category.all()},
-        by_district={code: int(n) for code, n in by_district.all()},
-        city_wide=int(city_wide.one()),
-        by_language={language: int(n) for language, n in by_language.all()},
-    )

@@ -106,6 +106,11 @@ class RevocationSet:
         for key in [k for k, (_, expires) in self._accounts.items() if expires < now]:
             del self._accounts[key]
 
+    def issued_before(self, sub: str) -> float | None:
+        """The moment up to which `sub`'s tokens are refused (an `account` entry), if any."""
+        account = self._accounts.get(sub)
+        return account[0] if account is not None else None
+
     def __len__(self) -> int:
         return len(self._tokens) + len(self._sessions) + len(self._accounts)
 

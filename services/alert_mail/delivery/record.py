@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Update, and_, bindparam, case, literal, up
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.alert_mail.delivery.claim import Claimed
-from services.alert_mail.domain.delivery_status import Status
+from services.alert_mail.domain.delivery_status import DeliveryState
 from services.alert_mail.domain.subscription_rules import SUBSCRIPTIONS, Transition
 from services.alert_mail.models import Delivery, Subscription
 from services.kit.sqltypes import UTCDateTime
@@ -37,7 +37,7 @@ class Result:
     """The outcome of one claimed delivery; `status=None` hands it back unsent."""
 
     delivery: Claimed
-    status: Status | None
+    status: DeliveryState | None
     at: datetime
     code: int | None = None
     detail: str | None = None
@@ -88,7 +88,10 @@ def _released(token: str, now: datetime) -> Update:
         update(_d)
         .where(_mine(token))
         .values(
-            status=case((_d.c.attempts <= 1, "created"), else_="temporary-failure"),
+            status=case(
+                (_d.c.attempts <= 1, DeliveryState.CREATED.value),
+                else_=DeliveryState.TEMPORARY_FAILURE.value,
+            ),
             attempts=_d.c.attempts - 1,
             lease_until=None,
             updated_at=now,
@@ -110,7 +113,7 @@ async def record_results(
     delivered = [
         (stamp(r.at), stamp(r.at), r.code, r.delivery.id, token)
         for r in results
-        if r.status == "delivered"
+        if r.status is DeliveryState.DELIVERED
     ]
     failed = [
         (
@@ -123,7 +126,7 @@ async def record_results(
             token,
         )
         for r in results
-        if r.status is not None and r.status != "delivered"
+        if r.status is not None and r.status is not DeliveryState.DELIVERED
     ]
     released = [{"b_id": r.delivery.id} for r in results if r.status is None]
     if delivered:

@@ -32,7 +32,7 @@ from services.alert_mail.delivery.claim import Claimed, anything_due, claim_batc
 from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
-from services.alert_mail.domain.delivery_status import RetryPolicy, settle
+from services.alert_mail.domain.delivery_status import DeliveryState, RetryPolicy, settle
 from services.alert_mail.domain.subscription_rules import SubscriptionState
 from services.alert_mail.settings import Settings
 from services.kit.clock import Clock
@@ -152,11 +152,15 @@ class DeliveryWorker:
         try:
             data = self._render(delivery, batch, parts)
         except _NotSending as reason:
-            return Result(delivery, "permanent-failure", self.clock.now(), detail=str(reason))
+            return Result(
+                delivery, DeliveryState.PERMANENT_FAILURE, self.clock.now(), detail=str(reason)
+            )
         except Exception as exc:  # a rendering bug must not stop the batch
             log.exception("cannot render delivery %s", delivery.id)
             detail = f"rendering failed: {type(exc).__name__}"
-            return Result(delivery, "technical-failure", self.clock.now(), detail=detail)
+            return Result(
+                delivery, DeliveryState.TECHNICAL_FAILURE, self.clock.now(), detail=detail
+            )
         outcome = simulated_outcome(delivery.email)
         if outcome is None:
             async with self._sending:
@@ -206,7 +210,7 @@ class DeliveryWorker:
             code=outcome.code,
             detail=None if outcome.ok else outcome.detail,
             next_attempt_at=settled.next_attempt_at,
-            hard_bounce=settled.status == "permanent-failure",
+            hard_bounce=settled.status is DeliveryState.PERMANENT_FAILURE,
         )
 
     async def _record(self, batch: Batch, results: Sequence[Result]) -> Recorded:
@@ -215,7 +219,7 @@ class DeliveryWorker:
             {
                 r.delivery.subscription_id
                 for r in results
-                if r.status == "delivered"
+                if r.status is DeliveryState.DELIVERED
                 and r.delivery.subscription_id
                 and r.delivery.subscription_id in recipients
                 and recipients[r.delivery.subscription_id].hard_bounces > 0

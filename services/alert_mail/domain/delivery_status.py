@@ -13,27 +13,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Final, Literal
 
-Status = Literal[
-    "created",
-    "sending",
-    "delivered",
-    "temporary-failure",
-    "permanent-failure",
-    "technical-failure",
-]
-SendOutcome = Literal["delivered", "temporary-failure", "permanent-failure"]
+from services.kit.state_machine import StateMachine
 
-STATUSES: Final[tuple[Status, ...]] = (
-    "created",
-    "sending",
-    "delivered",
-    "temporary-failure",
-    "permanent-failure",
-    "technical-failure",
+
+class DeliveryState(StrEnum):
+    CREATED = "created"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    TECHNICAL_FAILURE = "technical-failure"
+
+
+class DeliveryTransition(StrEnum):
+    CLAIM = "claim"
+    DELIVER = "deliver"
+    DEFER = "defer"
+    BOUNCE = "bounce"
+    GIVE_UP = "give_up"
+
+
+_S, _T = DeliveryState, DeliveryTransition
+DELIVERIES: Final = StateMachine(
+    {
+        (_S.CREATED, _T.CLAIM): _S.SENDING,
+        (_S.TEMPORARY_FAILURE, _T.CLAIM): _S.SENDING,
+        (_S.SENDING, _T.CLAIM): _S.SENDING,  # the lease expired: the worker died
+        (_S.SENDING, _T.DELIVER): _S.DELIVERED,
+        (_S.SENDING, _T.DEFER): _S.TEMPORARY_FAILURE,
+        (_S.SENDING, _T.BOUNCE): _S.PERMANENT_FAILURE,
+        (_S.SENDING, _T.GIVE_UP): _S.TECHNICAL_FAILURE,
+    }
 )
-PENDING: Final[frozenset[Status]] = frozenset({"created", "sending", "temporary-failure"})
+
+SendOutcome = Literal["delivered", "temporary-failure", "permanent-failure"]
+"""What one attempt at the SMTP server gave (the sender's vocabulary, not a state)."""
+
+STATUSES: Final[tuple[DeliveryState, ...]] = tuple(DeliveryState)
+PENDING: Final[frozenset[DeliveryState]] = DELIVERIES.states_allowing(_T.CLAIM)
+FINAL: Final[frozenset[DeliveryState]] = DELIVERIES.final_states()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +72,23 @@ class RetryPolicy:
 class Settled:
     """Where a sent (or simulated) delivery goes next."""
 
-    status: Status
-    transition: str
+    status: DeliveryState
+    transition: DeliveryTransition
     next_attempt_at: datetime | None = None
 
 
 def settle(outcome: SendOutcome, attempts: int, at: datetime, policy: RetryPolicy) -> Settled:
     """The transition out of `sending` for one attempt's outcome."""
+    next_attempt_at = None
     if outcome == "delivered":
-        return Settled("delivered", "deliver")
-    if outcome == "permanent-failure":
-        return Settled("permanent-failure", "bounce")
-    if attempts >= policy.max_attempts:
-        return Settled("technical-failure", "give_up")
-    return Settled("temporary-failure", "defer", at + policy.backoff(attempts))
+        transition = _T.DELIVER
+    elif outcome == "permanent-failure":
+        transition = _T.BOUNCE
+    elif attempts >= policy.max_attempts:
+        transition = _T.GIVE_UP
+    else:
+        transition, next_attempt_at = _T.DEFER, at + policy.backoff(attempts)
+    return Settled(DELIVERIES.apply(_S.SENDING, transition), transition, next_attempt_at)
 
 
 def reach_rate(delivered: int, total: int) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -140,33 +139,6 @@ class ConfirmationRequest:
 
 
 # --- input ----------------------------------------------------------------------------------
-
-# RFC 5322 dot-atom local part (no quoted strings: they only ever carry mischief into headers).
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def normalise_email(raw: str, field: str = "email") -> str:
-    """`Local@domain.example` with the domain lower-cased (IDN as punycode); 422 otherwise."""
-    address = raw.strip()
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        raise UnprocessableContent("enter an e-mail address like name@example.jp", field=field)
-    if len(local) > 64 or not _LOCAL.match(local):
-        raise UnprocessableContent("the part before @ is not valid in an address", field=field)
-    try:
-        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise UnprocessableContent("the domain of the address is not valid", field=field) from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise UnprocessableContent("the domain of the address is not valid", field=field)
-    if labels[-1].isdigit():
-        raise UnprocessableContent("the domain of the address is not valid", field=field)
-    normalised = f"{local}@{ascii_domain}"
-    if len(normalised) > 254:
-        raise UnprocessableContent("the address is longer than 254 characters", field=field)
-    return normalised
 
 
 def address_digest(secret: str, email: str) -> str:

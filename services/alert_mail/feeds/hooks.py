@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.alert_mail.alerts_service import ALERT_SENT_FLAG, to_public
+from services.alert_mail.alert_reads import to_public
+from services.alert_mail.alerts_service import ALERT_SENT_FLAG
 from services.alert_mail.feeds.broadcaster import Broadcaster
 from services.alert_mail.models import Alert
 from services.alert_mail.settings import Settings

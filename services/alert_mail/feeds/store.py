@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from services.alert_mail.alerts_service import SENT_STATUSES, get_sent
+from services.alert_mail.alert_reads import SENT_STATUSES, get_sent
 from services.alert_mail.feeds.atom import FeedInfo
 from services.alert_mail.feeds.cap import CapSender, build_cap
 from services.alert_mail.models import Alert, Category, District

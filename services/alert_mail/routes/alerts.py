@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from services.alert_mail import alert_reads as reads
 from services.alert_mail import alerts_service as service
 from services.alert_mail.domain.alert_lifecycle import AlertState
 from services.alert_mail.routes.alert_deps import (
@@ -57,7 +58,7 @@ async def create_alert(
     if (replay := await idem.begin(body)) is not None:
         return replay
     alert = await service.create(session, body, actor=principal, now=clock.now())
-    return await idem.complete(201, service.to_read(alert))
+    return await idem.complete(201, reads.to_read(alert))
 
 
 @router.get("", response_model=AlertList)
@@ -70,11 +71,11 @@ async def list_alerts(
     cursor: Cursor = None,
 ) -> AlertList:
     """The staff member's department's alerts, drafts included, newest first."""
-    filters = service.StaffFilter(status=status.value if status else None, category=category)
-    rows, next_cursor = await service.list_for_staff(
+    filters = reads.StaffFilter(status=status.value if status else None, category=category)
+    rows, next_cursor = await reads.list_for_staff(
         session, principal, filters, limit=limit, cursor=cursor
     )
-    return AlertList(items=[service.to_read(a) for a in rows], next_cursor=next_cursor)
+    return AlertList(items=[reads.to_read(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/public", response_model=PublicAlertList)
@@ -87,17 +88,17 @@ async def list_public_alerts(
     cursor: Cursor = None,
 ) -> PublicAlertList:
     """Sent alerts (sending or completed), newest first; open to anyone."""
-    rows, next_cursor = await service.list_public(
+    rows, next_cursor = await reads.list_public(
         session, category=category, limit=limit, cursor=cursor
     )
     return PublicAlertList(
-        items=[service.to_public(settings, a) for a in rows], next_cursor=next_cursor
+        items=[reads.to_public(settings, a) for a in rows], next_cursor=next_cursor
     )
 
 
 @router.get("/{alert_id}", response_model=AlertRead)
 async def get_alert(alert_id: AlertIdPath, principal: Staff, session: SessionDep) -> AlertRead:
-    return service.to_read(await service.get_visible(session, alert_id, principal))
+    return reads.to_read(await reads.get_visible(session, alert_id, principal))
 
 
 @router.patch("/{alert_id}", response_model=AlertRead)
@@ -109,9 +110,9 @@ async def edit_alert(
     clock: ClockDep,
 ) -> AlertRead:
     """Edits a draft (also one sent back by a reviewer)."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     await service.edit(session, alert, body, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)
 
 
 @router.get("/{alert_id}/events", response_model=AlertEventList)
@@ -123,8 +124,8 @@ async def list_alert_events(
     cursor: Cursor = None,
 ) -> AlertEventList:
     """The append-only history of the alert, oldest first."""
-    await service.get_visible(session, alert_id, principal)
-    items, next_cursor = await service.list_events(session, alert_id, limit=limit, cursor=cursor)
+    await reads.get_visible(session, alert_id, principal)
+    items, next_cursor = await reads.list_events(session, alert_id, limit=limit, cursor=cursor)
     return AlertEventList(items=items, next_cursor=next_cursor)
 
 
@@ -133,9 +134,9 @@ async def submit_alert(
     alert_id: AlertIdPath, principal: Composer, session: SessionDep, clock: ClockDep
 ) -> AlertRead:
     """Sends a draft for review by an approver."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     await service.submit(session, alert, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)
 
 
 @router.post("/{alert_id}/approve", response_model=AlertRead)
@@ -149,9 +150,9 @@ async def approve_alert(
     """Approves a submitted alert and starts sending it. The approver must be a different
     person from its author and submitter (four-eyes). Refused when the alert has expired or an
     identical alert was sent within the duplicate window."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     await service.approve(session, settings, alert, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)
 
 
 @router.post("/{alert_id}/reject", response_model=AlertRead)
@@ -163,9 +164,9 @@ async def reject_alert(
     clock: ClockDep,
 ) -> AlertRead:
     """Sends a submitted alert back to draft with a note."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     await service.reject(session, alert, body.note, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)
 
 
 @router.post("/{alert_id}/withdraw", response_model=AlertRead)
@@ -177,10 +178,10 @@ async def withdraw_alert(
     body: AlertWithdraw | None = None,
 ) -> AlertRead:
     """Withdraws a draft or a submitted alert; it is never sent."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     note = body.note if body else None
     await service.withdraw(session, alert, note, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)
 
 
 @router.post("/{alert_id}/publish-emergency", response_model=AlertRead)
@@ -192,6 +193,6 @@ async def publish_emergency(
     settings: SettingsDep,
 ) -> AlertRead:
     """Sends a draft at once without a second person (role emergency_publisher)."""
-    alert = await service.get_visible(session, alert_id, principal, for_update=True)
+    alert = await reads.get_visible(session, alert_id, principal, for_update=True)
     await service.publish_emergency(session, settings, alert, actor=principal, now=clock.now())
-    return service.to_read(alert)
+    return reads.to_read(alert)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.alert_mail import alerts_service, deliveries_service
-from services.alert_mail.domain.delivery_status import Status
+from services.alert_mail import alert_reads, deliveries_service
+from services.alert_mail.domain.delivery_status import DeliveryState
 from services.alert_mail.routes.alert_deps import AlertIdPath
 from services.alert_mail.schemas.deliveries import AlertProgress, DeliveryList
 from services.kit import audit
@@ -25,7 +25,7 @@ async def alert_progress(
 ) -> AlertProgress:
     """Deliveries per status, pending and failed counts, retries waiting and the reach rate
     (到達率 = delivered / recipients), with the first and last delivery times."""
-    alert = await alerts_service.get_visible(session, alert_id, principal)
+    alert = await alert_reads.get_visible(session, alert_id, principal)
     return await deliveries_service.progress(session, alert)
 
 
@@ -35,14 +35,14 @@ async def alert_deliveries(
     principal: Staff,
     session: AuditedReadSession,
     clock: ClockDep,
-    status: Status | None = None,
+    status: DeliveryState | None = None,
     email: Annotated[str | None, Query(min_length=3, max_length=254)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> DeliveryList:
     """One row per recipient (e-mail addresses: each read is audited as
     `alert.deliveries.viewed`). Filters: `status`, `email` (exact, case-insensitive)."""
-    alert = await alerts_service.get_visible(session, alert_id, principal)
+    alert = await alert_reads.get_visible(session, alert_id, principal)
     page = await deliveries_service.list_deliveries(
         session, alert, status=status, email=email, limit=limit, cursor=cursor
     )

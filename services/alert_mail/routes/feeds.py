@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from services.alert_mail.alerts_service import to_public
+from services.alert_mail.alert_reads import to_public
 from services.alert_mail.feeds import store
 from services.alert_mail.feeds.atom import ATOM_MEDIA_TYPE, build_atom
 from services.alert_mail.feeds.broadcaster import Broadcaster

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.alert_mail import subscription_reads as reads
 from services.alert_mail import subscriptions_service as service
 from services.alert_mail.domain import subscription_pages as pages
 from services.alert_mail.domain.subscription_qr import (
@@ -245,7 +246,7 @@ async def confirm(
     body = await read_json(request, ConfirmRequest)
     confirmation = service.read_confirmation(settings, body.token, now)
     subscription = await service.confirm(session, confirmation, principal=principal, now=now)
-    read = await service.read_one(session, subscription)
+    read = await reads.read_one(session, subscription)
     return SubscriptionConfirmed(
         **read.model_dump(), manage_url=service.manage_url(settings, subscription)
     )
@@ -264,7 +265,7 @@ async def _manage_html(
     errors: list[str] | None = None,
 ) -> str:
     choices = await service.load_choices(session)
-    read = await service.read_one(session, subscription)
+    read = await reads.read_one(session, subscription)
     state = pages.FormState(
         choices.categories,
         choices.districts,
@@ -338,7 +339,7 @@ async def read_by_token(
 ) -> SubscriptionRead:
     """The subscription a manage link names (for front-ends); stale links are refused."""
     subscription = await service.by_personal_token(session, settings, MANAGE_PURPOSE, token)
-    return await service.read_one(session, subscription)
+    return await reads.read_one(session, subscription)
 
 
 @router.patch("/subscriptions/by-token", response_model=SubscriptionRead)
@@ -353,7 +354,7 @@ async def update_by_token(
     """Changes choices, or the status (`unsubscribed` / `active`), through a manage link."""
     subscription = await service.by_personal_token(session, settings, MANAGE_PURPOSE, token)
     await service.update(session, subscription, body, principal=None, now=clock.now())
-    return await service.read_one(session, subscription)
+    return await reads.read_one(session, subscription)
 
 
 # --- unsubscribe link -----------------------------------------------------------------------
@@ -434,9 +435,7 @@ async def list_mine(
     principal: Citizen, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> SubscriptionList:
     """The subscriptions confirmed while this citizen was logged in."""
-    items, next_cursor = await service.list_owned(
-        session, principal.sub, limit=limit, cursor=cursor
-    )
+    items, next_cursor = await reads.list_owned(session, principal.sub, limit=limit, cursor=cursor)
     return SubscriptionList(items=items, next_cursor=next_cursor)
 
 
@@ -448,9 +447,9 @@ async def update_mine(
     session: SessionDep,
     clock: ClockDep,
 ) -> SubscriptionRead:
-    subscription = await service.get_owned(session, principal.sub, subscription_id)
+    subscription = await reads.get_owned(session, principal.sub, subscription_id)
     await service.update(session, subscription, body, principal=principal, now=clock.now())
-    return await service.read_one(session, subscription)
+    return await reads.read_one(session, subscription)
 
 
 @router.delete("/subscriptions/mine/{subscription_id}", status_code=204, response_class=Response)
@@ -458,7 +457,7 @@ async def unsubscribe_mine(
     subscription_id: SubscriptionId, principal: Citizen, session: SessionDep, clock: ClockDep
 ) -> Response:
     """Unsubscribes (the record stays, unsubscribed, so it can be resumed with PATCH)."""
-    subscription = await service.get_owned(session, principal.sub, subscription_id)
+    subscription = await reads.get_owned(session, principal.sub, subscription_id)
     await service.unsubscribe(session, subscription, principal=principal, now=clock.now())
     return Response(status_code=204)
 
@@ -469,7 +468,7 @@ async def unsubscribe_mine(
 @router.get("/subscriptions", response_model=SubscriptionCounts)
 async def count_subscriptions(_: Counter, session: SessionDep) -> SubscriptionCounts:
     """How many subscribe, by status, category, district and language; no personal data."""
-    return await service.counts(session)
+    return await reads.counts(session)
 
 
 _QR_CACHE = {"Cache-Control": "public, max-age=3600"}

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from services.alert_mail.domain.delivery_status import Status
+from services.alert_mail.domain.delivery_status import DeliveryState
 
 DELIVERY_ID_PATTERN = r"^dlv_[0-9]{1,19}$"
 
@@ -19,7 +19,9 @@ class AlertProgress(BaseModel):
     alert_id: str
     alert_status: str
     total: int = Field(description="recipients the alert was fanned out to")
-    counts: dict[Status, int] = Field(description="deliveries per status (every status listed)")
+    counts: dict[DeliveryState, int] = Field(
+        description="deliveries per status (every status listed)"
+    )
     delivered: int
     pending: int = Field(description="created, sending or waiting for a retry")
     failed: int = Field(description="permanent-failure and technical-failure")
@@ -35,7 +37,7 @@ class DeliveryRead(BaseModel):
     subscription_id: str | None
     email: str
     language: str
-    status: Status
+    status: DeliveryState
     attempts: int
     next_attempt_at: datetime | None = Field(description="when a retry is due (pending only)")
     last_code: int | None = Field(description="the SMTP reply code of the last attempt")

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from services.alert_mail.domain.delivery_status import DeliveryState
+from services.alert_mail.domain.languages import Language
 from services.alert_mail.domain.templates_lifecycle import TemplateState
 from services.kit.schemas import WriteModel
 
-Language = Literal["ja", "en", "zh", "ko"]
-NotificationStatus = Literal[
-    "created",
-    "sending",
-    "delivered",
-    "temporary-failure",
-    "permanent-failure",
-    "technical-failure",
-]
-NOTIFICATION_STATUSES: tuple[str, ...] = NotificationStatus.__args__  # type: ignore[attr-defined]
+NotificationStatus = DeliveryState  # a notification's status is its delivery's
 
 TEMPLATE_ID_PATTERN = r"^tpl_[A-Za-z0-9_]{1,60}$"
 NOTIFICATION_ID_PATTERN = r"^ntf_[0-9A-HJKMNP-TV-Z]{26}$"
@@ -62,7 +55,7 @@ PERSONALISATION_HELP = (
 class TemplateCreate(WriteModel):
     name: Name = Field(description="for staff and clients, e.g. 申請受付のお知らせ")
     description: Description | None = None
-    language: Language = "ja"
+    language: Language = Language.JA
     subject: Subject = Field(description="one line; may hold ((placeholders))")
     body: Body = Field(description="plain text with ((name)) and ((name??text)) placeholders")
 

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.alert_mail.domain.languages import Language
 from services.alert_mail.domain.subscription_rules import MAX_CHOICES, SubscriptionState
 from services.kit.schemas import WriteModel
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Language = Literal["ja", "en", "zh", "ko"]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 
@@ -40,7 +40,7 @@ class SubscriptionCreate(WriteModel):
         max_length=MAX_CHOICES,
         description="district codes (GET /v1/districts); empty means the whole city (市内全域)",
     )
-    language: Language = "ja"
+    language: Language = Language.JA
     plain_japanese: bool = Field(
         False, description="やさしい日本語 (plain Japanese) when an alert has it; language ja only"
     )

@@ -13,9 +13,9 @@ from services.alert_mail.domain.subscription_rules import (
     address_digest,
     checked_codes,
     may_send_confirmation,
-    normalise_email,
 )
 from services.alert_mail.domain.subscription_texts import PAGE_TEXT, Choice, confirmation_mail
+from services.kit.email_address import normalise_email
 from services.kit.errors import IllegalTransition, UnprocessableContent
 
 

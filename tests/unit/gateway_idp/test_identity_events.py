@@ -231,3 +231,42 @@ async def test_card_logins_and_revocations_are_events(gw: Gateway) -> None:
     log = await _export(gw)
     assert signed["signature"] not in log
     assert tokens["access_token"] not in log
+
+
+async def test_a_role_change_is_an_event_and_ends_the_old_tokens(gw: Gateway) -> None:
+    admin = bearer(gw.token(sub="stf_admin", kind="staff", roles=("admin",)))
+    created = await gw.client.post(
+        "/auth/admin/staff",
+        json={
+            "email": "roles@city.example.jp",
+            "display_name": "役割 変更",
+            "department": "shimin",
+            "roles": ["staff"],
+            "initial_password": STAFF_PASSWORD,
+        },
+        headers=admin,
+    )
+    staff_id = created.json()["id"]
+    old = (await password_login(gw, "roles@city.example.jp", STAFF_PASSWORD)).json()
+    assert (await gw.client.get("/auth/me", headers=bearer(old["access_token"]))).status_code == 200
+    changed = await gw.client.put(
+        f"/auth/admin/accounts/{staff_id}/roles",
+        json={"roles": ["staff", "approver"]},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["roles"] == ["approver", "staff"]
+    refused = await gw.client.get("/auth/me", headers=bearer(old["access_token"]))
+    assert refused.status_code == 401
+    unknown = await gw.client.put(
+        f"/auth/admin/accounts/{staff_id}/roles", json={"roles": ["king"]}, headers=admin
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "roles"
+    again = (await password_login(gw, "roles@city.example.jp", STAFF_PASSWORD)).json()
+    me = await gw.client.get("/auth/me", headers=bearer(again["access_token"]))
+    assert me.status_code == 200  # a login right after the change is not caught by it
+
+    event = _one(await _events(gw), "account.roles_changed", target=staff_id)
+    assert event["actor"] == "stf_admin"
+    assert event["changes"] == {"roles": [["staff"], ["approver", "staff"]]}
