@@ -26,6 +26,7 @@ import typer
 
 from deploy.audit_cli import audit_app
 from deploy.jpki_cmd import jpki_app
+from deploy.lottery_cli import lottery_app
 
 if TYPE_CHECKING:  # each verb imports what it runs: `cityhall --help` stays well under a second
     import httpx
@@ -43,6 +44,7 @@ clock_app = typer.Typer(help="Read or move the simulation clock of every service
 app.add_typer(clock_app, name="clock")
 app.add_typer(jpki_app, name="jpki")
 app.add_typer(audit_app, name="audit")
+app.add_typer(lottery_app, name="lottery")
 
 VarDir = Annotated[
     Path | None,

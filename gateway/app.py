@@ -32,7 +32,16 @@ from gateway.keys import KeyStore
 from gateway.proxy import ProxyMiddleware
 from gateway.rate_limit.middleware import RateLimitMiddleware
 from gateway.rate_limit.setup import rate_limiter
-from gateway.routes import api_docs, audit, audit_ingest, oauth, operations, simulation
+from gateway.routes import (
+    api_docs,
+    audit,
+    audit_ingest,
+    jpki_public,
+    oauth,
+    operations,
+    revocations,
+    simulation,
+)
 from gateway.routing import RouteTable
 from gateway.runtime import GatewayRuntime
 from gateway.server_errors import ServerErrorGuard
@@ -107,7 +116,7 @@ def _lifespan(
             if settings.migrate_on_start:
                 await upgrade(db.engine, MIGRATIONS, include_kit=False)
             keystore = await asyncio.to_thread(KeyStore.load_or_create, settings.keys_path)
-            await idp.start(db)
+            await idp.start(db, audit_log)
             upstreams: dict[str, Upstream] = {}
             for name, base_url in settings.upstreams.items():
                 if name in upstream_apps:
@@ -133,7 +142,7 @@ def _lifespan(
                 keystore,
                 issuer=settings.issuer,
                 audience=settings.audience,
-                is_revoked=idp.denylist.is_revoked,  # disabled accounts, revoked tokens
+                is_revoked=idp.ctx.is_revoked,  # the revocation list (services.kit.revocation)
             )
             app.state.db = db
             app.state.clock = runtime.clock
@@ -190,7 +199,9 @@ def create_app(
         operations.router,
         oauth.router,
         idp_routes.router,
+        jpki_public.router,
         audit_ingest.router,
+        revocations.router,
         audit.router,
         simulation.router,
     ):

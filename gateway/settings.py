@@ -36,7 +36,12 @@ def default_upstreams() -> dict[str, str]:
 def default_routes() -> dict[str, str]:
     table = {
         "e_application": ("/v1/procedures", "/v1/applications"),
-        "facility_booking": ("/v1/facilities", "/v1/reservations", "/v1/lotteries"),
+        "facility_booking": (
+            "/v1/facilities",
+            "/v1/facility-users",
+            "/v1/reservations",
+            "/v1/lotteries",
+        ),
         "alert_mail": (
             "/v1/subscriptions",
             "/v1/alerts",
@@ -121,7 +126,12 @@ class GatewaySettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     redis_url: str = Field(
-        "", description="redis://…: rate-limit buckets shared by every replica; empty: in memory"
+        "",
+        description="redis://…: rate-limit buckets shared by every replica, and revocations "
+        "announced to them at once; empty: in memory, and replicas poll",
+    )
+    revocation_poll_seconds: float = Field(
+        0.5, gt=0, le=2, description="how often a replica re-reads the revocation list"
     )
 
     upstream_connect_timeout_seconds: float = Field(3.0, gt=0, le=60)

@@ -26,6 +26,7 @@ def issue_access_token(
     scopes: Iterable[str] = (),
     department: str | None = None,
     acr: str | None = None,
+    session_id: str | None = None,
     ttl: int,
     issuer: str,
     audience: str,
@@ -48,6 +49,8 @@ def issue_access_token(
         claims["department"] = department
     if acr is not None:
         claims["acr"] = acr
+    if session_id is not None:
+        claims["sid"] = session_id  # the refresh-token family: revoked as one session
     signing_key = keystore.current
     return jwt.encode(
         claims,

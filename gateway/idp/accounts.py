@@ -63,11 +63,6 @@ async def by_email(session: AsyncSession, email: str) -> Account | None:
     return result.first()
 
 
-async def disabled_ids(session: AsyncSession) -> list[str]:
-    result = await session.exec(select(Account.id).where(Account.status == "disabled"))
-    return list(result.all())
-
-
 async def record_totp_step(session: AsyncSession, account_id: str, step: int) -> bool:
     """Claim `step` for the account; False if it (or a later one) was used already."""
     conn = await session.connection()

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.responses import JSONResponse
-
+from gateway.idp.context import TokenSet
 from gateway.idp.service import IdentityProvider
 from gateway.oauth_errors import InvalidRequest
 
@@ -27,16 +26,16 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 async def user_grant(
     idp: IdentityProvider, grant_type: str, form: Mapping[str, str], ip: str | None
-) -> JSONResponse:
+) -> TokenSet:
     if grant_type == "password":
-        tokens = await idp.password_grant(
+        tokens = await idp.password.grant(
             username=_required(form, "username"),
             password=_required(form, "password"),
             totp=form.get("totp") or None,
             ip=ip,
         )
     elif grant_type == EMAIL_LINK_GRANT:
-        tokens = await idp.email_login_grant(_required(form, "link_token"))
+        tokens = await idp.email_links.grant(_required(form, "link_token"))
     else:
-        tokens = await idp.refresh_grant(_required(form, "refresh_token"))
-    return JSONResponse(tokens.body(), headers=NO_STORE)
+        tokens = await idp.refresh.grant(_required(form, "refresh_token"))
+    return tokens

@@ -6,20 +6,31 @@ from __future__ import annotations
 import base64
 import binascii
 import html
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from gateway.idp.accounts import STAFF_ROLES, email_problem, normalize_email
 from gateway.idp.deps import IdpDep
 from gateway.idp.errors import JpkiBadSignature
 from gateway.idp.grants import EMAIL_LINK_GRANT, NO_STORE
 from gateway.idp.jpki import parse_certificate
-from gateway.idp.passwords import password_problem
-from gateway.idp.tables import Account
+from gateway.idp.schemas import (
+    Accepted,
+    AccountView,
+    Challenge,
+    EmailLoginRequest,
+    JpkiTokenRequest,
+    LogoutRequest,
+    RegisterRequest,
+    RevocationCreate,
+    RevocationView,
+    SetPasswordRequest,
+    StaffCreate,
+    StaffCreated,
+    TotpConfirm,
+    TotpEnrolment,
+)
 from gateway.oauth_errors import InvalidRequest
 from gateway.routes.oauth import _form  # the token endpoint's strict form reader
 from services.kit.auth import (
@@ -31,89 +42,22 @@ from services.kit.auth import (
     TokenVerifier,
     staff,
 )
-from services.kit.errors import AppError, UnprocessableContent
+from services.kit.errors import AppError
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RegisterRequest(_Strict):
-    kind: Literal["citizen", "business"] = "citizen"
-    email: str = Field(max_length=254)
-    password: str | None = Field(None, max_length=256)
-    display_name: Text
-
-
-class Accepted(BaseModel):
-    status: str
-    message: str
-
-
-class AccountView(BaseModel):
-    id: str
-    kind: str
-    email: str | None
-    email_verified: bool
-    display_name: str
-    department: str | None
-    roles: list[str]
-    status: str
-    totp_enrolled: bool
-    created_at: datetime
-
-
-def _view(account: Account) -> AccountView:
-    return AccountView(
-        id=account.id,
-        kind=account.kind,
-        email=account.email,
-        email_verified=account.email_verified_at is not None,
-        display_name=account.display_name,
-        department=account.department,
-        roles=list(account.roles),
-        status=account.status,
-        totp_enrolled=account.totp_confirmed_at is not None,
-        created_at=account.created_at,
-    )
-
-
-def _checked_email(raw: str) -> str:
-    email = normalize_email(raw)
-    problem = email_problem(email)
-    if problem:
-        raise UnprocessableContent(problem, field="email")
-    return email
-
-
-def _checked_password(password: str, field: str = "password") -> str:
-    problem = password_problem(password)
-    if problem:
-        raise UnprocessableContent(problem, field=field)
-    return password
 
 
 @router.post("/register", status_code=202, response_model=Accepted, summary="Register an account")
 async def register(body: RegisterRequest, idp: IdpDep, _: Public) -> Accepted:
     """Creates a citizen or business account and mails a verification link. The answer is
     the same whether or not the address was registered before (that owner gets a notice)."""
-    email = _checked_email(body.email)
-    password = _checked_password(body.password) if body.password is not None else None
-    await idp.register(
-        kind=body.kind, email=email, password=password, display_name=body.display_name
+    await idp.accounts.register(
+        kind=body.kind, email=body.email, password=body.password, display_name=body.display_name
     )
     return Accepted(
         status="verification_sent",
         message="確認メールを送信しました。/ We sent a confirmation link to the address.",
     )
-
-
-class EmailLoginRequest(_Strict):
-    email: str = Field(max_length=254)
 
 
 @router.post(
@@ -127,7 +71,7 @@ async def email_login(body: EmailLoginRequest, idp: IdpDep, _: Public) -> Accept
     and as fast, whether or not such an account exists; only an existing one gets mail. The
     link is valid for 10 minutes and works once: exchange its `token` at `POST /auth/token`
     with `grant_type=urn:cityhall:params:oauth:grant-type:email-link` and `link_token`."""
-    idp.request_email_login(_checked_email(body.email))
+    idp.email_links.request(body.email)
     return Accepted(
         status="link_sent_if_registered",
         message="登録済みのアドレスであれば、ログイン用のリンクを送信しました。"
@@ -175,17 +119,12 @@ async def email_login_page(
 async def verify_email(
     idp: IdpDep, _: Public, token: Annotated[str, Query(min_length=1, max_length=2048)]
 ) -> AccountView:
-    return _view(await idp.verify_email(token))
-
-
-class SetPasswordRequest(_Strict):
-    token: str = Field(min_length=1, max_length=2048)
-    password: str = Field(max_length=256)
+    return AccountView.of(await idp.accounts.verify_email(token))
 
 
 @router.post("/password", response_model=AccountView, summary="Set a password with a mailed link")
 async def set_password(body: SetPasswordRequest, idp: IdpDep, _: Public) -> AccountView:
-    return _view(await idp.set_password_with_link(body.token, _checked_password(body.password)))
+    return AccountView.of(await idp.accounts.set_password_with_link(body.token, body.password))
 
 
 @router.get("/me", summary="The caller's identity")
@@ -200,21 +139,20 @@ async def me(principal: AnyPrincipal, idp: IdpDep) -> dict[str, Any]:
     }
     if principal.kind == "service":
         return claims
-    account = await idp.account(principal.sub)
-    return {**claims, "account": _view(account).model_dump(mode="json") if account else None}
-
-
-class LogoutRequest(_Strict):
-    refresh_token: str | None = Field(None, max_length=1024)
+    account = await idp.accounts.get(principal.sub)
+    return {
+        **claims,
+        "account": AccountView.of(account).model_dump(mode="json") if account else None,
+    }
 
 
 @router.post("/logout", status_code=204, summary="Revoke this access token (and its session)")
 async def logout(
     principal: AnyPrincipal, idp: IdpDep, body: LogoutRequest | None = None
 ) -> Response:
-    await idp.revoke_access(principal)
+    await idp.refresh.revoke_access(principal)
     if body is not None and body.refresh_token:
-        await idp.revoke_refresh(body.refresh_token, owner=principal.sub)
+        await idp.refresh.revoke_refresh(body.refresh_token, owner=principal.sub, actor=principal)
     return Response(status_code=204)
 
 
@@ -226,13 +164,13 @@ async def revoke(request: Request, idp: IdpDep, _: Public) -> Response:
     token = form.get("token", "")
     if not token:
         raise InvalidRequest("token is required")
-    if not await idp.revoke_refresh(token):
+    if not await idp.refresh.revoke_refresh(token):
         verifier: TokenVerifier = request.app.state.verifier
         try:
             principal = await verifier.verify(token)
         except AppError:
             return Response(status_code=200, headers=NO_STORE)  # invalid: nothing to revoke
-        await idp.revoke_access(principal)
+        await idp.refresh.revoke_access(principal)
     return Response(status_code=200, headers=NO_STORE)
 
 
@@ -241,19 +179,9 @@ async def revoke(request: Request, idp: IdpDep, _: Public) -> Response:
 StaffAccount = Annotated[Principal, staff()]
 
 
-class TotpEnrolment(BaseModel):
-    otpauth_uri: str
-    qr_code: str = Field(description="SVG image as a data: URI")
-    secret: str
-
-
-class TotpConfirm(_Strict):
-    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
-
-
 @router.post("/totp/enroll", response_model=TotpEnrolment, summary="Start TOTP enrolment")
 async def totp_enroll(principal: StaffAccount, idp: IdpDep) -> JSONResponse:
-    enrolment = await idp.totp_enroll(principal)
+    enrolment = await idp.totp.enroll(principal)
     body = TotpEnrolment(
         otpauth_uri=enrolment.otpauth_uri,
         qr_code=enrolment.qr_svg_data_uri,
@@ -265,86 +193,51 @@ async def totp_enroll(principal: StaffAccount, idp: IdpDep) -> JSONResponse:
 @router.post("/totp/confirm", response_model=AccountView, summary="Finish TOTP enrolment")
 async def totp_confirm(body: TotpConfirm, principal: StaffAccount, idp: IdpDep) -> AccountView:
     """After this, log in again with password + code to get a token with the staff roles."""
-    return _view(await idp.totp_confirm(principal, body.code))
+    return AccountView.of(await idp.totp.confirm(principal, body.code))
 
 
 # --- administration --------------------------------------------------------------------------
-
-
-class StaffCreate(_Strict):
-    email: str = Field(max_length=254)
-    display_name: Text
-    department: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
-    roles: list[str] = Field(min_length=1, max_length=len(STAFF_ROLES))
-    initial_password: str | None = Field(None, max_length=256)
-
-
-class StaffCreated(AccountView):
-    set_password_mail_sent: bool
 
 
 @router.post(
     "/admin/staff", status_code=201, response_model=StaffCreated, summary="Create a staff account"
 )
 async def create_staff(body: StaffCreate, admin: Admin, idp: IdpDep) -> StaffCreated:
-    unknown = sorted(set(body.roles) - STAFF_ROLES)
-    if unknown:
-        raise UnprocessableContent(f"unknown roles: {', '.join(unknown)}", field="roles")
-    password = (
-        _checked_password(body.initial_password, "initial_password")
-        if body.initial_password is not None
-        else None
-    )
-    account, mailed = await idp.create_staff(
-        email=_checked_email(body.email),
+    account, mailed = await idp.accounts.create_staff(
+        email=body.email,
         display_name=body.display_name,
         department=body.department,
         roles=body.roles,
-        initial_password=password,
+        initial_password=body.initial_password,
+        by=admin,
     )
-    return StaffCreated(**_view(account).model_dump(), set_password_mail_sent=mailed)
-
-
-AccountId = Annotated[str, Field(min_length=1, max_length=40)]
+    return StaffCreated(**AccountView.of(account).model_dump(), set_password_mail_sent=mailed)
 
 
 @router.post("/admin/accounts/{account_id}/disable", response_model=AccountView)
 async def disable_account(account_id: str, admin: Admin, idp: IdpDep) -> AccountView:
     """Refuses the account's tokens at the gateway at once and revokes its sessions."""
-    return _view(await idp.set_status(account_id, "disabled"))
+    return AccountView.of(await idp.accounts.set_status(account_id, "disabled", admin))
 
 
 @router.post("/admin/accounts/{account_id}/enable", response_model=AccountView)
 async def enable_account(account_id: str, admin: Admin, idp: IdpDep) -> AccountView:
-    return _view(await idp.set_status(account_id, "active"))
+    return AccountView.of(await idp.accounts.set_status(account_id, "active", admin))
 
 
 # --- mock JPKI -------------------------------------------------------------------------------
 
 
-class Challenge(BaseModel):
-    nonce: str
-    expires_at: datetime
-
-
-class JpkiTokenRequest(_Strict):
-    nonce: str = Field(min_length=1, max_length=64)
-    certificate: str = Field(min_length=1, max_length=16_384, description="PEM")
-    signature: str = Field(
-        min_length=1, max_length=1024, description="base64url ECDSA-SHA256 over the nonce"
-    )
-
-
 @router.post("/jpki/challenge", response_model=Challenge, summary="A nonce for a card to sign")
 async def jpki_challenge(idp: IdpDep, _: Public) -> JSONResponse:
-    nonce = await idp.jpki_challenge()
+    nonce = await idp.jpki.challenge()
     body = Challenge(nonce=nonce.nonce, expires_at=nonce.expires_at)
     return JSONResponse(body.model_dump(mode="json"), headers=NO_STORE)
 
 
 @router.post("/jpki/token", summary="Log in with a (mock) My Number card: acr=jpki")
 async def jpki_token(
-    body: JpkiTokenRequest, idp: IdpDep, principal: OptionalPrincipal
+    body: JpkiTokenRequest, request: Request, idp: IdpDep, principal: OptionalPrincipal
 ) -> JSONResponse:
     """The certificate must be issued by the city's mock CA, valid now and not revoked; the
     signature must verify over the exact nonce of an unused challenge. The card is linked to
@@ -355,22 +248,11 @@ async def jpki_token(
         signature = base64.urlsafe_b64decode(body.signature + "=" * (-len(body.signature) % 4))
     except (binascii.Error, ValueError) as exc:
         raise JpkiBadSignature("the signature is not base64url") from exc
-    tokens = await idp.jpki_login(
+    tokens = await idp.jpki.login(
         certificate=certificate, nonce=body.nonce, signature=signature, link_to=principal
     )
+    request.state.principal = tokens.principal  # the access record's actor
     return JSONResponse(tokens.body(), headers=NO_STORE)
-
-
-class RevocationCreate(_Strict):
-    serial: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F]+$")
-    reason: str = Field("unspecified", min_length=1, max_length=200)
-
-
-class RevocationView(BaseModel):
-    serial: str
-    reason: str
-    revoked_by: str
-    revoked_at: datetime
 
 
 @router.post(
@@ -380,7 +262,7 @@ class RevocationView(BaseModel):
     summary="Add a card certificate to the revocation list",
 )
 async def add_revocation(body: RevocationCreate, admin: Admin, idp: IdpDep) -> RevocationView:
-    record = await idp.revoke_card(body.serial, body.reason, admin.sub)
+    record = await idp.jpki.revoke_card(body.serial, body.reason, admin.sub, actor=admin)
     return RevocationView.model_validate(record, from_attributes=True)
 
 
@@ -388,4 +270,6 @@ async def add_revocation(body: RevocationCreate, admin: Admin, idp: IdpDep) -> R
     "/admin/jpki/revocations", response_model=list[RevocationView], summary="The revocation list"
 )
 async def list_revocations(admin: Admin, idp: IdpDep) -> list[RevocationView]:
-    return [RevocationView.model_validate(r, from_attributes=True) for r in await idp.revocations()]
+    return [
+        RevocationView.model_validate(r, from_attributes=True) for r in await idp.jpki.revocations()
+    ]

@@ -1,11 +1,11 @@
-"""The identity provider's tables (gateway Alembic history: revisions gateway_0003_idp and
-gateway_0004_email_login)."""
+"""The identity provider's tables (gateway Alembic history: revisions gateway_0003_idp,
+gateway_0004_email_login and gateway_0005_revocations)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Float, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.kit.sqltypes import JSONType, UTCDateTime
@@ -50,13 +50,19 @@ class RefreshToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class RevokedAccessToken(SQLModel, table=True):
-    """An access token revoked before its expiry (logout, RFC 7009), kept until it expires."""
+class RevocationRecord(SQLModel, table=True):
+    """One entry of the revocation list every verifier applies (services.kit.revocation):
+    a token (`jti`), a session (`sid`) or an account's tokens issued at or before
+    `issued_before` (`sub`). Kept until `expires_at`, when no token it refuses is valid."""
 
-    __tablename__ = "idp_revoked_access_tokens"
+    __tablename__ = "idp_revocations"
 
-    jti: str = Field(primary_key=True, max_length=64)
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    seq: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=64)
+    issued_before: float | None = Field(default=None, sa_column=Column(Float()))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
 class JpkiCertificate(SQLModel, table=True):

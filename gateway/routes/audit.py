@@ -3,12 +3,13 @@ checkpoint keys at `/audit/keys` (public, so anyone can check an export)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 from starlette.responses import StreamingResponse
 
+from gateway.audit_log.schemas import AuditEntry, VerifyResult
 from gateway.audit_log.store import AuditLog, parse_stored_event
 from services.kit.auth import Principal, Public, staff
 from services.kit.errors import ServiceUnavailable, UnprocessableContent
@@ -24,24 +25,6 @@ def audit_log(request: Request) -> AuditLog:
     if log is None:
         raise ServiceUnavailable("the audit log is not running")
     return log
-
-
-class AuditEntry(BaseModel):
-    seq: int
-    hash: str
-    event: dict[str, Any]
-    """The hashed record itself (not the filter columns beside it)."""
-
-
-class VerifyResult(BaseModel):
-    ok: bool
-    reason: str
-    events: int
-    checkpoints: int
-    anchored_seq: int
-    unanchored_tail: int
-    first_bad_seq: int | None
-    last_checkpoint_at: str | None
 
 
 @router.get("/events", response_model=Page[AuditEntry], summary="Search the audit log")

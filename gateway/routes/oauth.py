@@ -3,36 +3,22 @@ refresh_token are handed to gateway.idp.grants), the JWKS and discovery."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
-from gateway.client_auth import authenticate_client, client_credentials
 from gateway.deps import RuntimeDep
 from gateway.idp.deps import IdpDep, client_ip
-from gateway.idp.errors import UnauthorizedClient
-from gateway.idp.grants import EMAIL_LINK_GRANT, USER_GRANTS, user_grant
-from gateway.oauth_errors import InvalidRequest, InvalidScope, UnsupportedGrantType
-from gateway.tokens import issue_access_token
+from gateway.idp.grants import EMAIL_LINK_GRANT, NO_STORE, USER_GRANTS, user_grant
+from gateway.idp.schemas import TokenResponse
+from gateway.oauth_errors import InvalidRequest
 from services.kit.auth import Public
 
 MAX_FORM_BYTES = 8192
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 router = APIRouter(tags=["auth"])
-
-
-class TokenResponse(BaseModel):
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 scheme name
-    expires_in: int
-    scope: str
-    acr: str | None = Field(None, description="user grants: email, password or jpki")
-    refresh_token: str | None = Field(None, description="user grants: rotating, single use")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -100,50 +86,22 @@ _FORM_SCHEMA: dict[str, Any] = {
     summary="Obtain an access token (client_credentials, password, refresh_token, e-mail link)",
     openapi_extra=_FORM_SCHEMA,
 )
-async def token(request: Request, runtime: RuntimeDep, idp: IdpDep, _: Public) -> JSONResponse:
+async def token(request: Request, idp: IdpDep, _: Public) -> JSONResponse:
     """Form-encoded (RFC 6749). Service clients authenticate (Basic or form) and use
     `client_credentials`. People use `password` (+ `totp` for staff), `refresh_token`, or
     the かんたん login: `grant_type=urn:cityhall:params:oauth:grant-type:email-link` with
     `link_token` = the token of the link mailed by `POST /auth/email-login`; the link works
     once, within 10 minutes, and gives tokens with `acr=email`."""
-    settings = runtime.settings
     form = await _form(request)
     grant = form.get("grant_type", "")
+    authorization = request.headers.get("authorization")
     if grant in USER_GRANTS:  # public clients (the portal) need no client authentication
-        if request.headers.get("authorization") or "client_secret" in form:
-            authenticate_client(
-                client_credentials(request.headers.get("authorization"), form),
-                settings.service_clients,
-            )
-            raise UnauthorizedClient(f"service clients may not use grant_type {grant}")
-        return await user_grant(idp, grant, form, client_ip(request))
-    credentials = client_credentials(request.headers.get("authorization"), form)
-    client = authenticate_client(credentials, settings.service_clients)
-    grant_type = form.get("grant_type")
-    if not grant_type:
-        raise InvalidRequest("grant_type is required")
-    if grant_type != "client_credentials":
-        raise UnsupportedGrantType(f"grant_type {grant_type} is not supported")
-    allowed = set(client.scopes)
-    requested = set(form["scope"].split()) if form.get("scope", "").strip() else allowed
-    if not requested <= allowed:
-        unknown = " ".join(sorted(requested - allowed))
-        raise InvalidScope(f"the client may not request: {unknown}")
-    ttl = settings.access_token_ttl_seconds
-    access_token = issue_access_token(
-        runtime.require_keystore(),
-        sub=credentials.client_id,
-        kind="service",
-        scopes=requested,
-        ttl=ttl,
-        issuer=settings.issuer,
-        audience=settings.audience,
-        now=datetime.now(UTC),
-    )
-    body = TokenResponse(
-        access_token=access_token, expires_in=ttl, scope=" ".join(sorted(requested))
-    )
-    return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
+        idp.clients.refuse_user_grant(grant, authorization, form)
+        tokens = await user_grant(idp, grant, form, client_ip(request))
+    else:
+        tokens = idp.clients.grant(authorization, form)
+    request.state.principal = tokens.principal  # the access record's actor
+    return JSONResponse(tokens.body(), headers=NO_STORE)
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify the gateway's tokens")

@@ -454,18 +454,20 @@ async def list_notifications(
 SEED_ACTOR = "seed"
 
 
-async def upsert_seed_templates(session: AsyncSession, city_name: str, now: datetime) -> int:
+async def upsert_seed_templates(
+    session: AsyncSession, city_name: str, now: datetime, *, city_name_en: str = "Demo City"
+) -> int:
     """Creates the other services' templates under their stable ids. A seeded template the
     seed changed gets a new version; one that staff edited since keeps their version."""
     count = 0
-    for seeded in seed_templates(city_name):
+    for seeded in seed_templates(city_name, city_name_en):
         template = await session.get(NotificationTemplate, seeded.id)
         if template is None:
             template = NotificationTemplate(
                 id=seeded.id,
                 name=seeded.name,
                 description=seeded.description,
-                language="ja",
+                language=seeded.language,
                 version=0,
                 created_by=SEED_ACTOR,
                 created_at=now,

@@ -44,5 +44,8 @@ async def seed(session: AsyncSession, city: Mapping[str, Any]) -> int:
     )
     count += await seed_staff_groups(session, list(city.get("staff_groups", ())), now=Clock().now())
     city_name = str(city.get("city", {}).get("name_ja", "デモ市"))
-    count += await upsert_seed_templates(session, city_name, now=Clock().now())
+    city_name_en = str(city.get("city", {}).get("name_en", "Demo City"))
+    count += await upsert_seed_templates(
+        session, city_name, now=Clock().now(), city_name_en=city_name_en
+    )
     return count

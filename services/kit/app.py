@@ -30,6 +30,7 @@ from services.kit.ops import ops_router
 from services.kit.outbox import PURGE_JOB as OUTBOX_PURGE
 from services.kit.outbox import OutboxHandler, OutboxRelay, TopicPolicy, enqueued_in
 from services.kit.problems import install_problem_handlers
+from services.kit.revocation import RevocationFeed, gateway_source
 from services.kit.security_headers import SecurityHeadersMiddleware
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
@@ -53,6 +54,7 @@ class ServiceRuntime:
     scheduler: Scheduler
     extras: dict[str, Any] = field(default_factory=dict)
     background: bool = True  # RuntimeOptions.background: start hooks' own background tasks
+    revocations: RevocationFeed | None = None  # the gateway's revocation list, polled
 
 
 HandlerFactory = Callable[[ServiceRuntime], Mapping[str, OutboxHandler]]
@@ -104,7 +106,19 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             client_secret=settings.client_secret.get_secret_value(),
         )
         keys = spec.options.key_source or RemoteJWKS(settings.jwks_url, http)
-        verifier = TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        revocations = None
+        if settings.revocation_poll_seconds > 0:
+            revocations = RevocationFeed(
+                gateway_source(http, settings.gateway_url, service_token),
+                interval=settings.revocation_poll_seconds,
+                name=spec.name,
+            )
+        verifier = TokenVerifier(
+            keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            is_revoked=revocations.is_revoked if revocations is not None else None,
+        )
         runtime = ServiceRuntime(
             settings=settings,
             db=db,
@@ -115,6 +129,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             relay=None,  # type: ignore[arg-type]  # set below, the handlers need the runtime
             scheduler=None,  # type: ignore[arg-type]
             background=spec.options.background,
+            revocations=revocations,
         )
         handlers: dict[str, OutboxHandler] = {
             AUDIT_TOPIC: AuditShipper(http, settings.gateway_url, service_token, spec.name)
@@ -141,10 +156,14 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
         if spec.options.background:
             runtime.relay.start()
             runtime.scheduler.start()
+            if revocations is not None:
+                revocations.start()
         log.info("%s ready on %s", spec.name, settings.database_url.split("@")[-1])
         try:
             yield
         finally:
+            if revocations is not None:
+                await revocations.stop()
             await runtime.scheduler.stop()
             await runtime.relay.stop()
             for hook in spec.on_shutdown:

@@ -72,6 +72,30 @@ class OutboxHandler(Protocol):
     ) -> Sequence[RetryLater | Undeliverable | None]: ...
 
 
+Outcomes = Sequence["RetryLater | Undeliverable | None"]
+
+
+class SettleHook(Protocol):
+    """Writes what a delivery learned (an attempt log, a status) in the relay's own settle
+    transaction, instead of a write transaction of its own per message."""
+
+    async def __call__(
+        self, session: ModelSession, messages: Sequence[OutboxMessage], outcomes: Outcomes
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingHandler:
+    """An outbox handler with a settle hook: `deliver` runs outside any transaction, then
+    `record` runs inside the settle (in a savepoint: if it fails, the outcomes still land)."""
+
+    deliver: OutboxHandler
+    record: SettleHook
+
+    async def __call__(self, messages: Sequence[OutboxMessage]) -> Outcomes:
+        return await self.deliver(messages)
+
+
 def per_message(
     deliver: Callable[[OutboxMessage], Awaitable[None]],
 ) -> OutboxHandler:
@@ -214,9 +238,9 @@ class OutboxRelay:
             found = await session.exec(self._due(self.clock.now()).limit(1))
             return found.first() is not None
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self, *, check_first: bool = True) -> list[OutboxMessage]:
         """One statement: mark a batch of due rows as ours and read them back."""
-        if not await self._anything_due():
+        if check_first and not await self._anything_due():
             return []
         async with self._session() as session:
             # Read the time once the (SQLite) write lock is held, so a wait for the lock
@@ -269,11 +293,18 @@ class OutboxRelay:
         self,
         messages: Sequence[OutboxMessage],
         outcomes: Sequence[RetryLater | Undeliverable | None],
+        hooks: Sequence[tuple[SettleHook, Sequence[OutboxMessage], Outcomes]] = (),
     ) -> int:
-        """One transaction for the whole batch: one UPDATE for the delivered rows, one
-        executemany for the others. Returns how many rows were marked delivered."""
+        """One transaction for the whole batch: the handlers' settle hooks, one UPDATE for the
+        delivered rows, one executemany for the others. Returns how many were delivered."""
         delivered_ids = [m.id for m, o in zip(messages, outcomes, strict=True) if o is None]
         async with self._session() as session:
+            for hook, batch, batch_outcomes in hooks:
+                try:
+                    async with session.begin_nested():
+                        await hook(session, batch, batch_outcomes)
+                except Exception:
+                    log.exception("outbox settle hook for %s failed", batch[0].topic)
             now = self.clock.now()
             delivered = 0
             if delivered_ids:
@@ -314,11 +345,16 @@ class OutboxRelay:
             return [RetryLater(f"{type(exc).__name__}: {exc}")] * len(batch)
         return outcomes
 
-    async def run_once(self) -> int:
-        """Claims and delivers every due message; returns how many were delivered."""
+    async def run_once(self, *, woken: bool = False) -> int:
+        """Claims and delivers every due message; returns how many were delivered.
+
+        `woken`: a commit that enqueued asked for this pass, so something is due and the
+        lock-free look first is skipped. A smaller batch than `batch_size`, all delivered, was
+        everything that was due."""
         total = 0
+        check_first = not woken
         while True:
-            messages = await self._claim()
+            messages = await self._claim(check_first=check_first)
             if not messages:
                 return total
             by_topic: dict[str, list[OutboxMessage]] = {}
@@ -330,13 +366,23 @@ class OutboxRelay:
             )
             settled = [m for batch in by_topic.values() for m in batch]
             outcomes = [o for result in results for o in result]
-            total += await self._settle(settled, outcomes)
+            hooks = [
+                (handler.record, batch, result)
+                for (topic, batch), result in zip(by_topic.items(), results, strict=True)
+                if isinstance(handler := self.handlers[topic], RecordingHandler)
+            ]
+            total += await self._settle(settled, outcomes, hooks)
+            full = len(messages) == self.batch_size
+            if not full and all(outcome is None for outcome in outcomes):
+                return total  # everything that was due is delivered
+            check_first = not full  # a retry may be due at once (`RetryLater(after=0)`)
 
     async def _loop(self) -> None:
         while True:
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
-                await self.run_once()
+                await self.run_once(woken=woken)
             except Exception:
                 log.exception("outbox relay pass failed")
             await wait_event(self._wake, self.idle_poll)

@@ -47,6 +47,13 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = Field("", description="default: <gateway_url>/.well-known/jwks.json")
     jwt_issuer: str = "cityhall"
     jwt_audience: str = "cityhall"
+    revocation_poll_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="how often the gateway's revocation list is re-read (logout, disabled "
+        "accounts, revoked sessions); 0: not at all",
+    )
     client_id: str = Field("", description="this service's client id at the gateway")
     gateway_identity: str = Field(
         "svc-gateway", description="sub of the gateway's own tokens: the only mover of the clock"

@@ -29,6 +29,7 @@ from services.kit.pagination import (
 )
 from services.payments_mock.domain import calendar, gs1_barcode, konbini, payeasy
 from services.payments_mock.domain.lifecycle import (
+    MAY_HAVE_REFUNDS,
     PAYMENTS,
     REFUNDABLE_STATES,
     Channel,
@@ -137,8 +138,10 @@ def _jst(moment: datetime | None) -> datetime | None:
     return moment.astimezone(JST) if moment is not None else None
 
 
-async def refunds_of(session: AsyncSession, payment_id: str) -> list[Refund]:
-    query = select(Refund).where(col(Refund.payment_id) == payment_id).order_by(col(Refund.id))
+async def refunds_of(session: AsyncSession, payment: Payment) -> list[Refund]:
+    if PaymentState(payment.status) not in MAY_HAVE_REFUNDS:
+        return []
+    query = select(Refund).where(col(Refund.payment_id) == payment.id).order_by(col(Refund.id))
     return list((await session.exec(query)).all())
 
 
@@ -200,7 +203,7 @@ def receipt(payment: Payment) -> RegisterReceipt:
 
 
 async def read(session: AsyncSession, settings: Settings, payment: Payment) -> PaymentRead:
-    return to_read(settings, payment, await refunds_of(session, payment.id))
+    return to_read(settings, payment, await refunds_of(session, payment))
 
 
 @dataclass(frozen=True, slots=True)

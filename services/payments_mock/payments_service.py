@@ -82,7 +82,7 @@ async def _record_event(
     )
     session.add(event)
     if refunds is None:
-        refunds = await payment_reads.refunds_of(session, payment.id)
+        refunds = await payment_reads.refunds_of(session, payment)
     snapshot = payment_reads.to_read(settings, payment, refunds).model_dump(mode="json")
     await webhooks_service.fan_out(
         session,

@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ from services.kit.ids import new_id
 from services.kit.outbox import (
     WEBHOOK_BACKOFF,
     OutboxHandler,
+    RecordingHandler,
     RetryLater,
     TopicPolicy,
     Undeliverable,
@@ -404,8 +406,18 @@ def signature(
     return " ".join(signatures)
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    delivery_id: str
+    status: int | None
+    latency_ms: float
+    error: str | None
+    final: bool
+
+
 class WebhookSender:
-    """The outbox handler of `WEBHOOK_TOPIC`: signs, POSTs, and logs every attempt."""
+    """The outbox handler of `WEBHOOK_TOPIC`: signs and POSTs each delivery, then logs every
+    attempt in the relay's settle transaction (no write transaction of its own)."""
 
     def __init__(
         self, db: Database, clock: Clock, http: httpx.AsyncClient, settings: Settings
@@ -414,22 +426,28 @@ class WebhookSender:
         self.clock = clock
         self.http = http
         self.timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=3.0)
+        self._attempts: dict[str, _Attempt] = {}  # by outbox message id, until recorded
 
     def handler(self) -> OutboxHandler:
-        return per_message(self.deliver)
+        return RecordingHandler(per_message(self.deliver), self.record)
 
     async def deliver(self, message: OutboxMessage) -> None:
         delivery_id = str(message.payload.get("delivery_id", ""))
         now = self.clock.now()
         async with self.db.session(write=False) as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            endpoint = (
-                await session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
-            )
-        if delivery is None or endpoint is None:
+            found = (
+                await session.exec(
+                    select(WebhookDelivery, WebhookEndpoint)
+                    .join(WebhookEndpoint, col(WebhookEndpoint.id) == WebhookDelivery.endpoint_id)
+                    .where(col(WebhookDelivery.id) == delivery_id)
+                )
+            ).first()
+        if found is None:
             raise Undeliverable(f"delivery {delivery_id} no longer exists")
+        delivery, endpoint = found
         if endpoint.status != EndpointStatus.ENABLED:
-            await self._record(delivery, None, 0.0, f"endpoint is {endpoint.status}", final=True)
+            refused = f"endpoint is {endpoint.status}"
+            self._attempts[message.id] = _Attempt(delivery.id, None, 0.0, refused, final=True)
             raise Undeliverable(f"endpoint {endpoint.id} is {endpoint.status}")
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
         # The wall clock, not the simulated one: receivers check freshness against theirs.
@@ -454,24 +472,25 @@ class WebhookSender:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         latency_ms = (time.perf_counter() - started) * 1000
         final = error is not None and message.attempts >= (message.max_attempts or MAX_ATTEMPTS)
-        await self._record(delivery, status, latency_ms, error, final=final)
+        self._attempts[message.id] = _Attempt(delivery.id, status, latency_ms, error, final)
         if error is not None:
             raise RetryLater(error)
 
-    async def _record(
+    async def record(
         self,
-        delivery: WebhookDelivery,
-        status: int | None,
-        latency_ms: float,
-        error: str | None,
-        *,
-        final: bool,
+        session: AsyncSession,
+        messages: Sequence[OutboxMessage],
+        outcomes: Sequence[RetryLater | Undeliverable | None],
     ) -> None:
+        """The attempt log of this batch, in the relay's settle transaction."""
         now = self.clock.now()
-        async with self.db.session() as session:
-            row = await session.get(WebhookDelivery, delivery.id, with_for_update=True)
+        for message in messages:
+            attempt = self._attempts.pop(message.id, None)
+            if attempt is None:
+                continue
+            row = await session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
             if row is None:
-                return
+                continue
             row.attempts += 1
             session.add(
                 WebhookAttempt(
@@ -479,17 +498,18 @@ class WebhookSender:
                     delivery_id=row.id,
                     number=row.attempts,
                     attempted_at=now,
-                    status_code=status,
-                    latency_ms=round(latency_ms, 3),
-                    error=error,
-                    succeeded=error is None,
+                    status_code=attempt.status,
+                    latency_ms=round(attempt.latency_ms, 3),
+                    error=attempt.error,
+                    succeeded=attempt.error is None,
                 )
             )
-            row.last_status_code = status
-            row.last_error = error
-            if error is None:
+            row.last_status_code = attempt.status
+            row.last_error = attempt.error
+            if attempt.error is None:
                 row.status = DeliveryStatus.SUCCEEDED
                 row.delivered_at = now
-            elif final:
+            elif attempt.final:
                 row.status = DeliveryStatus.FAILED
             session.add(row)
+        await session.flush()

@@ -1,63 +1,189 @@
-"""Facilities and their rooms, open to anyone (24-hour availability check starts here)."""
+"""Facilities: search, details, the availability grid (open to anyone); staff edit rules and
+units, block slots, read usage statistics (稼働率) and the day's list."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import col, select
+from starlette.responses import Response
 
-from services.facility_booking.models import Facility, Room
-from services.facility_booking.schemas import FacilityRead, RoomRead
-from services.kit.auth import Public
-from services.kit.deps import SessionDep
-from services.kit.errors import NotFound
-from services.kit.pagination import Cursor, Limit, Page, keyset_page
+from services.facility_booking import availability_service, blocks_service, staff_service
+from services.facility_booking import facilities_service as service
+from services.facility_booking.registrations_service import find_mine
+from services.facility_booking.routes.deps import BlockId, FacilityCode, UnitCode
+from services.facility_booking.schemas.facilities import (
+    AvailabilityRead,
+    BlockCreate,
+    BlockList,
+    BlockRead,
+    DaySheet,
+    FacilityList,
+    FacilityRead,
+    FacilityRulesPatch,
+    UnitPatch,
+    UnitRead,
+    UsageRead,
+)
+from services.kit.auth import OptionalPrincipal, Public, Staff
+from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
+from services.kit.idempotency import Idempotency
+from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/facilities", tags=["facilities"])
 
-
-def _read(facility: Facility, rooms: Sequence[Room]) -> FacilityRead:
-    return FacilityRead(
-        **facility.model_dump(),
-        rooms=[RoomRead.model_validate(r, from_attributes=True) for r in rooms],
-    )
+Code32 = Annotated[str | None, Query(max_length=32, pattern=r"^[a-z0-9_-]+$")]
 
 
-async def _rooms_by_facility(session: SessionDep, codes: list[str]) -> dict[str, list[Room]]:
-    query = select(Room).where(col(Room.facility_code).in_(codes)).order_by(col(Room.code))
-    rooms: dict[str, list[Room]] = {code: [] for code in codes}
-    for room in (await session.exec(query)).all():
-        rooms[room.facility_code].append(room)
-    return rooms
-
-
-@router.get("", response_model=Page[FacilityRead])
+@router.get("", response_model=FacilityList)
 async def list_facilities(
     session: SessionDep,
     _: Public,
-    kind: Annotated[str | None, Query(max_length=32)] = None,
-    district: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Code32 = None,
+    district: Code32 = None,
+    min_capacity: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    free_on: Annotated[date | None, Query(description="open, with a unit free that day")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[FacilityRead]:
-    query = select(Facility)
-    if kind is not None:
-        query = query.where(Facility.kind == kind)
-    if district is not None:
-        query = query.where(Facility.district == district)
-    rows, next_cursor = await keyset_page(
-        session, query, col(Facility.code), limit=limit, cursor=cursor
+) -> FacilityList:
+    filters = service.Search(kind, district, min_capacity, free_on)
+    rows, units, next_cursor = await service.search(session, filters, limit=limit, cursor=cursor)
+    return FacilityList(
+        items=[service.to_read(f, units[f.code]) for f in rows], next_cursor=next_cursor
     )
-    rooms = await _rooms_by_facility(session, [f.code for f in rows])
-    return Page(items=[_read(f, rooms[f.code]) for f in rows], next_cursor=next_cursor)
 
 
 @router.get("/{code}", response_model=FacilityRead)
-async def get_facility(code: str, session: SessionDep, _: Public) -> FacilityRead:
-    facility = await session.get(Facility, code)
-    if facility is None:
-        raise NotFound(f"no facility with code {code}")
-    rooms = await _rooms_by_facility(session, [code])
-    return _read(facility, rooms[code])
+async def get_facility(code: FacilityCode, session: SessionDep, _: Public) -> FacilityRead:
+    site = await service.load_site(session, code)
+    return service.to_read(site.facility, list(site.units.values()))
+
+
+@router.patch("/{code}", response_model=FacilityRead)
+async def update_rules(
+    code: FacilityCode,
+    body: FacilityRulesPatch,
+    principal: Staff,
+    session: SessionDep,
+    clock: ClockDep,
+) -> FacilityRead:
+    """Staff of the facility's department change how it is booked (windows, closed days,
+    refund tiers, limits...)."""
+    site = await service.load_site(session, code)
+    changes = service.rules_changes(body)
+    await service.update_rules(session, site, changes, actor=principal, now=clock.now())
+    return service.to_read(site.facility, list(site.units.values()))
+
+
+@router.patch("/{code}/units/{unit_code}", response_model=UnitRead)
+async def update_unit(
+    code: FacilityCode,
+    unit_code: UnitCode,
+    body: UnitPatch,
+    principal: Staff,
+    session: SessionDep,
+    clock: ClockDep,
+) -> UnitRead:
+    site = await service.load_site(session, code)
+    changes = service.unit_changes(site, body)
+    await service.update_unit(session, site, unit_code, changes, actor=principal, now=clock.now())
+    read = service.to_read(site.facility, list(site.units.values()))
+    return next(u for u in read.units if u.code == unit_code)
+
+
+@router.get("/{code}/availability", response_model=AvailabilityRead)
+async def availability(
+    code: FacilityCode,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: OptionalPrincipal,
+    unit: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")],
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+) -> AvailabilityRead:
+    """The slot grid of one unit (default: the next 14 days; at most 62 days), with the
+    price the caller would pay: a registered user's residency and 減免, else the 市内 rate."""
+    now = clock.now()
+    first, last = availability_service.default_range(now)
+    first = from_ or first
+    last = to or (first + (last - availability_service.default_range(now)[0]))
+    site = await service.load_site(session, code)
+    registration = await find_mine(session, principal.sub) if principal else None
+    return await availability_service.grid(
+        session, site, unit, first, last, registration=registration, now=now
+    )
+
+
+@router.post(
+    "/{code}/blocks",
+    response_model=BlockRead,
+    status_code=201,
+    responses={200: {"model": BlockRead, "description": "an Idempotency-Key replay"}},
+)
+async def create_block(
+    code: FacilityCode,
+    body: BlockCreate,
+    principal: Staff,
+    session: SessionDep,
+    clock: ClockDep,
+    idem: Idempotency,
+) -> Response:
+    """Blocks a unit (and everything it overlaps) for maintenance or a city event."""
+    if (replay := await idem.begin(body)) is not None:
+        return replay
+    site = await service.load_site(session, code)
+    block, cancelled = await blocks_service.create(
+        session, site, body, actor=principal, now=clock.now()
+    )
+    return await idem.complete(201, blocks_service.to_read(block, cancelled))
+
+
+@router.get("/{code}/blocks", response_model=BlockList)
+async def list_blocks(
+    code: FacilityCode,
+    principal: Staff,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> BlockList:
+    site = await service.load_site(session, code)
+    rows, next_cursor = await blocks_service.list_blocks(
+        session, site, actor=principal, limit=limit, cursor=cursor
+    )
+    return BlockList(items=[blocks_service.to_read(b) for b in rows], next_cursor=next_cursor)
+
+
+@router.delete("/{code}/blocks/{block_id}", response_model=BlockRead)
+async def lift_block(
+    code: FacilityCode, block_id: BlockId, principal: Staff, session: SessionDep, clock: ClockDep
+) -> BlockRead:
+    site = await service.load_site(session, code)
+    block = await blocks_service.lift(session, site, block_id, actor=principal, now=clock.now())
+    return blocks_service.to_read(block)
+
+
+@router.get("/{code}/usage", response_model=UsageRead)
+async def usage(
+    code: FacilityCode,
+    principal: Staff,
+    session: SessionDep,
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query()],
+) -> UsageRead:
+    """稼働率 per unit and for the facility over a period (at most 366 days)."""
+    site = await service.load_site(session, code)
+    return await staff_service.usage(session, site, from_, to, actor=principal)
+
+
+@router.get("/{code}/day-sheet", response_model=DaySheet)
+async def day_sheet(
+    code: FacilityCode,
+    principal: Staff,
+    session: AuditedReadSession,
+    clock: ClockDep,
+    day: Annotated[date, Query()],
+) -> DaySheet:
+    """The day's list: every reservation of the facility that day, with who booked it."""
+    site = await service.load_site(session, code)
+    return await staff_service.day_sheet(session, site, day, actor=principal, now=clock.now())

@@ -106,6 +106,18 @@ FINAL_STATES = PAYMENTS.final_states()  # canceled, refunded
 REFUNDABLE_STATES = PAYMENTS.states_allowing(_T.PARTIAL_REFUND)
 
 
+def _onwards(states: frozenset[PaymentState]) -> frozenset[PaymentState]:
+    reached = set(states)
+    while grown := {PAYMENTS.apply(s, t) for s in reached for t in PAYMENTS.allowed(s)} - reached:
+        reached |= grown
+    return frozenset(reached)
+
+
+# Refunds are asked for in a refundable state, so only from there on can a payment have any:
+# reading a new, paid or expired payment needs no refunds query.
+MAY_HAVE_REFUNDS = _onwards(REFUNDABLE_STATES)
+
+
 def event_type(transition: Transition) -> EventType:
     return EVENT_TYPES[transition]
 

@@ -12,8 +12,19 @@ from tests.unit.alert_mail.conftest import AlertMail, seed_demo_city
 STABLE_IDS = {
     "tpl_e_application_received",
     "tpl_e_application_decided",
+    "tpl_e_application_returned",
+    "tpl_e_application_payment_due",
+    "tpl_e_application_completed",
+    "tpl_e_application_received_en",
+    "tpl_e_application_returned_en",
+    "tpl_e_application_decided_en",
+    "tpl_e_application_payment_due_en",
+    "tpl_e_application_completed_en",
     "tpl_facility_booking_confirmed",
     "tpl_facility_booking_lottery_result",
+    "tpl_facility_booking_reminder",
+    "tpl_facility_booking_cancelled",
+    "tpl_facility_booking_waitlist_offer",
     "tpl_payments_due",
     "tpl_payments_received",
     "tpl_gateway_email_verification",
@@ -21,12 +32,18 @@ STABLE_IDS = {
 
 
 def test_every_seed_template_is_well_formed_and_names_the_city() -> None:
-    seeded = seed_templates("デモ市")
+    seeded = seed_templates("デモ市", "Demo City")
     assert {t.id for t in seeded} == STABLE_IDS
     for template in seeded:
         templates.check_template(template.subject, template.body)
-        assert template.subject.startswith("【デモ市】")
-        assert "デモ市役所" in template.body
+        if template.language == "en":
+            assert template.id.endswith("_en")
+            assert template.subject.startswith("[Demo City]")
+            assert "Demo City City Hall" in template.body
+        else:
+            assert template.language == "ja"
+            assert template.subject.startswith("【デモ市】")
+            assert "デモ市役所" in template.body
         assert "{" not in template.subject + template.body  # every {city} was filled
 
 

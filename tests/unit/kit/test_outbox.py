@@ -304,10 +304,10 @@ async def test_the_background_relay_is_woken_by_commits_and_does_not_spin(
     passes = 0
     run_once = relay.run_once
 
-    async def counting_run_once() -> int:
+    async def counting_run_once(*, woken: bool = False) -> int:
         nonlocal passes
         passes += 1
-        return await run_once()
+        return await run_once(woken=woken)
 
     relay.run_once = counting_run_once  # type: ignore[method-assign]
     db.on_commit(lambda _session: relay.wake())

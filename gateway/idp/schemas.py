@@ -1,0 +1,128 @@
+"""Request and response models of the /auth routes (the token endpoint's are in
+gateway.routes.oauth). Field rules here are shape only; the IdP's flows apply the policies
+(e-mail syntax, password policy, staff roles)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.idp.accounts import STAFF_ROLES
+from gateway.idp.tables import Account
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterRequest(_Strict):
+    kind: Literal["citizen", "business"] = "citizen"
+    email: str = Field(max_length=254)
+    password: str | None = Field(None, max_length=256)
+    display_name: Text
+
+
+class Accepted(BaseModel):
+    status: str
+    message: str
+
+
+class AccountView(BaseModel):
+    id: str
+    kind: str
+    email: str | None
+    email_verified: bool
+    display_name: str
+    department: str | None
+    roles: list[str]
+    status: str
+    totp_enrolled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountView:
+        return cls(
+            id=account.id,
+            kind=account.kind,
+            email=account.email,
+            email_verified=account.email_verified_at is not None,
+            display_name=account.display_name,
+            department=account.department,
+            roles=list(account.roles),
+            status=account.status,
+            totp_enrolled=account.totp_confirmed_at is not None,
+            created_at=account.created_at,
+        )
+
+
+class EmailLoginRequest(_Strict):
+    email: str = Field(max_length=254)
+
+
+class SetPasswordRequest(_Strict):
+    token: str = Field(min_length=1, max_length=2048)
+    password: str = Field(max_length=256)
+
+
+class LogoutRequest(_Strict):
+    refresh_token: str | None = Field(None, max_length=1024)
+
+
+class TotpEnrolment(BaseModel):
+    otpauth_uri: str
+    qr_code: str = Field(description="SVG image as a data: URI")
+    secret: str
+
+
+class TotpConfirm(_Strict):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class StaffCreate(_Strict):
+    email: str = Field(max_length=254)
+    display_name: Text
+    department: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
+    roles: list[str] = Field(min_length=1, max_length=len(STAFF_ROLES))
+    initial_password: str | None = Field(None, max_length=256)
+
+
+class StaffCreated(AccountView):
+    set_password_mail_sent: bool
+
+
+class Challenge(BaseModel):
+    nonce: str
+    expires_at: datetime
+
+
+class JpkiTokenRequest(_Strict):
+    nonce: str = Field(min_length=1, max_length=64)
+    certificate: str = Field(min_length=1, max_length=16_384, description="PEM")
+    signature: str = Field(
+        min_length=1, max_length=1024, description="base64url ECDSA-SHA256 over the nonce"
+    )
+
+
+class RevocationCreate(_Strict):
+    serial: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-fA-F]+$")
+    reason: str = Field("unspecified", min_length=1, max_length=200)
+
+
+class RevocationView(BaseModel):
+    serial: str
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 scheme name
+    expires_in: int
+    scope: str
+    acr: str | None = Field(None, description="user grants: email, password or jpki")
+    refresh_token: str | None = Field(None, description="user grants: rotating, single use")

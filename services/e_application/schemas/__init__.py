@@ -1,0 +1,1 @@
+"""Request and response models of e_application (separate from the tables)."""

@@ -1,0 +1,1 @@
+"""Request and response models of facility_booking, one module per resource."""
