@@ -385,3 +385,16 @@ async def test_malformed_json_and_huge_bodies_are_problems(payments: Payments) -
         "/v1/payments", content=b'{"x":"' + b"a" * 2_000_000 + b'"}', headers=headers
     )
     assert huge.status_code == 413
+
+
+async def test_voucher_page_whose_url_carries_its_token_sends_no_referrer(
+    payments: Payments,
+) -> None:
+    created = await payments.create(amount=4_500)
+    path = created["konbini"]["voucher_url"].split("://", 1)[1].split("/", 1)[1]
+    response = await payments.client.get("/" + path)
+    assert response.status_code == 200
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
