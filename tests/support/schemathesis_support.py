@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    unsupported_method,
+)
 from starlette.testclient import TestClient
+
+PROBLEM = "application/problem+json"
 
 
 def send(client: TestClient, case: Any, auth: Mapping[str, str]) -> httpx.Response:
@@ -31,3 +38,18 @@ def send(client: TestClient, case: Any, auth: Mapping[str, str]) -> httpx.Respon
         **body,
     )
     return response
+
+
+CONFORMANCE_CHECKS = [content_type_conformance, allow_header_conformance, unsupported_method]
+
+
+def assert_conforms(case: Any, response: httpx.Response) -> None:
+    """No server error; every error is an RFC 9457 problem (schemathesis never asks for
+    text/html, so the mailed-link pages answer it with problems too); the content type is
+    documented for the operation and status; a 405 or OPTIONS `Allow` lists exactly the
+    documented methods of the path."""
+    label = (case.method, case.path, response.status_code, response.text[:300])
+    assert response.status_code < 500, label
+    if response.status_code >= 400:
+        assert response.headers.get("content-type", "").startswith(PROBLEM), label
+    case.validate_response(response, checks=CONFORMANCE_CHECKS)

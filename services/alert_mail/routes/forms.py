@@ -27,12 +27,10 @@ MAX_FIELDS = 200
 M = TypeVar("M", bound=BaseModel)
 Form = dict[str, list[str]]
 
-# Tokens travel in these pages' URLs: no referrer may carry them off, no cache may keep them.
+# Tokens travel in these pages' URLs: no cache may keep them (no referrer, no framing and
+# nosniff come from kit.security_headers, on every page).
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex",
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "

@@ -394,3 +394,16 @@ async def test_payment_methods_are_a_list_like_every_other(payments: Payments) -
     listed = (await payments.client.get("/v1/payment-methods")).json()
     assert listed["next_cursor"] is None
     assert {m["method"] for m in listed["items"]} == {"konbini", "payeasy", "card"}
+
+
+async def test_voucher_page_whose_url_carries_its_token_sends_no_referrer(
+    payments: Payments,
+) -> None:
+    created = await payments.create(amount=4_500)
+    path = created["konbini"]["voucher_url"].split("://", 1)[1].split("/", 1)[1]
+    response = await payments.client.get("/" + path)
+    assert response.status_code == 200
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
