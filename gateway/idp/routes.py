@@ -46,6 +46,8 @@ from services.kit.auth import (
     staff,
 )
 from services.kit.errors import AppError, UnprocessableContent
+from services.kit.openapi import PAGE_OR_PROBLEM
+from services.kit.problems import wants_html
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -147,20 +149,27 @@ _VERIFY_BODY: dict[str, Any] = {
     response_model=AccountView,
     summary="Confirm an e-mail address with the mailed token",
     openapi_extra=_VERIFY_BODY,
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **PAGE_OR_PROBLEM},
 )
 async def verify_email(request: Request, idp: IdpDep, _: Public) -> Response:
     """JSON `{"token": ...}` answers the account; the confirmation page's form post answers
-    a page."""
+    a page to a browser (`Accept: text/html`), and the account or a problem to any other
+    client."""
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         token = (await _form(request)).get("token", "")
+        page_wanted = wants_html(request)
         try:
             account = await idp.accounts.verify_email(token)
         except AppError as exc:
+            if not page_wanted:
+                raise
             page = pages.link_refused_page(exc.detail)
             return HTMLResponse(page, status_code=exc.status, headers=pages.PAGE_HEADERS)
-        page = pages.verified_page(account.display_name)
-        return HTMLResponse(page, headers=pages.PAGE_HEADERS)
+        if page_wanted:
+            page = pages.verified_page(account.display_name)
+            return HTMLResponse(page, headers=pages.PAGE_HEADERS)
+        view = AccountView.of(account)
+        return Response(view.model_dump_json(), media_type="application/json")
     try:
         body = VerifyEmailRequest.model_validate_json(await request.body())
     except ValueError as exc:

@@ -12,6 +12,8 @@ from tests.unit.gateway_app.support import Gateway
 
 from .helpers import PASSWORD, link_in, password_login
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
 
 async def test_opening_the_link_confirms_nothing_and_the_button_does(
     gw: Gateway, sink: MailSink
@@ -37,16 +39,22 @@ async def test_opening_the_link_confirms_nothing_and_the_button_does(
     token = re.search(r'name="token" value="([^"]+)"', page.text)
     assert form is not None
     assert token is not None
-    done = await gw.client.post(form.group(1), data={"token": html.unescape(token.group(1))})
+    done = await gw.client.post(
+        form.group(1), data={"token": html.unescape(token.group(1))}, headers=BROWSER
+    )
     assert done.status_code == 200
     assert "確認が完了しました" in done.text
     assert (await password_login(gw, email)).status_code == 200
 
 
 async def test_a_forged_token_posted_by_the_form_gets_a_page(gw: Gateway) -> None:
-    refused = await gw.client.post("/auth/verify-email", data={"token": "forged"})
+    refused = await gw.client.post("/auth/verify-email", data={"token": "forged"}, headers=BROWSER)
     assert refused.status_code >= 400
     assert refused.headers["content-type"].startswith("text/html")
     assert "リンクが無効です" in refused.text
+    # Only a browser asks for the page; any other client posting the form gets the problem.
+    plain = await gw.client.post("/auth/verify-email", data={"token": "forged"})
+    assert plain.status_code == refused.status_code
+    assert plain.headers["content-type"] == "application/problem+json"
     problem = await gw.client.post("/auth/verify-email", json={"token": "forged"})
     assert problem.headers["content-type"] == "application/problem+json"
