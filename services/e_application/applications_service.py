@@ -82,6 +82,14 @@ def _not_found(application_id: str) -> NotFound:
     return NotFound(f"no application {application_id}")
 
 
+async def owned(session: AsyncSession, application_id: str, principal: Principal) -> Application:
+    """The caller's own application, as a read; another's is a 404."""
+    application = await session.get(Application, application_id)
+    if application is None or not is_owner(principal, application):
+        raise _not_found(application_id)
+    return application
+
+
 async def owned_for_update(
     session: AsyncSession, application_id: str, principal: Principal
 ) -> Application:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -62,21 +63,35 @@ def _description(name_ja: str) -> str:
     return f"{name_ja[:16]} 手数料"[:22]
 
 
-async def start_payment(
+@dataclass(frozen=True, slots=True)
+class PaymentPlan:
+    """What a fee payment will be, decided in a read: the network calls that make it happen
+    run outside any transaction, and `record_payment` writes the outcome afterwards."""
+
+    application_id: str
+    attempt: int
+    method: PaymentMethod
+    declined_payment_id: str | None  # a declined card's payment, canceled before the new one
+    request: dict[str, Any]  # PaymentsClient.create_payment's arguments
+
+
+async def plan_payment(
     session: AsyncSession,
-    client: PaymentsClient,
     application: Application,
     *,
     method: PaymentMethod,
     card_number: str | None,
-    now: datetime,
-) -> PaymentAttempt:
+) -> PaymentPlan:
     if application.status != Status.AWAITING_PAYMENT:
         raise Conflict(
             f"no fee is due (the state is {application.status})", current_state=application.status
         )
+    declined = None
     if application.payment_status == PaymentStatus.PENDING:
-        await _replace_declined_card(session, client, application, now)
+        current = await session.get(PaymentAttempt, application.payment_id or "")
+        if current is None or current.method != PaymentMethod.CARD.value:
+            raise _payment_open(application)
+        declined = current.payment_id  # checked with payments_mock before it is replaced
     spec = await applications_service.spec_of(session, application)
     if method not in spec.payment_methods:
         names = ", ".join(m.value for m in spec.payment_methods)
@@ -86,37 +101,91 @@ async def start_payment(
             "card_number is for the card method, and the card method needs it",
             field="card_number",
         )
-    count = (
-        await session.exec(
-            select(func.count())
-            .select_from(PaymentAttempt)
-            .where(col(PaymentAttempt.application_id) == application.id)
-        )
-    ).one()
-    attempt = int(count) + 1
+    attempt = await _attempts(session, application.id) + 1
     name = application.form.get("name")
-    payment = await client.create_payment(
+    request: dict[str, Any] = {
         # A retried request finds the same payment; another method or card is another one.
-        idempotency_key=idempotency_key(
+        "idempotency_key": idempotency_key(
             application.id, "fee", str(attempt), method.value, _card_tag(card_number)
         ),
-        amount=application.fee_yen,
-        method=method.value,
-        description=_description(spec.name_ja),
-        reference=application.reference or application.id,
-        metadata={"application_id": application.id, "attempt": str(attempt)},
-        payer={
+        "amount": application.fee_yen,
+        "method": method.value,
+        "description": _description(spec.name_ja),
+        "reference": application.reference or application.id,
+        "metadata": {"application_id": application.id, "attempt": str(attempt)},
+        "payer": {
             "name": name if isinstance(name, str) else None,
             "email": application.contact_email,
         },
-        expires_after_days=None if method is PaymentMethod.CARD else SLIP_DAYS,
-        card_number=card_number,
-    )
+        "expires_after_days": None if method is PaymentMethod.CARD else SLIP_DAYS,
+        "card_number": card_number,
+    }
+    return PaymentPlan(application.id, attempt, method, declined, request)
+
+
+async def make_payment(client: PaymentsClient, plan: PaymentPlan) -> tuple[Payment, Payment | None]:
+    """The plan's calls at payments_mock (no transaction is open): cancel a declined card's
+    payment, then create the new one. Returns the new payment and the canceled one."""
+    canceled = None
+    if plan.declined_payment_id is not None:
+        payment = await client.get_payment(plan.declined_payment_id)
+        declined = payment.card is not None and payment.card.last_error is not None
+        if payment.status is not ProviderStatus.AWAITING_PAYMENT or not declined:
+            raise Conflict(
+                "the card payment is still being processed",
+                current_state=Status.AWAITING_PAYMENT.value,
+                payment_id=plan.declined_payment_id,
+            )
+        canceled = await client.cancel(
+            plan.declined_payment_id, reason="card declined; new attempt"
+        )
+    return await client.create_payment(**plan.request), canceled
+
+
+async def record_payment(
+    session: AsyncSession,
+    application: Application,
+    plan: PaymentPlan,
+    payment: Payment,
+    canceled: Payment | None,
+    *,
+    now: datetime,
+) -> PaymentAttempt:
+    """Writes what `make_payment` did, on the application locked again: a request that
+    raced ahead of this one wins, and this one is a 409 (or the same answer, for a retry)."""
+    recorded = await session.get(PaymentAttempt, payment.id)
+    if recorded is not None:  # a retry of a request that was recorded already
+        return recorded
+    if application.status != Status.AWAITING_PAYMENT:
+        raise Conflict(
+            f"no fee is due (the state is {application.status})", current_state=application.status
+        )
+    if await _attempts(session, application.id) != plan.attempt - 1:
+        raise _payment_open(application)
+    if canceled is not None:
+        current = await session.get(PaymentAttempt, plan.declined_payment_id or "")
+        if current is None or application.payment_id != current.payment_id:
+            raise _payment_open(application)
+        current.status = str(canceled.status)
+        current.updated_at = now
+        application.payment_status = PaymentStatus.DUE.value
+        await case_history.record(
+            session,
+            application,
+            "payment_canceled",
+            from_status=Status(application.status),
+            actor=case_history.SYSTEM,
+            now=now,
+            comment="カードが承認されなかったため、お支払いをやり直します。",
+            data={"payment_id": current.payment_id},
+        )
+    elif application.payment_status == PaymentStatus.PENDING:
+        raise _payment_open(application)
     row = PaymentAttempt(
         payment_id=payment.id,
         application_id=application.id,
-        attempt=attempt,
-        method=method.value,
+        attempt=plan.attempt,
+        method=plan.method.value,
         amount_yen=payment.amount,
         status=str(payment.status),
         expires_at=payment.expires_at,
@@ -125,7 +194,7 @@ async def start_payment(
     )
     session.add(row)
     application.payment_id = payment.id
-    application.payment_method = method.value
+    application.payment_method = plan.method.value
     application.payment_status = PaymentStatus.PENDING.value
     application.payment_instructions = instructions(payment)
     application.updated_at = now
@@ -136,7 +205,7 @@ async def start_payment(
         from_status=Status(application.status),
         actor=case_history.SYSTEM,
         now=now,
-        data={"payment_id": payment.id, "method": method.value, "attempt": attempt},
+        data={"payment_id": payment.id, "method": plan.method.value, "attempt": plan.attempt},
     )
     await session.flush()
     if payment.money_received:  # a card is charged at once
@@ -144,41 +213,23 @@ async def start_payment(
     return row
 
 
-async def _replace_declined_card(
-    session: AsyncSession, client: PaymentsClient, application: Application, now: datetime
-) -> None:
-    """An open slip blocks a new attempt; a card the processor declined does not: that
-    payment is canceled at payments_mock and the applicant tries again (another card, or
-    another method)."""
-    current = await session.get(PaymentAttempt, application.payment_id or "")
-    if current is None or current.method != PaymentMethod.CARD.value:
-        raise Conflict(
-            "a payment is open: pay it, or start a new one after it expires",
-            current_state=application.status,
-            payment_id=application.payment_id,
-        )
-    payment = await client.get_payment(current.payment_id)
-    declined = payment.card is not None and payment.card.last_error is not None
-    if payment.status is not ProviderStatus.AWAITING_PAYMENT or not declined:
-        raise Conflict(
-            "the card payment is still being processed",
-            current_state=application.status,
-            payment_id=current.payment_id,
-        )
-    canceled = await client.cancel(current.payment_id, reason="card declined; new attempt")
-    current.status = str(canceled.status)
-    current.updated_at = now
-    application.payment_status = PaymentStatus.DUE.value
-    await case_history.record(
-        session,
-        application,
-        "payment_canceled",
-        from_status=Status(application.status),
-        actor=case_history.SYSTEM,
-        now=now,
-        comment="カードが承認されなかったため、お支払いをやり直します。",
-        data={"payment_id": current.payment_id},
+def _payment_open(application: Application) -> Conflict:
+    return Conflict(
+        "a payment is open: pay it, or start a new one after it expires",
+        current_state=application.status,
+        payment_id=application.payment_id,
     )
+
+
+async def _attempts(session: AsyncSession, application_id: str) -> int:
+    count = (
+        await session.exec(
+            select(func.count())
+            .select_from(PaymentAttempt)
+            .where(col(PaymentAttempt.application_id) == application_id)
+        )
+    ).one()
+    return int(count)
 
 
 async def _paid(
