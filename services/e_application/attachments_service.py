@@ -94,6 +94,17 @@ async def attachments_of(session: AsyncSession, application_id: str) -> list[Att
     return list(result.all())
 
 
+async def has_issued_documents(session: AsyncSession, application_id: str) -> bool:
+    """Whether staff attached documents to hand over (the completion notice says so)."""
+    found = await session.exec(
+        select(Attachment.id)
+        .where(col(Attachment.application_id) == application_id)
+        .where(col(Attachment.kind) == AttachmentKind.ISSUED.value)
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 def _check_content(content: bytes, accepted: list[MediaType], max_bytes: int) -> MediaType:
     if not content:
         raise UnprocessableContent("the file is empty", field="file")

@@ -10,11 +10,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.e_application import applications_service, case_history, notices
+from services.e_application import applications_service, attachments_service, case_history, notices
 from services.e_application.access_rules import may_read, read_filter
-from services.e_application.attachments_service import (
-    attachments_of,
-)
 from services.e_application.domain.catalogue import ProcedureDefinition
 from services.e_application.domain.lifecycle import (
     CLOCK_RUNNING,
@@ -366,14 +363,13 @@ async def complete(
     await _move(session, application, Transition.COMPLETE, staff, body, now)
     application.completed_at = now
     spec = await applications_service.spec_of(session, application)
-    issued = [a for a in await attachments_of(session, application.id) if a.kind == "issued"]
     await notices.send(
         session,
         application,
         spec,
         notices.Notice.COMPLETED,
         now=now,
-        documents=bool(issued),
+        documents=await attachments_service.has_issued_documents(session, application.id),
         paid=False,
     )
     await session.flush()
