@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.kit.auth import Principal
 from services.kit.context import current_request_id
 from services.kit.ids import new_id
-from services.kit.outbox import RetryLater, Undeliverable, enqueue
+from services.kit.outbox import Outcomes, RetryLater, Undeliverable, enqueue
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.tables import OutboxMessage
 
@@ -66,9 +66,7 @@ class AuditShipper:
         self.tokens = tokens
         self.service = service
 
-    async def __call__(
-        self, messages: Sequence[OutboxMessage]
-    ) -> Sequence[RetryLater | Undeliverable | None]:
+    async def __call__(self, messages: Sequence[OutboxMessage]) -> Outcomes:
         events = [m.payload for m in messages]
         try:
             response = await self.client.post(

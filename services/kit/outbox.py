@@ -63,16 +63,15 @@ class Undeliverable(Exception):
     """A permanent failure: dead-letter the message now."""
 
 
+Outcome = RetryLater | Undeliverable | None  # None: delivered
+Outcomes = Sequence[Outcome]
+
+
 class OutboxHandler(Protocol):
     """Delivers a batch of one topic's messages; returns one outcome per message, in order:
     None for delivered, or a RetryLater / Undeliverable instance."""
 
-    async def __call__(
-        self, messages: Sequence[OutboxMessage]
-    ) -> Sequence[RetryLater | Undeliverable | None]: ...
-
-
-Outcomes = Sequence["RetryLater | Undeliverable | None"]
+    async def __call__(self, messages: Sequence[OutboxMessage]) -> Outcomes: ...
 
 
 class SettleHook(Protocol):
@@ -103,8 +102,8 @@ def per_message(
 
     async def handler(
         messages: Sequence[OutboxMessage],
-    ) -> Sequence[RetryLater | Undeliverable | None]:
-        async def one(message: OutboxMessage) -> RetryLater | Undeliverable | None:
+    ) -> Outcomes:
+        async def one(message: OutboxMessage) -> Outcome:
             try:
                 await deliver(message)
             except (RetryLater, Undeliverable) as outcome:
@@ -292,7 +291,7 @@ class OutboxRelay:
     async def _settle(
         self,
         messages: Sequence[OutboxMessage],
-        outcomes: Sequence[RetryLater | Undeliverable | None],
+        outcomes: Outcomes,
         hooks: Sequence[tuple[SettleHook, Sequence[OutboxMessage], Outcomes]] = (),
     ) -> int:
         """One transaction for the whole batch: the handlers' settle hooks, one UPDATE for the
@@ -331,9 +330,7 @@ class OutboxRelay:
                 await connection.execute(_RESCHEDULE, failures)
         return delivered
 
-    async def _deliver(
-        self, topic: str, batch: list[OutboxMessage]
-    ) -> Sequence[RetryLater | Undeliverable | None]:
+    async def _deliver(self, topic: str, batch: list[OutboxMessage]) -> Outcomes:
         try:
             outcomes = list(await self.handlers[topic](batch))
             if len(outcomes) != len(batch):

@@ -38,6 +38,7 @@ from services.kit.ids import new_id
 from services.kit.outbox import (
     WEBHOOK_BACKOFF,
     OutboxHandler,
+    Outcomes,
     RecordingHandler,
     RetryLater,
     TopicPolicy,
@@ -480,7 +481,7 @@ class WebhookSender:
         self,
         session: AsyncSession,
         messages: Sequence[OutboxMessage],
-        outcomes: Sequence[RetryLater | Undeliverable | None],
+        outcomes: Outcomes,
     ) -> None:
         """The attempt log of this batch, in the relay's settle transaction."""
         now = self.clock.now()
