@@ -15,10 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.e_application import applications_service, case_history, notices, service_clock
+from services.e_application import (
+    applications_service,
+    attachments_service,
+    case_history,
+    notices,
+)
 from services.e_application.domain.fees import PaymentMethod
 from services.e_application.domain.lifecycle import PaymentStatus, Status, Transition
-from services.e_application.models import Application, Attachment, PaymentAttempt
+from services.e_application.models import Application, PaymentAttempt
 from services.kit.errors import Conflict, UnprocessableContent
 from services.kit.payments import (
     MONEY_RECEIVED,
@@ -264,7 +269,7 @@ async def _paid(
         data={"payment_id": attempt.payment_id, "paid_via": paid_via},
     )
     spec = await applications_service.spec_of(session, application)
-    documents = bool(await _issued_count(session, application.id))
+    documents = await attachments_service.has_issued_documents(session, application.id)
     await notices.send(
         session,
         application,
@@ -276,19 +281,7 @@ async def _paid(
     )
 
 
-async def _issued_count(session: AsyncSession, application_id: str) -> int:
-    count = (
-        await session.exec(
-            select(func.count())
-            .select_from(Attachment)
-            .where(col(Attachment.application_id) == application_id)
-            .where(col(Attachment.kind) == "issued")
-        )
-    ).one()
-    return int(count)
-
-
-async def on_payment_event(any_session: SaAsyncSession, event: PaymentEvent) -> None:
+async def on_payment_event(any_session: SaAsyncSession, event: PaymentEvent, now: datetime) -> None:
     """The kit's webhook intake and reconciler call this once per event id, in their
     transaction; statuses are compared, never assumed to arrive in order."""
     session = _ours(any_session)
@@ -298,7 +291,6 @@ async def on_payment_event(any_session: SaAsyncSession, event: PaymentEvent) -> 
     application = await case_history.load_for_update(session, attempt.application_id)
     attempt = await session.get(PaymentAttempt, event.payment_id, with_for_update=True)
     assert attempt is not None
-    now = service_clock.now_for(session)
     known = ProviderStatus(attempt.status)
     if known in MONEY_RECEIVED and event.status not in MONEY_RECEIVED:
         return  # an older event arriving late

@@ -205,8 +205,9 @@ async def _find(session: AsyncSession, event: PaymentEvent) -> Reservation | Non
     return found
 
 
-async def on_payment_event(any_session: SASession, event: PaymentEvent) -> None:
-    """Applied once per event id (webhook or reconciler), in the inbox row's transaction."""
+async def on_payment_event(any_session: SASession, event: PaymentEvent, _now: datetime) -> None:
+    """Applied once per event id (webhook or reconciler), in the inbox row's transaction.
+    A reservation moves at the provider's time of the event (`occurred_at`)."""
     session = _model_session(any_session)
     reservation = await _find(session, event)
     if reservation is None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Path, Request
 
-from services.e_application import service_clock
 from services.e_application.attachments_service import AttachmentStore
 from services.e_application.domain.lookup_limit import ClientAttempts
 from services.e_application.schemas.applications import (
@@ -32,7 +31,6 @@ async def build_runtime_parts(app: FastAPI, runtime: ServiceRuntime) -> None:
         RemoteTrust(runtime.http, settings.gateway_url, ttl=settings.jpki_trust_ttl_seconds),
     )
     runtime.extras.setdefault(LOOKUPS, ClientAttempts())
-    service_clock.register(runtime.db.engine.sync_engine, runtime.clock)
 
 
 def _runtime(request: Request) -> ServiceRuntime:

@@ -10,7 +10,7 @@ How a service wires it (e_application, facility_booking)::
     # webhooks:manage (and notifications:send for mail).
 
     # fees_service.py: the two callbacks, plain functions over a session
-    async def on_payment_event(session: AsyncSession, event: PaymentEvent) -> None:
+    async def on_payment_event(session: AsyncSession, event: PaymentEvent, now: datetime) -> None:
         fee = await find_fee_by_payment(session, event.payment_id)   # or event.reference
         if fee is None:
             return                                  # not ours (another record, a test)

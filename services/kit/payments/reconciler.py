@@ -71,11 +71,10 @@ class Reconciler:
 
     async def _apply(self, event: PaymentEvent) -> bool:
         async with self.db.session() as session:
-            if not await first_delivery(
-                session, event.id, source=self.provider, now=self.clock.now()
-            ):
+            now = self.clock.now()
+            if not await first_delivery(session, event.id, source=self.provider, now=now):
                 return False  # a webhook got there first
-            await self.handler(session, event)
+            await self.handler(session, event, now)
             return True
 
     async def reconcile_payment(self, payment_id: str) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +35,8 @@ from services.kit.settings import PAYMENTS_WEBHOOK_PATH
 
 log = logging.getLogger("cityhall.payments.webhooks")
 
-PaymentEventHandler = Callable[[AsyncSession, PaymentEvent], Awaitable[None]]
+# (session, event, now): `now` is the service's own clock, not the provider's event time.
+PaymentEventHandler = Callable[[AsyncSession, PaymentEvent, datetime], Awaitable[None]]
 REQUIRED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 MAX_ID = 255
 
@@ -113,10 +115,11 @@ async def receive(
 ) -> bool:
     """Applies a verified webhook once; False when it had been processed before."""
     event = event_from_webhook(webhook_id, payload)
-    if not await first_delivery(session, webhook_id, source=provider, now=clock.now()):
+    now = clock.now()
+    if not await first_delivery(session, webhook_id, source=provider, now=now):
         return False
     if event is not None:
-        await handler(session, event)
+        await handler(session, event, now)
     return True
 
 

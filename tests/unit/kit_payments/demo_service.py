@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -57,7 +58,7 @@ class Handler:
 
     fail_next: bool = False
 
-    async def __call__(self, session: AsyncSession, event: PaymentEvent) -> None:
+    async def __call__(self, session: AsyncSession, event: PaymentEvent, now: datetime) -> None:
         conn = await session.connection()
         await conn.execute(
             insert(applied).values(
