@@ -10,6 +10,13 @@ from fastapi import FastAPI
 
 
 @asynccontextmanager
+async def started(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan entered (for serving it some other way)."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
 async def running(
     app: FastAPI, base_url: str = "http://testserver"
 ) -> AsyncIterator[httpx.AsyncClient]:

@@ -58,9 +58,13 @@ async def postgres_database(
 
 
 @asynccontextmanager
-async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    backend: str, tmp_path: Path, *, name: str = "test", prefix: str = "cityhall_test"
+) -> AsyncIterator[str]:
+    """One database on `backend`: a SQLite file `<name>.db` under `tmp_path`, or a
+    throw-away PostgreSQL database named from `prefix`."""
     if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / name}.db"
         return
-    async with postgres_database() as url:
+    async with postgres_database(prefix=prefix) as url:
         yield url

@@ -36,7 +36,8 @@ from services.kit.app import RuntimeOptions, ServiceRuntime
 from services.kit.payments import payments_runtime
 from services.payments_mock.app import create_app as payments_mock_app
 from services.payments_mock.settings import Settings as PaymentsSettings
-from tests.support.databases import postgres_database
+from tests.support.apps import started
+from tests.support.databases import database_url
 from tests.unit.e_application.support import demo_city
 from tests.unit.kit_payments.conftest import Served
 
@@ -135,22 +136,14 @@ class Suite:
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@asynccontextmanager
 async def whole_suite(backend: str, tmp_path: Path) -> AsyncIterator[Suite]:
     async with AsyncExitStack() as stack:
-        databases: dict[str, str] = {}
-        for name in ("gateway", "e_application", "payments", "alert_mail"):
-            if backend == "sqlite":
-                databases[name] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-            else:
-                databases[name] = await stack.enter_async_context(
-                    postgres_database(prefix=f"cityhall_eapp_{name}")
-                )
+        databases = {
+            name: await stack.enter_async_context(
+                database_url(backend, tmp_path, name=name, prefix=f"cityhall_eapp_{name}")
+            )
+            for name in ("gateway", "e_application", "payments", "alert_mail")
+        }
         sink = await stack.enter_async_context(MailSink(port=0))
         servers = [Served() for _ in range(4)]
         for server in servers:
@@ -163,7 +156,7 @@ async def whole_suite(backend: str, tmp_path: Path) -> AsyncIterator[Suite]:
             "alert_mail": alert_mail.url,
         }
         gateway.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 gateway_app(
                     GatewaySettings(
                         environment="test",
@@ -185,7 +178,7 @@ async def whole_suite(backend: str, tmp_path: Path) -> AsyncIterator[Suite]:
         quiet = RuntimeOptions(background=False)
         common: dict[str, Any] = {"environment": "test", "log_access": False}
         payments.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 payments_mock_app(
                     PaymentsSettings(
                         **common, database_url=databases["payments"], gateway_url=gateway.url
@@ -195,7 +188,7 @@ async def whole_suite(backend: str, tmp_path: Path) -> AsyncIterator[Suite]:
             )
         )
         alert_mail.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 alert_mail_app(
                     AlertMailSettings(
                         **common,
@@ -209,7 +202,7 @@ async def whole_suite(backend: str, tmp_path: Path) -> AsyncIterator[Suite]:
             )
         )
         eapp.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 e_application_app(
                     EApplicationSettings(
                         **common,

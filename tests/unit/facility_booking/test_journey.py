@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from deploy.cli import app as cli_app
@@ -38,7 +37,8 @@ from services.kit.auth import PrincipalKind
 from services.kit.payments import payments_runtime
 from services.payments_mock.app import create_app as payments_mock_app
 from services.payments_mock.settings import Settings as PaymentsSettings
-from tests.support.databases import backends, postgres_database
+from tests.support.apps import started
+from tests.support.databases import backends, database_url
 from tests.unit.facility_booking.support import CITY, open_weekday
 from tests.unit.kit_payments.conftest import Served
 
@@ -109,23 +109,17 @@ class Stack:
             self.runtime(served).clock.advance(delta)
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 @pytest.fixture(params=backends())
 async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stack]:
     async with AsyncExitStack() as exits:
-        databases: dict[str, str] = {}
-        for name in ("payments", "alert_mail", "booking"):
-            if request.param == "sqlite":
-                databases[name] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-            else:
-                databases[name] = await exits.enter_async_context(
-                    postgres_database(prefix=f"cityhall_fbjourney_{name}")
+        databases = {
+            name: await exits.enter_async_context(
+                database_url(
+                    request.param, tmp_path, name=name, prefix=f"cityhall_fbjourney_{name}"
                 )
+            )
+            for name in ("payments", "alert_mail", "booking")
+        }
         sink = await exits.enter_async_context(MailSink(port=0))
         servers = [Served() for _ in range(4)]
         for server in servers:
@@ -138,7 +132,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "facility_booking": booking.url,
         }
         gateway.app = await exits.enter_async_context(
-            _lifespan(
+            started(
                 gateway_app(
                     GatewaySettings(
                         environment="test",
@@ -160,14 +154,14 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "gateway_url": gateway.url,
         }
         payments.app = await exits.enter_async_context(
-            _lifespan(
+            started(
                 payments_mock_app(
                     PaymentsSettings(database_url=databases["payments"], **common), quiet
                 )
             )
         )
         alert_mail.app = await exits.enter_async_context(
-            _lifespan(
+            started(
                 alert_mail_app(
                     AlertMailSettings(
                         database_url=databases["alert_mail"],
@@ -184,7 +178,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
                 session, "デモ市", now=Stack.runtime(alert_mail).clock.now()
             )
         booking.app = await exits.enter_async_context(
-            _lifespan(
+            started(
                 facility_app(
                     FacilitySettings(
                         database_url=databases["booking"], port=booking.port, **common

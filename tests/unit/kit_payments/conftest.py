@@ -45,7 +45,8 @@ from services.kit.payments import (
 from services.kit.settings import ServiceSettings, dev_secret
 from services.payments_mock.app import create_app as payments_mock_app
 from services.payments_mock.settings import Settings as PaymentsSettings
-from tests.support.databases import backends, postgres_database
+from tests.support.apps import started
+from tests.support.databases import backends, database_url
 from tests.unit.kit_payments.demo_service import Handler, applied, create_demo_app, fees
 
 DEMO_CLIENT = "svc-kitdemo"
@@ -245,23 +246,15 @@ def demo_app(suite: Suite, *, background: bool = False) -> FastAPI:
     return create_demo_app(settings, suite.handler, RuntimeOptions(background=background))
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[FastAPI]:
-    async with app.router.lifespan_context(app):
-        yield app
-
-
 @pytest.fixture(params=backends())
 async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Suite]:
     async with AsyncExitStack() as stack:
-        databases: dict[str, str] = {}
-        for name in ("payments", "alert_mail", "demo"):
-            if request.param == "sqlite":
-                databases[name] = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-            else:
-                databases[name] = await stack.enter_async_context(
-                    postgres_database(prefix=f"cityhall_kitpay_{name}")
-                )
+        databases = {
+            name: await stack.enter_async_context(
+                database_url(request.param, tmp_path, name=name, prefix=f"cityhall_kitpay_{name}")
+            )
+            for name in ("payments", "alert_mail", "demo")
+        }
         sink = await stack.enter_async_context(MailSink(port=0))
         servers = [Served() for _ in range(4)]
         for server in servers:
@@ -274,7 +267,7 @@ async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         clients = default_service_clients()
         clients[DEMO_CLIENT] = ServiceClientConfig(secret=dev_secret("client"), scopes=DEMO_SCOPES)
         gateway.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 gateway_app(
                     GatewaySettings(
                         environment="test",
@@ -290,7 +283,7 @@ async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         )
         quiet = RuntimeOptions(background=False)
         payments.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 payments_mock_app(
                     PaymentsSettings(
                         environment="test",
@@ -303,7 +296,7 @@ async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             )
         )
         alert_mail.app = await stack.enter_async_context(
-            _lifespan(
+            started(
                 alert_mail_app(
                     AlertMailSettings(
                         environment="test",
@@ -321,5 +314,5 @@ async def suite(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             await upsert_seed_templates(
                 session, "デモ市", now=suite.runtime_of(alert_mail).clock.now()
             )
-        demo.app = await stack.enter_async_context(_lifespan(demo_app(suite)))
+        demo.app = await stack.enter_async_context(started(demo_app(suite)))
         yield suite
