@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,13 +119,15 @@ class MockCA:
         not_before: datetime | None = None,
         not_after: datetime | None = None,
         days: int = 365 * 5,
+        extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     ) -> IssuedCard:
-        """A new card key (EC P-256) and certificate for `name` (Japanese allowed)."""
+        """A new card key (EC P-256) and certificate for `name` (Japanese allowed), with any
+        further `(extension, critical)` pairs (the signing certificate's usage, 基本4情報)."""
         start = not_before or datetime.now(UTC) - timedelta(minutes=5)
         end = not_after or start + timedelta(days=days)
         key = ec.generate_private_key(ec.SECP256R1())
         serial = x509.random_serial_number()
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(
                 x509.Name(
@@ -140,8 +143,10 @@ class MockCA:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
         )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        cert = builder.sign(self.key, hashes.SHA256())
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

@@ -13,10 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from gateway.idp.jpki import IssuedCard, MockCA, serial_text
+from gateway.idp.jpki import IssuedCard, MockCA
 from services.kit.jpki_basic_info import BasicInfo
 
 CRL_VALIDITY = timedelta(hours=1)
@@ -46,49 +44,26 @@ def issue_signing_certificate(
     not_after: datetime | None = None,
     days: int = 365 * 5,
 ) -> IssuedCard:
-    start = not_before or datetime.now(UTC) - timedelta(minutes=5)
-    end = not_after or start + timedelta(days=days)
-    key = ec.generate_private_key(ec.SECP256R1())
-    serial = x509.random_serial_number()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, info.name),
-                ]
-            )
-        )
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(serial)
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(info.extension(), critical=False)
-        .sign(ca.key, hashes.SHA256())
+    """The card's signing certificate: the login certificate's shape, for signatures only
+    (digital signature + non-repudiation), carrying the fictional 基本4情報."""
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    return ca.issue_card(
+        info.name,
+        not_before=not_before,
+        not_after=not_after,
+        days=days,
+        extensions=[(usage, True), (info.extension(), False)],
     )
-    return IssuedCard(key_pem, cert.public_bytes(serialization.Encoding.PEM), serial_text(serial))
 
 
 def issue_card_with_signing(
