@@ -11,7 +11,8 @@ A route declares the `Idempotency` dependency next to its `SessionDep` and brack
         thing = Thing(...)
         session.add(thing)
         await session.flush()
-        return await idem.complete(201, ThingRead.model_validate(thing, from_attributes=True))
+        view = ThingRead.model_validate(thing, from_attributes=True)
+        return await idem.complete(201, view, location=f"/v1/things/{thing.id}")
 
 Rules, as DESIGN 4 states them:
 
@@ -25,7 +26,11 @@ Rules, as DESIGN 4 states them:
   request body when none is given.
 - Same key, same fingerprint, first request completed → the stored body is replayed with status
   **200** (DESIGN's "200 replay"; the original may have been a 201) and the header
-  `Idempotent-Replayed: true`. The body is byte-for-byte the original one.
+  `Idempotent-Replayed: true`. The body is byte-for-byte the original one, and the replay
+  repeats the headers the route gave `complete()` (`Location`, and any other: `ETag`, `Link`
+  ...), except those that describe one exchange rather than the resource (`PER_EXCHANGE`:
+  the request id, `Date`, rate-limit state, `Retry-After`, cookies, the body's length and
+  type), which every response gets anew.
 - Same key, different fingerprint → 422 (`/problems/idempotency-key-reused`).
 - Same key while the first request is still in flight → the second one waits (polls the row,
   up to `IdempotencyConfig.wait` seconds) and then replays; only if the first is still running
@@ -57,7 +62,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -91,6 +96,31 @@ ANONYMOUS_SCOPE = "anonymous"
 _KEY = re.compile(r"[A-Za-z0-9-]{1,255}")
 _IN_FLIGHT = "in_flight"
 _COMPLETED = "completed"
+
+# Headers that describe one exchange, not the created resource: a replay gets its own (from
+# the middleware, the gateway and the server), so they are never stored.
+PER_EXCHANGE = frozenset(
+    {
+        "content-length",
+        "content-type",
+        "date",
+        "server",
+        "set-cookie",
+        "retry-after",
+        "x-request-id",
+        REPLAYED_HEADER.lower(),
+        "ratelimit",
+        "ratelimit-policy",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
+)
+
+ResponseHeaders = list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +179,15 @@ def _render(content: Any) -> bytes:
     return canonical_json(jsonable_encoder(content))
 
 
+def _stored_headers(headers: Sequence[tuple[str, str]]) -> str | None:
+    kept = [[name, value] for name, value in headers if name.lower() not in PER_EXCHANGE]
+    return json.dumps(kept, ensure_ascii=False) if kept else None
+
+
+def _loaded_headers(stored: str | None) -> ResponseHeaders:
+    return [(str(name), str(value)) for name, value in json.loads(stored)] if stored else []
+
+
 def _claim_statement(insert: Any) -> Any:
     """INSERT of a fresh claim, built once per dialect: per request only values are bound."""
     return (
@@ -160,6 +199,7 @@ def _claim_statement(insert: Any) -> Any:
             state=_IN_FLIGHT,
             response_status=None,
             response_body=None,
+            response_headers=None,
             locked_until=bindparam("i_lease", type_=UTCDateTime()),
             created_at=bindparam("i_now", type_=UTCDateTime()),
             expires_at=bindparam("i_expires", type_=UTCDateTime()),
@@ -181,6 +221,7 @@ _COMPLETE = (
         state=_COMPLETED,
         response_status=bindparam("i_status"),
         response_body=bindparam("i_body"),
+        response_headers=bindparam("i_headers"),
         locked_until=bindparam("i_now", type_=UTCDateTime()),
     )
 )
@@ -246,11 +287,20 @@ class IdempotencySlot:
             return await self._begin_in_request_session()
         return await self._begin_with_own_claim()
 
-    async def complete(self, status_code: int, content: BaseModel | Any) -> Response:
-        """Stores the response with the request's data, commits both, and returns it."""
+    async def complete(
+        self,
+        status_code: int,
+        content: BaseModel | Any,
+        *,
+        location: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> Response:
+        """Stores the response (body, status and headers) with the request's data, commits
+        both, and returns it. `location` is the created resource's path (`Location`)."""
         rendered = _render(content)
+        sent = [("Location", location), *headers] if location is not None else list(headers)
         if self._state is _State.UNKEYED:
-            return self._response(rendered, status_code)
+            return self._response(rendered, status_code, sent)
         if self._state is not _State.CLAIMED:
             raise RuntimeError(
                 f"IdempotencySlot.complete() needs a claimed key (state {self._state.value});"
@@ -265,6 +315,7 @@ class IdempotencySlot:
                 "i_lease": self._lease_until,
                 "i_status": status_code,
                 "i_body": rendered.decode(),
+                "i_headers": _stored_headers(sent),
                 "i_now": self.clock.now(),
             },
         )
@@ -274,15 +325,24 @@ class IdempotencySlot:
             )
         await self.session.commit()
         self._state = _State.COMPLETED
-        return self._response(rendered, status_code)
+        return self._response(rendered, status_code, sent)
 
     # --- internals ---------------------------------------------------------------------
 
-    def _response(self, body: bytes, status_code: int, *, replay: bool = False) -> Response:
-        headers = {REPLAYED_HEADER: "true"} if replay else None
-        return Response(
-            body, status_code=status_code, headers=headers, media_type="application/json"
-        )
+    def _response(
+        self,
+        body: bytes,
+        status_code: int,
+        headers: Sequence[tuple[str, str]],
+        *,
+        replay: bool = False,
+    ) -> Response:
+        response = Response(body, status_code=status_code, media_type="application/json")
+        for name, value in headers:
+            response.headers.append(name, value)
+        if replay:
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
 
     async def _fingerprint(self, body: Any) -> str:
         if body is None:
@@ -361,6 +421,7 @@ class IdempotencySlot:
             "state": _IN_FLIGHT,
             "response_status": None,
             "response_body": None,
+            "response_headers": None,
             "locked_until": lease_until,
             "created_at": now,
             "expires_at": now + self.config.ttl,
@@ -410,7 +471,12 @@ class IdempotencySlot:
                 return _Claim.CLAIMED
             return _Claim.VANISHED
         if row.state == _COMPLETED:
-            return self._response((row.response_body or "").encode(), REPLAY_STATUS, replay=True)
+            return self._response(
+                (row.response_body or "").encode(),
+                REPLAY_STATUS,
+                _loaded_headers(row.response_headers),
+                replay=True,
+            )
         return _Claim.IN_FLIGHT
 
     async def _release(self) -> None:

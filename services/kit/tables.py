@@ -51,6 +51,9 @@ class IdempotencyRecord(SQLModel, table=True):
     state: str = Field(default="in_flight", max_length=16)
     response_status: int | None = None
     response_body: str | None = Field(default=None, sa_column=Column(Text))
+    # JSON [[name, value], ...] of the headers a replay repeats (kit.idempotency.PER_EXCHANGE
+    # are left out); NULL when there were none.
+    response_headers: str | None = Field(default=None, sa_column=Column(Text))
     locked_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

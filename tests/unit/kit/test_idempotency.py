@@ -62,6 +62,9 @@ class WidgetRead(BaseModel):
     size: int
 
 
+COLLECTION_LINK = '</v1/widgets>; rel="collection"'
+
+
 @dataclass
 class Behaviour:
     """What the test route does next: fail once, forget complete(), or linger."""
@@ -88,7 +91,12 @@ def widget_router(behaviour: Behaviour) -> APIRouter:
         if behaviour.fail_next:
             behaviour.fail_next = False
             raise Conflict("the widget factory is busy")
-        return await idem.complete(201, widget)
+        return await idem.complete(
+            201,
+            widget,
+            location=f"/v1/widgets/{widget.id}",
+            headers=[("Link", COLLECTION_LINK), ("Set-Cookie", "seen=1")],
+        )
 
     @router.post("/v1/forgetful", status_code=201)
     async def forgets_complete(
@@ -182,6 +190,27 @@ async def test_same_key_same_body_replays_the_original_body_with_200(harness: Ha
     assert harness.behaviour.calls == ["kettle"]
 
 
+async def test_a_replay_repeats_the_location_and_headers_of_the_first_answer(
+    harness: Harness,
+) -> None:
+    first = await harness.post({"name": "kettle"}, "key-headers")
+    assert first.status_code == 201
+    widget_id = first.json()["id"]
+    assert first.headers["location"] == f"/v1/widgets/{widget_id}"
+    assert first.headers["link"] == COLLECTION_LINK
+    assert first.headers["set-cookie"] == "seen=1"
+    again = await harness.post({"name": "kettle"}, "key-headers")
+    assert again.status_code == 200
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["link"] == COLLECTION_LINK
+    assert "set-cookie" not in again.headers  # one exchange's, never stored
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    [row] = await harness.key_rows()
+    assert row.response_headers is not None
+    assert "x-request-id" not in row.response_headers.lower()
+    assert "seen=1" not in row.response_headers
+
+
 async def test_without_a_key_every_request_creates(harness: Harness) -> None:
     assert (await harness.post({"name": "a"})).status_code == 201
     assert (await harness.post({"name": "a"})).status_code == 201
@@ -258,6 +287,7 @@ async def test_fifty_concurrent_identical_creates_make_one_widget_and_49_replays
     assert statuses == [200] * 49 + [201], statuses
     assert len({r.content for r in responses}) == 1
     assert sum(r.headers.get(REPLAYED_HEADER) == "true" for r in responses) == 49
+    assert len({r.headers["location"] for r in responses}) == 1
     assert await harness.widget_count() == 1
     assert harness.behaviour.calls == ["bulk"]
     [row] = await harness.key_rows()
