@@ -58,7 +58,7 @@ async def create_alert(
     if (replay := await idem.begin(body)) is not None:
         return replay
     alert = await service.create(session, body, actor=principal, now=clock.now())
-    return await idem.complete(201, reads.to_read(alert))
+    return await idem.complete(201, reads.to_read(alert), location=f"/v1/alerts/{alert.id}")
 
 
 @router.get("", response_model=AlertList)

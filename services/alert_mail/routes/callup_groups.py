@@ -42,7 +42,8 @@ async def create_group(
     if (replay := await idem.begin(body)) is not None:
         return replay
     group = await service.create_group(session, body, actor=principal, now=clock.now())
-    return await idem.complete(201, await service.group_read(session, group))
+    view = await service.group_read(session, group)
+    return await idem.complete(201, view, location=f"/v1/callups/groups/{group.id}")
 
 
 @router.get("", response_model=StaffGroupList)

@@ -52,7 +52,8 @@ async def create_callup(
     if (replay := await idem.begin(body)) is not None:
         return replay
     callup = await service.create_callup(session, settings, body, actor=principal, now=clock.now())
-    return await idem.complete(201, await service.callup_read(session, callup))
+    view = await service.callup_read(session, callup)
+    return await idem.complete(201, view, location=f"/v1/callups/{callup.id}")
 
 
 @router.get("", response_model=CallupList)

@@ -72,7 +72,8 @@ async def send_notification(
     if (replay := await idem.begin(body)) is not None:
         return replay
     sent = await service.send(session, body, client=principal, now=clock.now())
-    return await idem.complete(201, service.notification_read(*sent))
+    view = service.notification_read(*sent)
+    return await idem.complete(201, view, location=f"/v1/notifications/{view.id}")
 
 
 @router.get("", response_model=NotificationList)

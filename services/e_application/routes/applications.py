@@ -83,7 +83,7 @@ async def create_application(
         session, body, principal, now=clock.now(), trust=trust
     )
     view = await views.applicant_view(session, application, spec, access_code=code, fresh=True)
-    return await idem.complete(201, view)
+    return await idem.complete(201, view, location=f"/v1/applications/{application.id}")
 
 
 @router.get("/mine", response_model=Page[MineItem])

@@ -109,7 +109,8 @@ async def file_at_counter(
         access_code=submitted.access_code,
         fresh=True,
     )
-    return await idem.complete(201, view)
+    location = f"/v1/applications/{submitted.application.id}"
+    return await idem.complete(201, view, location=location)
 
 
 async def _case(session: SessionDep, application_id: str, principal: Principal) -> Application:

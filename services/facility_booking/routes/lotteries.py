@@ -52,7 +52,8 @@ async def create_round(
         return replay
     now = clock.now()
     round_ = await service.create(session, body, actor=principal, now=now)
-    return await idem.complete(201, await service.to_read(session, round_, now))
+    view = await service.to_read(session, round_, now)
+    return await idem.complete(201, view, location=f"/v1/lotteries/{round_.id}")
 
 
 @router.get("", response_model=RoundList)

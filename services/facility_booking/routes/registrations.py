@@ -46,7 +46,8 @@ async def register(
     if (replay := await idem.begin(body)) is not None:
         return replay
     registration = await service.register(session, body, actor=principal, now=clock.now())
-    return await idem.complete(201, service.to_read(registration))
+    location = f"/v1/facility-users/{registration.id}"
+    return await idem.complete(201, service.to_read(registration), location=location)
 
 
 @router.get("/me", response_model=RegistrationRead)

@@ -69,7 +69,9 @@ async def create_reservation(
         attendees=body.attendees,
     )
     reservation = await service.book(session, site, registration, booking, actor=principal, now=now)
-    return await idem.complete(201, reads.to_read(reservation))
+    return await idem.complete(
+        201, reads.to_read(reservation), location=f"/v1/reservations/{reservation.id}"
+    )
 
 
 @router.get("", response_model=ReservationList)
@@ -106,7 +108,8 @@ async def create_series(
     series, booked = await series_service.create(
         session, registration, body, actor=principal, now=now
     )
-    return await idem.complete(201, series_service.to_read(series, booked))
+    view = series_service.to_read(series, booked)
+    return await idem.complete(201, view, location=f"/v1/reservations/series/{series.id}")
 
 
 @router.get("/series/{series_id}", response_model=SeriesRead)

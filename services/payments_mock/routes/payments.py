@@ -60,7 +60,9 @@ async def create_payment(
         return replay
     now = clock.now()
     payment = await service.create_payment(session, settings, body, actor=principal, now=now)
-    return await idem.complete(201, reads.to_read(settings, payment))  # new: no refunds yet
+    return await idem.complete(  # new: no refunds yet
+        201, reads.to_read(settings, payment), location=f"/v1/payments/{payment.id}"
+    )
 
 
 @router.get("", response_model=PaymentList)

@@ -32,6 +32,20 @@ async def test_a_draft_is_saved_resumed_and_listed_as_mine(api: Api) -> None:
     assert other.json()["items"] == []
 
 
+async def test_a_replayed_create_repeats_the_location_of_the_draft(api: Api) -> None:
+    citizen = {**api.citizen("cit_loc"), "Idempotency-Key": "draft-loc-1"}
+    body = {"procedure_code": "water-start", "form": {"name": "水道 一郎"}}
+    first = await api.client.post("/v1/applications", json=body, headers=citizen)
+    assert first.status_code == 201, first.text
+    assert first.headers["location"] == f"/v1/applications/{first.json()['id']}"
+    again = await api.client.post("/v1/applications", json=body, headers=citizen)
+    assert again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    resumed = await api.client.get(first.headers["location"], headers=api.citizen("cit_loc"))
+    assert resumed.json()["id"] == first.json()["id"]
+
+
 async def test_errors_name_the_json_pointer_including_conditional_fields(api: Api) -> None:
     citizen = api.citizen()
     draft = await api.draft("water-start", {**WATER, "payer_is_applicant": False}, citizen)

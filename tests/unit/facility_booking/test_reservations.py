@@ -186,6 +186,12 @@ async def test_idempotent_create_replays(fb: Suite) -> None:
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
+    # through the gateway's proxy: the replay repeats the first answer's Location
+    assert first.headers["location"] == f"/v1/reservations/{first.json()['id']}"
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    located = await fb.client.get(first.headers["location"], headers=fb.citizen("cit_a"))
+    assert located.json()["id"] == first.json()["id"]
     mine = await fb.client.get("/v1/reservations", headers=fb.citizen("cit_a"))
     assert len(mine.json()["items"]) == 1
 

@@ -298,6 +298,10 @@ async def test_fifty_concurrent_identical_creates_make_one_payment(payments: Pay
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 49 + [201], statuses
     assert len({r.content for r in responses}) == 1
+    payment_id = responses[0].json()["id"]
+    assert {r.headers["location"] for r in responses} == {f"/v1/payments/{payment_id}"}
+    located = await payments.client.get(responses[0].headers["location"], headers=payments.auth())
+    assert located.json()["id"] == payment_id
     listed = await payments.client.get(
         "/v1/payments", params={"reference": "rsv-1"}, headers=payments.auth()
     )
