@@ -28,6 +28,7 @@ import typer
 from deploy.audit_cli import audit_app
 from deploy.jpki_cmd import jpki_app
 from deploy.lottery_cli import lottery_app
+from services.kit.assurance import Acr
 
 if TYPE_CHECKING:  # each verb imports what it runs: `cityhall --help` stays well under a second
     import httpx
@@ -155,12 +156,6 @@ class Kind(StrEnum):
     service = "service"
 
 
-class Acr(StrEnum):
-    email = "email"
-    password = "password"  # noqa: S105 - an assurance level's name
-    jpki = "jpki"
-
-
 def _gateway_settings(var_dir: Path | None) -> Any:
     from pydantic import ValidationError
 
@@ -222,12 +217,17 @@ def token(
     role: Annotated[list[str] | None, typer.Option(help="a role (repeatable)")] = None,
     scope: Annotated[list[str] | None, typer.Option(help="a scope (repeatable)")] = None,
     department: Annotated[str | None, typer.Option(help="staff department code")] = None,
-    acr: Annotated[Acr | None, typer.Option(help="assurance level")] = None,
+    acr: Annotated[
+        Acr | None,
+        typer.Option(help="assurance level (default for staff: mfa, a login with the code)"),
+    ] = None,
     ttl: Annotated[int, typer.Option(min=30, max=86_400, help="lifetime in seconds")] = 900,
     var_dir: VarDir = None,
 ) -> None:
     """Print a dev access token signed with the gateway's keys (simulation mode only)."""
     settings = _gateway_settings(var_dir)
+    if acr is None and kind is Kind.staff:
+        acr = Acr.MFA  # as the gateway's staff tokens: approvals and audit reads need it
     typer.echo(
         _mint(
             settings,
@@ -305,7 +305,7 @@ def _clock_call(var_dir: Path | None, url: str | None, body: dict[str, Any]) -> 
         roles=["admin"],
         scopes=[],
         department="joho",
-        acr="password",
+        acr=Acr.MFA,
         ttl=60,
     )
     gateway = (url or base_url(settings.host, settings.port)).rstrip("/")

@@ -14,6 +14,7 @@ from typing import Any
 import jwt
 
 from gateway.keys import KeyStore
+from services.kit.assurance import methods_of
 from services.kit.auth import PrincipalKind
 
 
@@ -49,6 +50,7 @@ def issue_access_token(
         claims["department"] = department
     if acr is not None:
         claims["acr"] = acr
+        claims["amr"] = methods_of(acr)  # RFC 8176: the methods the level stands for
     if session_id is not None:
         claims["sid"] = session_id  # the refresh-token family: revoked as one session
     signing_key = keystore.current

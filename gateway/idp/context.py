@@ -29,6 +29,7 @@ from gateway.idp.totp import SecretBox
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
+from services.kit.assurance import methods_of
 from services.kit.auth import Principal
 from services.kit.db import Database
 from services.kit.errors import AppError, ServiceUnavailable
@@ -60,6 +61,7 @@ class TokenSet:
         }
         if self.acr is not None:
             body["acr"] = self.acr
+            body["amr"] = methods_of(self.acr)
         if self.refresh_token is not None:
             body["refresh_token"] = self.refresh_token
         return body
@@ -226,6 +228,7 @@ class IdpContext:
             scopes=frozenset(scopes),
             department=account.department,
             acr=acr,
+            amr=tuple(methods_of(acr)),
         )
         return TokenSet(
             access,

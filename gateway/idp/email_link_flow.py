@@ -13,6 +13,7 @@ from gateway.idp.account_flow import checked_email
 from gateway.idp.context import IdpContext, TokenSet
 from gateway.idp.errors import AccountDisabled, EmailLinkRefused
 from gateway.idp.events import IdentityAction
+from services.kit.assurance import Acr
 
 log = logging.getLogger("cityhall.gateway.idp")
 
@@ -104,7 +105,7 @@ class EmailLinkFlow:
             account = await accounts.by_id(session, sub) if claimed else None
             usable = account is not None and account.email == claims.get("email")
             if claimed and usable and account is not None and account.status == "active":
-                tokens = await ctx.token_set(session, account, "email")
+                tokens = await ctx.token_set(session, account, Acr.EMAIL)
         if tokens is not None:
             await ctx.events.record(
                 IdentityAction.LOGIN_SUCCEEDED,

@@ -22,6 +22,7 @@ from gateway.idp.errors import (
 from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.jpki import check_certificate, check_signature, new_nonce
 from gateway.idp.tables import JpkiCertificate, JpkiNonce, JpkiRevocation, RefreshToken
+from services.kit.assurance import Acr
 from services.kit.auth import Principal
 from services.kit.errors import AppError
 from services.kit.ids import new_id
@@ -133,7 +134,7 @@ class JpkiFlow:
                     )
                 )
             tokens = (
-                await ctx.token_set(session, account, "jpki")
+                await ctx.token_set(session, account, Acr.JPKI)
                 if account.status == "active"
                 else None
             )
@@ -177,7 +178,7 @@ class JpkiFlow:
         result = await session.exec(
             select(RefreshToken.family_id)
             .where(col(RefreshToken.account_id).in_([c.account_id for c in linked]))
-            .where(RefreshToken.acr == "jpki")
+            .where(RefreshToken.acr == Acr.JPKI)
             .where(col(RefreshToken.revoked_at).is_(None))
             .where(col(RefreshToken.expires_at) > self.ctx.now())
             .distinct()

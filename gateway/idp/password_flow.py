@@ -20,6 +20,7 @@ from gateway.idp.errors import AccountDisabled, EmailNotVerified, InvalidGrant, 
 from gateway.idp.events import UNKNOWN_ACCOUNT, IdentityAction
 from gateway.idp.tables import Account
 from gateway.idp.totp import matching_step, next_code_at, used_step
+from services.kit.assurance import Acr
 from services.kit.errors import AppError, TooManyRequests
 
 LOGIN_FAILED = "wrong e-mail address or password"
@@ -109,7 +110,8 @@ class PasswordFlow:
                     .where(col(Account.id) == account.id)
                     .values(password_hash=new_hash)
                 )
-            tokens = await ctx.token_set(session, account, "password")
+            acr = Acr.MFA if step is not None else Acr.PASSWORD
+            tokens = await ctx.token_set(session, account, acr)
         return tokens, ("totp" if step is not None else None)
 
     def _totp_step(

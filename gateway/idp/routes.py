@@ -189,6 +189,7 @@ async def me(principal: AnyPrincipal, idp: IdpDep) -> dict[str, Any]:
         "sub": principal.sub,
         "kind": principal.kind,
         "acr": principal.acr,
+        "amr": list(principal.amr),
         "roles": sorted(principal.roles),
         "scopes": sorted(principal.scopes),
         "department": principal.department,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.idp.accounts import STAFF_ROLES
 from gateway.idp.tables import Account
+from services.kit.assurance import Acr
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -132,7 +133,13 @@ class TokenResponse(BaseModel):
     token_type: str = "Bearer"  # noqa: S105 - the RFC 6750 scheme name
     expires_in: int
     scope: str
-    acr: str | None = Field(None, description="user grants: email, password or jpki")
+    acr: Acr | None = Field(
+        None,
+        description="user grants: email, password, mfa (staff: password and one-time code) or jpki",
+    )
+    amr: list[str] | None = Field(
+        None, description="user grants: the RFC 8176 methods, e.g. pwd and otp for staff"
+    )
     refresh_token: str | None = Field(None, description="user grants: rotating, single use")
 
     model_config = ConfigDict(
@@ -143,7 +150,8 @@ class TokenResponse(BaseModel):
                     "token_type": "Bearer",
                     "expires_in": 900,
                     "scope": "",
-                    "acr": "password",
+                    "acr": "mfa",
+                    "amr": ["pwd", "otp"],
                     "refresh_token": "rt_...",
                 }
             ]

@@ -17,7 +17,7 @@ from services.kit.pagination import Cursor, Limit, Page, decode_cursor, fetch_si
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-Auditor = Annotated[Principal, staff(role="auditor")]
+Auditor = Annotated[Principal, staff(role="auditor", mfa=True)]
 
 
 def audit_log(request: Request) -> AuditLog:

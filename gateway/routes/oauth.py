@@ -14,9 +14,27 @@ from gateway.idp.deps import IdpDep, client_ip
 from gateway.idp.grants import EMAIL_LINK_GRANT, NO_STORE, USER_GRANTS, user_grant
 from gateway.idp.schemas import TokenResponse
 from gateway.oauth_errors import InvalidRequest
+from services.kit.assurance import Acr
 from services.kit.auth import Public
 
 MAX_FORM_BYTES = 8192
+# What the access tokens carry (gateway.tokens), for the discovery document.
+CLAIMS_SUPPORTED = [
+    "iss",
+    "aud",
+    "sub",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "kind",
+    "roles",
+    "scope",
+    "department",
+    "acr",
+    "amr",
+    "sid",
+]
 
 router = APIRouter(tags=["auth"])
 
@@ -62,7 +80,10 @@ _FORM_SCHEMA: dict[str, Any] = {
                         },
                         "username": {"type": "string", "description": "e-mail address"},
                         "password": {"type": "string", "format": "password"},
-                        "totp": {"type": "string", "description": "staff: one-time code"},
+                        "totp": {
+                            "type": "string",
+                            "description": "staff: one-time code; gives acr=mfa, amr pwd+otp",
+                        },
                         "refresh_token": {"type": "string"},
                         "link_token": {
                             "type": "string",
@@ -160,7 +181,8 @@ async def openid_configuration(request: Request, runtime: RuntimeDep, _: Public)
         ],
         "revocation_endpoint": f"{base}/auth/revoke",
         "userinfo_endpoint": f"{base}/auth/me",
-        "acr_values_supported": ["email", "password", "jpki"],
+        "acr_values_supported": [acr.value for acr in Acr],
+        "claims_supported": CLAIMS_SUPPORTED,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
         "scopes_supported": scopes,

@@ -20,6 +20,7 @@ import jwt
 from fastapi import Depends, Request
 from jwt.algorithms import OKPAlgorithm
 
+from services.kit.assurance import ACR_RANK, Acr, meets
 from services.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHMS = ["EdDSA"]
@@ -34,6 +35,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     department: str | None = None
     acr: str | None = None
+    amr: tuple[str, ...] = ()  # RFC 8176 methods of the login (kit.assurance)
     name: str | None = None
     email: str | None = None
     token_id: str | None = None
@@ -52,6 +54,7 @@ class Principal:
         if kind not in ("citizen", "business", "staff", "service"):
             raise Unauthorized("token has no valid principal kind")
         scope = claims.get("scope", "")
+        amr = claims.get("amr", ())
         return cls(
             sub=str(claims["sub"]),
             kind=kind,
@@ -59,6 +62,7 @@ class Principal:
             scopes=frozenset(scope.split() if isinstance(scope, str) else scope),
             department=claims.get("department"),
             acr=claims.get("acr"),
+            amr=tuple(str(m) for m in amr) if isinstance(amr, list) else (),
             name=claims.get("name"),
             email=claims.get("email"),
             token_id=claims.get("jti"),
@@ -215,6 +219,11 @@ class Requirement:
     note: str | None = None
 
     @property
+    def second_factor(self) -> bool:
+        """Whether only a login with a second factor passes (acr `mfa` or higher)."""
+        return self.min_acr is not None and ACR_RANK[Acr(self.min_acr)] >= ACR_RANK[Acr.MFA]
+
+    @property
     def public(self) -> bool:
         return self.label == "public"
 
@@ -308,6 +317,8 @@ def _require(
     min_acr: str | None = None,
     label: str,
 ) -> Callable[..., Awaitable[Principal]]:
+    required_acr = Acr(min_acr) if min_acr is not None else None  # a typo fails at import
+
     @mark_auth(
         label,
         kinds=kinds,
@@ -330,15 +341,40 @@ def _require(
             and "admin" not in principal.roles
         ):
             raise Forbidden(f"this endpoint is for department {department}")
-        if min_acr is not None and ACR_RANK.get(principal.acr or "", 0) < ACR_RANK[min_acr]:
-            raise Forbidden(f"this endpoint needs assurance level {min_acr}", required_acr=min_acr)
+        if required_acr is not None and not meets(principal.acr, required_acr):
+            raise _assurance_refusal(principal, required_acr)
         return principal
 
     dependency.__name__ = f"require_{label}"
     return dependency
 
 
-ACR_RANK = {"email": 1, "password": 2, "jpki": 3}
+class SecondFactorRequired(Forbidden):
+    """A staff token without a second factor where one is required. The header follows
+    RFC 9470 (step-up) so a client knows to log in again with its one-time code; the status
+    stays 403, as RFC 6750 answers `insufficient_scope`, because the token itself is valid."""
+
+    slug = "second-factor-required"
+    title = "This action needs a login with a second factor"
+
+    def __init__(self, detail: str, /, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["WWW-Authenticate"] = (
+            'Bearer realm="cityhall", error="insufficient_user_authentication", '
+            f'error_description="log in with your one-time code", acr_values="{Acr.MFA}"'
+        )
+
+
+def _assurance_refusal(principal: Principal, required: Acr) -> Forbidden:
+    current = {"required_acr": required.value, "current_acr": principal.acr}
+    if required is Acr.MFA:
+        return SecondFactorRequired(
+            "this action needs a login with a second factor: log in again with your password"
+            " and the one-time code of your authenticator (the totp field of POST /auth/token)",
+            **current,
+            amr=list(principal.amr),
+        )
+    return Forbidden(f"this endpoint needs assurance level {required}", **current)
 
 
 def citizen(*, min_acr: str | None = None) -> Any:
@@ -347,10 +383,15 @@ def citizen(*, min_acr: str | None = None) -> Any:
     return Depends(_require(kinds=kinds, min_acr=min_acr, label="citizen"))
 
 
-def staff(*, role: str | None = None, department: str | None = None) -> Any:
-    """A staff account: `Annotated[Principal, staff(role="approver")]`."""
+def staff(*, role: str | None = None, department: str | None = None, mfa: bool = False) -> Any:
+    """A staff account: `Annotated[Principal, staff(role="approver", mfa=True)]`. With `mfa`,
+    only a login with the one-time code passes (acr `mfa`, amr `["pwd", "otp"]`): for
+    decisions (approvals), audit reads and lists of personal data."""
     kinds = frozenset({"staff"})
-    return Depends(_require(kinds=kinds, role=role, department=department, label="staff"))
+    min_acr = Acr.MFA.value if mfa else None
+    return Depends(
+        _require(kinds=kinds, role=role, department=department, min_acr=min_acr, label="staff")
+    )
 
 
 def service_client(*, scope: str | None = None) -> Any:
@@ -367,6 +408,7 @@ OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 AnyPrincipal = Annotated[Principal, Depends(authenticated)]
 Citizen = Annotated[Principal, citizen()]
 Staff = Annotated[Principal, staff()]
+StaffMfa = Annotated[Principal, staff(mfa=True)]
 Admin = Annotated[Principal, admin()]
 
 

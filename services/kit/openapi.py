@@ -76,7 +76,12 @@ def _describe(requirement: Requirement) -> str:
         parts.append("scope " + " or ".join(f"`{s}`" for s in requirement.scopes))
     if requirement.department:
         parts.append(f"department `{requirement.department}`")
-    if requirement.min_acr:
+    if requirement.second_factor:
+        parts.append(
+            f"a login with a second factor (acr `{requirement.min_acr}`: password and one-time"
+            " code; a password-only token is refused with /problems/second-factor-required)"
+        )
+    elif requirement.min_acr:
         parts.append(f"assurance level `{requirement.min_acr}` or higher")
     if requirement.note:
         parts.append(requirement.note)
@@ -103,6 +108,8 @@ def access_of(requirements: list[Requirement]) -> dict[str, Any]:
     acr = [r.min_acr for r in checks if r.min_acr]
     if acr:
         access["min_acr"] = acr[0]
+    if any(r.second_factor for r in checks):
+        access["second_factor"] = True
     return {"security": security, "x-cityhall-access": access}
 
 

@@ -12,6 +12,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
+from services.kit.assurance import Acr, methods_of
 from services.kit.auth import StaticJWKS
 
 ISSUER = "cityhall"
@@ -56,7 +57,7 @@ class TokenFactory:
             "roles": sorted(roles),
             "scope": " ".join(sorted(scopes)),
             **({"department": department} if department else {}),
-            **({"acr": acr} if acr else {}),
+            **({"acr": acr, "amr": methods_of(acr)} if acr else {}),  # as the gateway
             **extra,
         }
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
@@ -68,12 +69,20 @@ class TokenFactory:
         return self.headers(sub, kind="citizen", acr=acr)
 
     def staff(
-        self, sub: str = "stf_test", *roles: str, department: str = "shimin"
+        self,
+        sub: str = "stf_test",
+        *roles: str,
+        department: str = "shimin",
+        acr: str = Acr.MFA,
     ) -> dict[str, str]:
-        return self.headers(sub, kind="staff", roles=roles or ("staff",), department=department)
+        """A staff member who logged in with the one-time code, as every staff token with
+        roles from the gateway is; `acr=Acr.PASSWORD` for one without the second factor."""
+        return self.headers(
+            sub, kind="staff", roles=roles or ("staff",), department=department, acr=acr
+        )
 
-    def admin(self) -> dict[str, str]:
-        return self.headers("stf_admin", kind="staff", roles=("admin",), department="joho")
+    def admin(self, acr: str = Acr.MFA) -> dict[str, str]:
+        return self.headers("stf_admin", kind="staff", roles=("admin",), department="joho", acr=acr)
 
     def service(self, client_id: str, *scopes: str) -> dict[str, str]:
         return self.headers(client_id, kind="service", scopes=scopes)

@@ -30,7 +30,7 @@ def _staff_with_any_role(*roles: str) -> Callable[[Request], Awaitable[Principal
 
 
 Composer = Annotated[Principal, Depends(_staff_with_any_role(*COMPOSERS))]
-Approver = Annotated[Principal, staff(role="approver")]
-EmergencyPublisher = Annotated[Principal, staff(role="emergency_publisher")]
+Approver = Annotated[Principal, staff(role="approver", mfa=True)]
+EmergencyPublisher = Annotated[Principal, staff(role="emergency_publisher", mfa=True)]
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 AlertIdPath = Annotated[str, Path(pattern=ALERT_ID_PATTERN, max_length=64)]

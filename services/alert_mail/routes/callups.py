@@ -27,6 +27,7 @@ from services.alert_mail.schemas.callups import (
     CallupSummary,
     RecipientList,
 )
+from services.kit.auth import StaffMfa
 from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
@@ -95,7 +96,7 @@ async def get_summary(
 @router.get("/{callup_id}/recipients", response_model=RecipientList)
 async def list_recipients(
     callup_id: CallupId,
-    principal: StaffReader,
+    principal: StaffMfa,
     session: AuditedReadSession,
     clock: ClockDep,
     limit: Limit = 100,

@@ -12,7 +12,7 @@ from services.alert_mail.domain.delivery_status import DeliveryState
 from services.alert_mail.routes.alert_deps import AlertIdPath
 from services.alert_mail.schemas.deliveries import AlertProgress, DeliveryList
 from services.kit import audit
-from services.kit.auth import Staff
+from services.kit.auth import Staff, StaffMfa
 from services.kit.deps import AuditedReadSession, ClockDep, SessionDep
 from services.kit.pagination import Cursor, Limit
 
@@ -32,7 +32,7 @@ async def alert_progress(
 @router.get("/alerts/{alert_id}/deliveries", response_model=DeliveryList)
 async def alert_deliveries(
     alert_id: AlertIdPath,
-    principal: Staff,
+    principal: StaffMfa,
     session: AuditedReadSession,
     clock: ClockDep,
     status: DeliveryState | None = None,

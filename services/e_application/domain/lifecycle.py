@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.kit import assurance
+from services.kit.assurance import Acr
 from services.kit.state_machine import StateMachine
 
 
@@ -118,24 +120,14 @@ class Channel(StrEnum):
 
 
 class Assurance(StrEnum):
+    """What a procedure asks of the login: none, or a kit.assurance level (citizen side)."""
+
     ANONYMOUS = "anonymous"
-    EMAIL = "email"
-    PASSWORD = "password"  # noqa: S105 - an assurance level, not a secret
-    JPKI = "jpki"
-
-
-ASSURANCE_RANK: dict[Assurance, int] = {
-    Assurance.ANONYMOUS: 0,
-    Assurance.EMAIL: 1,
-    Assurance.PASSWORD: 2,
-    Assurance.JPKI: 3,
-}
+    EMAIL = Acr.EMAIL.value
+    PASSWORD = Acr.PASSWORD.value
+    JPKI = Acr.JPKI.value
 
 
 def meets(acr: str | None, required: Assurance) -> bool:
     """Whether a token's `acr` is at least the procedure's assurance."""
-    try:
-        have = ASSURANCE_RANK[Assurance(acr)] if acr else 0
-    except ValueError:
-        have = 0
-    return have >= ASSURANCE_RANK[required]
+    return required is Assurance.ANONYMOUS or assurance.meets(acr, Acr(required.value))

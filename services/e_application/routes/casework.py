@@ -36,7 +36,7 @@ from services.e_application.schemas.applications import (
     TransitionRequest,
 )
 from services.kit import audit
-from services.kit.auth import Principal, Staff
+from services.kit.auth import Principal, Staff, StaffMfa
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.errors import Conflict, NotFound
 from services.kit.idempotency import Idempotency
@@ -201,7 +201,7 @@ async def send_back(
 async def approve(
     application_id: ApplicationId,
     body: TransitionRequest,
-    principal: Staff,
+    principal: StaffMfa,
     session: SessionDep,
     clock: ClockDep,
 ) -> StaffApplicationRead:
@@ -216,7 +216,7 @@ async def approve(
 async def reject(
     application_id: ApplicationId,
     body: TransitionRequest,
-    principal: Staff,
+    principal: StaffMfa,
     session: SessionDep,
     clock: ClockDep,
 ) -> StaffApplicationRead:

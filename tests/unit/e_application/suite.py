@@ -33,6 +33,7 @@ from services.e_application.app import create_app as e_application_app
 from services.e_application.seed import seed as seed_e_application
 from services.e_application.settings import Settings as EApplicationSettings
 from services.kit.app import RuntimeOptions, ServiceRuntime
+from services.kit.assurance import Acr
 from services.kit.payments import payments_runtime
 from services.payments_mock.app import create_app as payments_mock_app
 from services.payments_mock.settings import Settings as PaymentsSettings
@@ -73,6 +74,7 @@ class Suite:
             kind="staff",
             roles=roles or ("staff",),
             department=department,
+            acr=Acr.MFA,
             ttl=900,
             issuer=settings.issuer,
             audience=settings.audience,

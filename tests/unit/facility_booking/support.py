@@ -24,6 +24,7 @@ from services.facility_booking.app import create_app
 from services.facility_booking.seed import seed
 from services.facility_booking.settings import Settings
 from services.kit.app import RuntimeOptions
+from services.kit.assurance import Acr
 from services.kit.auth import PrincipalKind
 from services.kit.clock import JST, Clock
 from tests.unit.gateway_app.support import gateway_settings
@@ -76,7 +77,7 @@ class Suite:
         return self.headers(sub, acr=acr)
 
     def staff(self, sub: str = "stf_sports", department: str = SPORTS) -> dict[str, str]:
-        return self.headers(sub, kind="staff", roles=("staff",), department=department, acr=None)
+        return self.headers(sub, kind="staff", roles=("staff",), department=department, acr=Acr.MFA)
 
     async def register(
         self, sub: str, *, residency: str = "resident", jpki: bool = True, **extra: Any

@@ -33,6 +33,7 @@ from services.facility_booking.domain.lottery_draw import verify
 from services.facility_booking.seed import seed
 from services.facility_booking.settings import Settings as FacilitySettings
 from services.kit.app import RuntimeOptions, ServiceRuntime
+from services.kit.assurance import Acr
 from services.kit.auth import PrincipalKind
 from services.kit.payments import payments_runtime
 from services.payments_mock.app import create_app as payments_mock_app
@@ -85,7 +86,7 @@ class Stack:
 
     def staff(self) -> dict[str, str]:
         return self.headers(
-            "stf_sports", kind="staff", department="sports", roles=("staff",), acr=None
+            "stf_sports", kind="staff", department="sports", roles=("staff",), acr=Acr.MFA
         )
 
     async def booking_jobs(self) -> None:

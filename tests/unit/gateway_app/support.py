@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from gateway.runtime import GatewayRuntime
 from gateway.settings import GatewaySettings
 from gateway.tokens import issue_access_token
+from services.kit.assurance import Acr
 from services.kit.auth import PrincipalKind
 
 
@@ -112,7 +113,12 @@ class Gateway:
         kind: PrincipalKind = "citizen",
         roles: tuple[str, ...] = (),
         scopes: tuple[str, ...] = (),
+        acr: str | None = None,
     ) -> str:
+        """A token signed with the gateway's key. Staff default to acr `mfa` (amr pwd+otp):
+        every staff token with roles the gateway issues follows a login with the code."""
+        if acr is None and kind == "staff":
+            acr = Acr.MFA
         settings = self.runtime.settings
         keystore = self.runtime.keystore
         assert keystore is not None
@@ -122,6 +128,7 @@ class Gateway:
             kind=kind,
             roles=roles,
             scopes=scopes,
+            acr=acr,
             ttl=300,
             issuer=settings.issuer,
             audience=settings.audience,

@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.keys import KeyStore
 from gateway.rate_limit.settings import RateLimitSettings
 from gateway.tokens import issue_access_token
+from services.kit.assurance import Acr
 from tests.support.schemathesis_support import assert_conforms, send
 
 from .support import gateway_settings
@@ -48,6 +49,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClie
             issuer="cityhall",
             audience="cityhall",
             department="joho",
+            acr=Acr.MFA,
             now=datetime.now(UTC),
         )
         yield client, admin
