@@ -52,6 +52,7 @@ async def test_register_verify_login_and_me(gw: Gateway, sink: MailSink) -> None
     )
     assert claims["exp"] - claims["iat"] == 900
     assert claims["acr"] == "password"
+    assert claims["amr"] == ["pwd"]
     assert claims["kind"] == "citizen"
 
     me = await gw.client.get("/auth/me", headers=bearer(tokens["access_token"]))
@@ -61,7 +62,9 @@ async def test_register_verify_login_and_me(gw: Gateway, sink: MailSink) -> None
 
     discovery = (await gw.client.get("/.well-known/openid-configuration")).json()
     assert "password" in discovery["grant_types_supported"]
-    assert discovery["acr_values_supported"] == ["email", "password", "jpki"]
+    assert discovery["acr_values_supported"] == ["email", "password", "mfa", "jpki"]
+    assert {"acr", "amr", "sid"} <= set(discovery["claims_supported"])
+    assert me.json()["amr"] == ["pwd"]
 
 
 async def test_registering_an_address_twice_answers_the_same(gw: Gateway, sink: MailSink) -> None:

@@ -83,9 +83,11 @@ async def test_a_mailed_link_logs_in_once_with_acr_email(
     assert tokens.headers["cache-control"] == "no-store"
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert (claims["acr"], claims["sub"], claims["kind"]) == ("email", account["id"], "citizen")
+    assert claims["amr"] == ["email"]  # no RFC 8176 value names a mailed link
     assert me.status_code == 200
     assert me.json()["acr"] == "email"
     assert refreshed.json()["acr"] == "email"  # the session keeps its assurance level
+    assert refreshed.json()["amr"] == ["email"]
 
     assert replay.status_code == 400
     assert replay.headers["content-type"] == "application/problem+json"

@@ -6,6 +6,7 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import pyotp
 from typer.testing import CliRunner
 
@@ -15,7 +16,7 @@ from gateway.idp.jpki_client import Card
 from tests.unit.gateway_app.support import Gateway
 
 from .conftest import IdpGatewayFactory
-from .helpers import bearer, password_login
+from .helpers import FORM, bearer, password_login
 
 STAFF_PASSWORD = "staff password 2026"
 
@@ -99,6 +100,96 @@ async def test_staff_totp_enrolment_login_and_disable(
         assert "revoked" in proxied.json()["detail"]
 
 
+async def _enrolled_staff(gw: Gateway, email: str, roles: list[str]) -> pyotp.TOTP:
+    """A staff account created by an admin whose authenticator is confirmed."""
+    admin = bearer(gw.token(sub="stf_admin", kind="staff", roles=("admin",)))
+    created = await gw.client.post(
+        "/auth/admin/staff",
+        json={
+            "email": email,
+            "display_name": "監査 花子",
+            "department": "joho",
+            "roles": roles,
+            "initial_password": STAFF_PASSWORD,
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    first = (await password_login(gw, email, STAFF_PASSWORD)).json()
+    enrol = bearer(first["access_token"])
+    totp = pyotp.TOTP((await gw.client.post("/auth/totp/enroll", headers=enrol)).json()["secret"])
+    confirm = {"code": totp.at(datetime.now(UTC) - timedelta(seconds=30))}  # ±1 step allowed
+    confirmed = await gw.client.post("/auth/totp/confirm", json=confirm, headers=enrol)
+    assert confirmed.status_code == 200, confirmed.text
+    return totp
+
+
+def _claims(token: str) -> dict[str, object]:
+    claims: dict[str, object] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+async def test_a_login_with_the_code_says_so_and_refresh_keeps_it(
+    make_idp_gateway: IdpGatewayFactory,
+) -> None:
+    async with make_idp_gateway() as gw:
+        totp = await _enrolled_staff(gw, "kansa@city.example.jp", ["auditor"])
+        login = await password_login(
+            gw, "kansa@city.example.jp", STAFF_PASSWORD, totp=totp.at(datetime.now(UTC))
+        )
+        assert login.status_code == 200, login.text
+        tokens = login.json()
+        assert (tokens["acr"], tokens["amr"]) == ("mfa", ["pwd", "otp"])
+        claims = _claims(tokens["access_token"])
+        assert (claims["acr"], claims["amr"]) == ("mfa", ["pwd", "otp"])
+        me = (await gw.client.get("/auth/me", headers=bearer(tokens["access_token"]))).json()
+        assert me["amr"] == ["pwd", "otp"]
+        audit = await gw.client.get("/audit/events", headers=bearer(tokens["access_token"]))
+        assert audit.status_code == 200, audit.text
+
+        refreshed = await gw.client.post(
+            "/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+            headers=FORM,
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        again = _claims(refreshed.json()["access_token"])
+        assert (again["acr"], again["amr"]) == ("mfa", ["pwd", "otp"])
+        audit = await gw.client.get(
+            "/audit/export", headers=bearer(refreshed.json()["access_token"])
+        )
+        assert audit.status_code == 200
+
+
+async def test_audit_reads_refuse_a_staff_token_without_the_second_factor(
+    make_idp_gateway: IdpGatewayFactory,
+) -> None:
+    async with make_idp_gateway() as gw:
+        password_only = bearer(
+            gw.token(sub="stf_auditor", kind="staff", roles=("auditor",), acr="password")
+        )
+        for path in ("/audit/events", "/audit/export", "/audit/verify"):
+            refused = await gw.client.get(path, headers=password_only)
+            assert refused.status_code == 403, path
+            assert refused.headers["content-type"] == "application/problem+json"
+            problem = refused.json()
+            assert problem["type"] == "/problems/second-factor-required"
+            assert problem["required_acr"] == "mfa"
+            assert problem["current_acr"] == "password"
+            assert problem["amr"] == ["pwd"]
+            assert "one-time code" in problem["detail"]
+            challenge = refused.headers["www-authenticate"]
+            assert 'error="insufficient_user_authentication"' in challenge
+            assert 'acr_values="mfa"' in challenge
+        # elsewhere the same token works: its identity, and the admin routes of the IdP
+        assert (await gw.client.get("/auth/me", headers=password_only)).status_code == 200
+        assert (await gw.client.get("/audit/keys", headers=password_only)).status_code == 200
+        spec = (await gw.client.get("/openapi.json")).json()
+        access = spec["paths"]["/audit/events"]["get"]["x-cityhall-access"]
+        assert access["second_factor"] is True
+        assert access["min_acr"] == "mfa"
+
+
 async def _card_login(gw: Gateway, card: Card, **changes: str) -> tuple[int, dict[str, str]]:
     challenge = (await gw.client.post("/auth/jpki/challenge")).json()
     body = {**card.token_request(challenge["nonce"]), **changes}
@@ -112,6 +203,7 @@ async def test_jpki_card_login_and_refusals(gw: Gateway) -> None:
     status, tokens = await _card_login(gw, card)
     assert status == 200, tokens
     assert tokens["acr"] == "jpki"
+    assert _claims(tokens["access_token"])["amr"] == ["hwk", "sc"]  # RFC 8176: card, its key
     me = (await gw.client.get("/auth/me", headers=bearer(tokens["access_token"]))).json()
     assert me["account"]["display_name"] == "山田 花子"
     status, again = await _card_login(gw, card)  # the same card logs in the same account

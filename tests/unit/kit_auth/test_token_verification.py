@@ -47,6 +47,7 @@ async def test_a_good_token_gives_its_principal(tokens: TokenFactory) -> None:
         kind="citizen",
         roles=frozenset({"x"}),
         acr="jpki",
+        amr=("hwk", "sc"),
         token_id=principal.token_id,
         expires_at=principal.expires_at,
     )
