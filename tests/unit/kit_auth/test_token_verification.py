@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, FastAPI
 
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
+from services.kit.assurance import Acr, methods_of, rank
 from services.kit.auth import (
     Citizen,
     Principal,
@@ -136,6 +137,12 @@ def _guarded_app(tokens: TokenFactory, db_url: str) -> FastAPI:
     async def approvals(principal: Annotated[Principal, staff(role="approver")]) -> dict[str, str]:
         return {"sub": principal.sub}
 
+    @router.post("/decisions")
+    async def decide(
+        principal: Annotated[Principal, staff(role="approver", mfa=True)],
+    ) -> dict[str, str]:
+        return {"sub": principal.sub}
+
     @router.get("/staff-only")
     async def staff_only(principal: Staff) -> dict[str, str]:
         return {"sub": principal.sub}
@@ -195,6 +202,50 @@ async def test_route_dependencies_check_kind_role_scope_and_assurance(
         assert (await client.post("/payments", headers=writer)).status_code == 200
         assert (await client.post("/payments", headers=reader)).status_code == 403
         assert (await client.post("/payments", headers=tokens.citizen())).status_code == 403
+
+
+async def test_mfa_admits_only_staff_who_logged_in_with_the_code(
+    tokens: TokenFactory, tmp_path: Any
+) -> None:
+    app = _guarded_app(tokens, f"sqlite+aiosqlite:///{tmp_path}/g.db")
+    async with running(app) as client:
+        with_code = tokens.staff("s1", "approver")
+        assert (await client.post("/decisions", headers=with_code)).json() == {"sub": "s1"}
+        password_only = tokens.staff("s1", "approver", acr=Acr.PASSWORD)
+        refused = await client.post("/decisions", headers=password_only)
+        assert refused.status_code == 403
+        problem = refused.json()
+        assert problem["type"] == "/problems/second-factor-required"
+        assert (problem["required_acr"], problem["current_acr"]) == ("mfa", "password")
+        assert problem["amr"] == ["pwd"]
+        assert 'acr_values="mfa"' in refused.headers["www-authenticate"]
+        # the same token is fine where no second factor is asked for
+        assert (await client.get("/approvals", headers=password_only)).status_code == 200
+        no_acr = tokens.headers("s2", kind="staff", roles=("approver",))
+        assert (await client.post("/decisions", headers=no_acr)).status_code == 403
+        admin_password_only = tokens.admin(acr=Acr.PASSWORD)
+        assert (await client.post("/decisions", headers=admin_password_only)).status_code == 403
+        assert (await client.post("/decisions", headers=tokens.admin())).status_code == 200
+        # a citizen's card login ranks higher but is no staff account
+        card = tokens.citizen("c1", acr=Acr.JPKI)
+        assert (await client.post("/decisions", headers=card)).status_code == 403
+
+        spec = (await client.get("/openapi.json")).json()
+        access = spec["paths"]["/decisions"]["post"]["x-cityhall-access"]
+        assert access["second_factor"] is True
+        assert access["min_acr"] == "mfa"
+        assert "second factor" in access["summary"]
+        assert "second_factor" not in spec["paths"]["/approvals"]["get"]["x-cityhall-access"]
+
+
+def test_the_amr_of_every_level_uses_rfc_8176_values_where_one_exists() -> None:
+    assert methods_of(Acr.PASSWORD) == ["pwd"]
+    assert methods_of(Acr.MFA) == ["pwd", "otp"]
+    assert methods_of(Acr.JPKI) == ["hwk", "sc"]
+    assert methods_of(Acr.EMAIL) == ["email"]
+    assert methods_of(None) == []  # client_credentials: no login, no methods
+    assert methods_of("bogus") == []
+    assert [a.value for a in sorted(Acr, key=rank)] == ["email", "password", "mfa", "jpki"]
 
 
 def test_a_different_signing_key_really_differs(tokens: TokenFactory) -> None:
