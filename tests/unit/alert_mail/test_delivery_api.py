@@ -10,6 +10,7 @@ import pytest
 
 from deploy.mailsink import MailSink
 from services.alert_mail.models import Alert
+from services.kit.assurance import Acr
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.alerts_support import audit_actions
 from tests.unit.alert_mail.delivery_support import (
@@ -90,6 +91,21 @@ async def test_other_departments_and_citizens_see_nothing(sent: tuple[Quiet, Ale
     )
     assert unknown.status_code == 404
     assert await audit_actions(quiet.db, alert.id) == []
+
+
+async def test_the_delivery_list_needs_the_second_factor_and_the_progress_does_not(
+    sent: tuple[Quiet, Alert],
+) -> None:
+    quiet, alert = sent
+    password_only = quiet.tokens.staff(
+        "stf_bosai", "alert_publisher", department="bosai", acr=Acr.PASSWORD
+    )
+    listed = await quiet.client.get(f"/v1/alerts/{alert.id}/deliveries", headers=password_only)
+    assert listed.status_code == 403
+    assert listed.json()["type"] == "/problems/second-factor-required"
+    progress = await quiet.client.get(f"/v1/alerts/{alert.id}/progress", headers=password_only)
+    assert progress.status_code == 200
+    assert await audit_actions(quiet.db, alert.id) == []  # a refused read shows nothing
 
 
 async def test_deliveries_filter_by_status_and_email_and_page_with_cursors(

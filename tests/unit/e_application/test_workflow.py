@@ -10,6 +10,7 @@ from services.e_application import workflow_service
 from services.e_application.application_views import today_jst
 from services.e_application.domain.business_days import add_business_days
 from services.e_application.models import Application
+from services.kit.assurance import Acr
 from tests.unit.e_application.support import INQUIRY_FORM, LECTURE_FORM, PDF, Api
 
 WATER = {
@@ -191,6 +192,26 @@ async def test_four_eyes_needs_a_second_approver(api: Api) -> None:
     assert read.status_code == 200
     assert read.content == PDF
     assert (await api.act(filed["id"], "reject", second)).json()["current_state"] == "completed"
+
+
+async def test_deciding_needs_a_login_with_the_second_factor(api: Api) -> None:
+    filed = await api.submitted("info-disclosure", DISCLOSURE, api.citizen(acr="password"))
+    reviewer = api.tokens.staff("stf_somu1", "approver", department="somu", acr=Acr.PASSWORD)
+    # a password-only token does the casework that is no decision
+    assert (await api.act(filed["id"], "start-review", reviewer)).status_code == 200
+    asked = await api.act(filed["id"], "request-approval", reviewer, comment="開示相当")
+    assert asked.json()["status"] == "awaiting_approval"
+    second = api.tokens.staff("stf_somu2", "approver", department="somu", acr=Acr.PASSWORD)
+    for action in ("approve", "reject"):
+        refused = await api.act(filed["id"], action, second, comment="決裁")
+        assert refused.status_code == 403, action
+        assert refused.json()["type"] == "/problems/second-factor-required"
+    still = await api.client.get(f"/v1/applications/{filed['id']}", headers=reviewer)
+    assert still.json()["status"] == "awaiting_approval"
+    with_code = api.staff("stf_somu2", "approver", department="somu")
+    approved = await api.act(filed["id"], "approve", with_code, comment="開示を決定しました。")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
 
 
 async def test_an_approved_fee_waits_for_payment(api: Api) -> None:
