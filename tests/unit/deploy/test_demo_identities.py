@@ -93,6 +93,7 @@ async def test_staff_log_in_with_their_password_and_the_printed_code(
     assert claims["kind"] == "staff"
     assert set(claims["roles"]) == set(demo.roles)
     assert claims["department"] == demo.department
+    assert (claims["acr"], claims["amr"]) == ("mfa", ["pwd", "otp"])  # the demo's approvals
 
 
 async def test_citizens_and_the_business_log_in_with_a_password(

@@ -96,6 +96,24 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     assert "gateway, e_application" in migrated.output
 
 
+def test_a_dev_staff_token_is_a_login_with_the_code_unless_told(tmp_path: Path) -> None:
+    base = ["token", "--kind", "staff", "--sub", "stf_1", "--role", "approver"]
+    minted = runner.invoke(app, [*base, "--var-dir", str(tmp_path)])
+    assert minted.exit_code == 0, minted.output
+    claims = jwt.decode(minted.stdout.strip().splitlines()[-1], options={"verify_signature": False})
+    assert (claims["acr"], claims["amr"]) == ("mfa", ["pwd", "otp"])
+    weaker = runner.invoke(app, [*base, "--acr", "password", "--var-dir", str(tmp_path)])
+    claims = jwt.decode(weaker.stdout.strip().splitlines()[-1], options={"verify_signature": False})
+    assert (claims["acr"], claims["amr"]) == ("password", ["pwd"])
+    citizen = runner.invoke(
+        app, ["token", "--kind", "citizen", "--sub", "c", "--var-dir", str(tmp_path)]
+    )
+    claims = jwt.decode(
+        citizen.stdout.strip().splitlines()[-1], options={"verify_signature": False}
+    )
+    assert "acr" not in claims
+
+
 def test_a_dev_token_verifies_with_the_gateways_keys(tmp_path: Path) -> None:
     args = "token --kind staff --sub stf_1 --role approver --role staff --department shimin"
     args += " --acr password --ttl 120"
