@@ -20,7 +20,7 @@ import jwt
 from fastapi import Depends, Request
 from jwt.algorithms import OKPAlgorithm
 
-from services.kit.assurance import ACR_RANK, Acr, meets
+from services.kit.assurance import Acr, meets
 from services.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHMS = ["EdDSA"]
@@ -220,8 +220,8 @@ class Requirement:
 
     @property
     def second_factor(self) -> bool:
-        """Whether only a login with a second factor passes (acr `mfa` or higher)."""
-        return self.min_acr is not None and ACR_RANK[Acr(self.min_acr)] >= ACR_RANK[Acr.MFA]
+        """Whether this is `staff(mfa=True)`: only a login with the one-time code passes."""
+        return self.min_acr == Acr.MFA
 
     @property
     def public(self) -> bool:

@@ -236,6 +236,8 @@ async def test_mfa_admits_only_staff_who_logged_in_with_the_code(
         assert access["min_acr"] == "mfa"
         assert "second factor" in access["summary"]
         assert "second_factor" not in spec["paths"]["/approvals"]["get"]["x-cityhall-access"]
+        card_only = spec["paths"]["/filings"]["get"]["x-cityhall-access"]
+        assert (card_only["min_acr"], "second_factor" in card_only) == ("jpki", False)
 
 
 def test_the_amr_of_every_level_uses_rfc_8176_values_where_one_exists() -> None:
