@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy.ext.asyncio
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -369,7 +370,7 @@ async def _move(
 
 
 async def record_transition(
-    session: AsyncSession,
+    session: sqlalchemy.ext.asyncio.AsyncSession,
     subscription_id: str,
     transition: Transition,
     before: str,

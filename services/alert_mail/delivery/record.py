@@ -57,8 +57,10 @@ def _mine(token: str) -> ColumnElement[bool]:
 
 # The two statements of every batch go to the driver's executemany as they are: SQLAlchemy's
 # per-row parameter processing cost more than SQLite's own work for these updates.
+# The statuses are bound like every other value: each comes from the delivery lifecycle
+# (`settle`, or the `cancel` the worker applies).
 _DELIVERED = (
-    "UPDATE deliveries SET status = 'delivered', delivered_at = ?, updated_at = ?,"
+    "UPDATE deliveries SET status = ?, delivered_at = ?, updated_at = ?,"
     " lease_until = NULL, last_code = ?, last_detail = NULL WHERE id = ? AND worker = ?"
 )
 _FAILED = (
@@ -109,7 +111,7 @@ async def record_results(
     connection = await session.connection()
     stamp = UTCDateTime().bind_processor(connection.dialect) or (lambda value: value)
     delivered = [
-        (stamp(r.at), stamp(r.at), r.code, r.delivery.id, token)
+        (r.status, stamp(r.at), stamp(r.at), r.code, r.delivery.id, token)
         for r in results
         if r.status is DeliveryState.DELIVERED
     ]
