@@ -35,6 +35,7 @@ from services.alert_mail.domain.alert_rules import (
     may_act_for,
 )
 from services.alert_mail.domain.delivery_status import (
+    CANCELLED_DETAIL,
     DELIVERIES,
     PENDING,
     QUEUED,
@@ -397,7 +398,7 @@ async def _stop_deliveries(session: AsyncSession, alert: Alert, now: datetime) -
         .values(
             status=cancelled.value,
             updated_at=now,
-            last_detail="the alert was cancelled",
+            last_detail=CANCELLED_DETAIL,
         )
     )
     note_cancelled(session, alert.id)

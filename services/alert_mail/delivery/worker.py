@@ -7,6 +7,9 @@ recipients never hold up healthy ones. Sends stop at a deadline well inside the 
 (and on shutdown); whatever was not attempted is handed back unsent, so a slow server never
 lets the lease run out under a live worker.
 
+A Cancel of the alert stops the rest of a batch: the deliveries not yet sent are recorded
+`cancelled` (delivery.cancels).
+
 At-least-once: a worker killed mid-batch leaves its rows `sending` until the lease expires,
 then any worker re-claims and sends them again, with the same Message-ID."""
 
@@ -34,6 +37,7 @@ from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
 from services.alert_mail.domain.delivery_status import (
+    CANCELLED_DETAIL,
     DELIVERIES,
     DeliveryState,
     DeliveryTransition,
@@ -161,7 +165,7 @@ class DeliveryWorker:
     def _cancelled(self, delivery: Claimed) -> Result:
         """Its alert was cancelled before the mail went out: settled without sending."""
         status = DELIVERIES.apply(DeliveryState.SENDING, DeliveryTransition.CANCEL)
-        return Result(delivery, status, self.clock.now(), detail="the alert was cancelled")
+        return Result(delivery, status, self.clock.now(), detail=CANCELLED_DETAIL)
 
     async def _send_one(
         self, delivery: Claimed, batch: Batch, parts: dict[tuple[str, str], AlertParts]

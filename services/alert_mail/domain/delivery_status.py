@@ -62,6 +62,9 @@ DELIVERIES: Final = StateMachine(
 SendOutcome = Literal["delivered", "temporary-failure", "permanent-failure"]
 """What one attempt at the SMTP server gave (the sender's vocabulary, not a state)."""
 
+CANCELLED_DETAIL: Final = "the alert was cancelled"
+"""A cancelled delivery's `last_detail`, whoever settled it (the Cancel or a worker)."""
+
 STATUSES: Final[tuple[DeliveryState, ...]] = tuple(DeliveryState)
 PENDING: Final[frozenset[DeliveryState]] = DELIVERIES.states_allowing(_T.CLAIM)
 QUEUED: Final[tuple[DeliveryState, ...]] = tuple(
