@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.alert_reads import SENT_STATUSES, is_admin, may_see
+from services.alert_mail.delivery.cancels import note_cancelled
 from services.alert_mail.delivery.fanout import fan_out
 from services.alert_mail.domain.alert_lifecycle import (
     ALERTS,
@@ -33,7 +34,14 @@ from services.alert_mail.domain.alert_rules import (
     fingerprint,
     may_act_for,
 )
-from services.alert_mail.domain.delivery_status import PENDING, STATUSES
+from services.alert_mail.domain.delivery_status import (
+    CANCELLED_DETAIL,
+    DELIVERIES,
+    PENDING,
+    QUEUED,
+    STATUSES,
+    DeliveryTransition,
+)
 from services.alert_mail.models import Alert, AlertEvent, Category, Delivery, District
 from services.alert_mail.schemas.alerts import (
     AlertCreate,
@@ -375,6 +383,27 @@ async def _replace_referenced(session: AsyncSession, alert: Alert, now: datetime
     earlier.updated_at = now
     session.add(earlier)
     await session.flush()
+    if earlier.cancelled_at == now:
+        await _stop_deliveries(session, earlier, now)
+
+
+async def _stop_deliveries(session: AsyncSession, alert: Alert, now: datetime) -> None:
+    """A Cancel stops what the cancelled alert has not sent: its deliveries waiting in the
+    queue are cancelled here, the ones a worker holds by that worker, which sends no more of
+    them (delivery.cancels). The alert completes once none is left to attempt."""
+    (cancelled,) = {DELIVERIES.apply(s, DeliveryTransition.CANCEL) for s in QUEUED}
+    await session.exec(
+        update(Delivery)
+        .where(col(Delivery.alert_id) == alert.id, col(Delivery.status).in_(QUEUED))
+        .values(
+            status=cancelled.value,
+            updated_at=now,
+            last_detail=CANCELLED_DETAIL,
+        )
+    )
+    note_cancelled(session, alert.id)
+    if alert.status == AlertState.SENDING:
+        await complete_finished_alerts(session, now, alert_ids=[alert.id])
 
 
 # --- completion ----------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class Settings(ServiceSettings):
     worker_idle_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="how often an idle worker looks for due deliveries"
     )
+    worker_cancel_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="how often a sending worker looks for cancelled alerts"
+    )
     mail_titles: dict[str, str] = Field(
         default_factory=dict,
         description="per language (ja, ja-plain, en, zh, ko): the mail's title in subjects "

@@ -4,12 +4,13 @@ dependency commits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy.ext.asyncio
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -357,14 +358,38 @@ async def _move(
         subscription.suspended_at = None
         subscription.hard_bounces = 0
     session.add(subscription)
+    await record_transition(
+        session,
+        subscription.id,
+        transition,
+        previous,
+        subscription.status,
+        principal=principal,
+        now=now,
+    )
+
+
+async def record_transition(
+    session: sqlalchemy.ext.asyncio.AsyncSession,
+    subscription_id: str,
+    transition: Transition,
+    before: str,
+    after: str,
+    *,
+    principal: Principal | None,
+    now: datetime,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    """A subscription's history: one audit event per status change, whoever made it (a
+    resident's link, the owner's account, the delivery worker suspending a bouncing address)."""
     await audit.record(
         session,
         principal,
-        f"subscription.{subscription.status}",
-        subscription.id,
+        f"subscription.{after}",
+        subscription_id,
         service=SERVICE,
         now=now,
-        changes={"status": [previous, subscription.status], "transition": transition.value},
+        changes={"status": [before, after], "transition": transition.value, **(changes or {})},
     )
 
 

@@ -4,7 +4,8 @@ Settings come from the environment (ALERT_MAIL_DATABASE_URL, ALERT_MAIL_SMTP_HOS
 for the service. Any number may run at once beside the service (they claim disjoint batches),
 each with its own database engine and SMTP pool. SIGTERM or SIGINT: the batches in hand are
 finished (unsent rows handed back) and the process exits 0. The database must already be
-migrated (the service does it on start)."""
+migrated (the service does it on start). In simulation mode it keeps the service's simulated
+time (kit.shared_clock), so `/sim/clock` makes its retries and expired leases due as well."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from services.alert_mail.settings import Settings
 from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.mailer import Mailer
+from services.kit.shared_clock import ClockFollower
 
 log = logging.getLogger("cityhall.alert_mail.worker")
 
@@ -33,12 +35,22 @@ async def serve(settings: Settings, *, lanes: int = LANES, name: str | None = No
             loop.add_signal_handler(sig, stop.set)
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     mailer = Mailer(settings.smtp_host, settings.smtp_port, pool_size=settings.smtp_pool_size)
-    worker = DeliveryWorker(db, Clock(), settings, mailer, name=name, lanes=lanes)
+    clock = Clock()
+    follower = None
+    if settings.simulation:  # the service's /sim/clock moves this process's time too
+        follower = ClockFollower(db, clock, settings.clock_poll_seconds)
+        await follower.refresh()
+    worker = DeliveryWorker(db, clock, settings, mailer, name=name, lanes=lanes)
+    if follower is not None:
+        follower.on_move.append(worker.wake)  # retries and leases may have fallen due
+        follower.start()
     worker.start()
     log.info("alert_mail worker %s sending to %s:%s", worker.name, mailer.host, mailer.port)
     try:
         await stop.wait()
     finally:
+        if follower is not None:
+            await follower.stop()
         await worker.stop()
         await mailer.close()
         await db.dispose()

@@ -35,6 +35,7 @@ from services.kit.revocation import RevocationFeed, gateway_source
 from services.kit.security_headers import SecurityHeadersMiddleware
 from services.kit.service_token import ServiceTokenProvider
 from services.kit.settings import ServiceSettings
+from services.kit.shared_clock import ClockFollower
 
 log = logging.getLogger("cityhall.app")
 
@@ -56,6 +57,7 @@ class ServiceRuntime:
     extras: dict[str, Any] = field(default_factory=dict)
     background: bool = True  # RuntimeOptions.background: start hooks' own background tasks
     revocations: RevocationFeed | None = None  # the gateway's revocation list, polled
+    clock_follower: ClockFollower | None = None  # simulation: the shared offset, polled
 
 
 HandlerFactory = Callable[[ServiceRuntime], Mapping[str, OutboxHandler]]
@@ -97,6 +99,10 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
         if settings.migrate_on_start:
             await upgrade(db.engine, spec.migrations)
         clock = Clock()
+        follower = None
+        if settings.simulation:  # start at the simulated time the other processes keep
+            follower = ClockFollower(db, clock, settings.clock_poll_seconds)
+            await follower.refresh()
         http = build_client(
             transport=spec.options.http_transport, user_agent=f"cityhall-{spec.name}"
         )
@@ -131,6 +137,7 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             scheduler=None,  # type: ignore[arg-type]
             background=spec.options.background,
             revocations=revocations,
+            clock_follower=follower,
         )
         handlers: dict[str, OutboxHandler] = {
             AUDIT_TOPIC: AuditShipper(http, settings.gateway_url, service_token, spec.name)
@@ -159,12 +166,16 @@ def _lifespan(spec: ServiceSpec) -> Callable[[FastAPI], Any]:
             runtime.scheduler.start()
             if revocations is not None:
                 revocations.start()
+            if follower is not None:
+                follower.start()
         log.info("%s ready on %s", spec.name, settings.database_url.split("@")[-1])
         try:
             yield
         finally:
             if revocations is not None:
                 await revocations.stop()
+            if follower is not None:
+                await follower.stop()
             await runtime.scheduler.stop()
             await runtime.relay.stop()
             for hook in spec.on_shutdown:

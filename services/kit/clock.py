@@ -31,6 +31,13 @@ class Clock:
             raise ValueError("a clock only moves forward")
         self._offset += delta
 
+    def follow(self, offset: timedelta) -> bool:
+        """Take a larger offset another process set (kit.shared_clock); True if it moved."""
+        if offset <= self._offset:
+            return False
+        self._offset = offset
+        return True
+
     def travel_to(self, moment: datetime) -> None:
         if moment.tzinfo is None:
             raise ValueError("moment must carry a UTC offset")

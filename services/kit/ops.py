@@ -15,6 +15,7 @@ from services.kit.exposure import MetricsReader
 from services.kit.metrics import CONTENT_TYPE_LATEST
 from services.kit.schemas import WriteModel
 from services.kit.settings import ServiceSettings
+from services.kit.shared_clock import store_offset
 
 
 class Health(BaseModel):
@@ -91,6 +92,12 @@ def _clock_state(request: Request) -> ClockState:
     return ClockState(now=clock.now(), offset_seconds=clock.offset.total_seconds())
 
 
+async def _follow(request: Request) -> None:
+    follower = request.app.state.runtime.clock_follower
+    if follower is not None:
+        await follower.refresh()
+
+
 def ops_router(settings: ServiceSettings) -> APIRouter:
     router = APIRouter(tags=["operations"])
     name = settings.service_name
@@ -119,11 +126,13 @@ def ops_router(settings: ServiceSettings) -> APIRouter:
 
     @router.get("/sim/clock", response_model=ClockState, tags=["simulation"])
     async def read_clock(request: Request, _: SimulationOperator) -> ClockState:
+        await _follow(request)
         return _clock_state(request)
 
     @router.post("/sim/clock", response_model=ClockState, tags=["simulation"])
     async def move_clock(request: Request, move: ClockMove, _: ClockMover) -> ClockState:
         clock = request.app.state.clock
+        await _follow(request)  # move from the time every process keeps, not a stale one
         if (move.advance_seconds is None) == (move.travel_to is None):
             raise UnprocessableContent(
                 "give exactly one of advance_seconds or travel_to", field="advance_seconds"
@@ -135,11 +144,13 @@ def ops_router(settings: ServiceSettings) -> APIRouter:
                 clock.advance(timedelta(seconds=move.advance_seconds or 0))
         except ValueError as exc:
             raise UnprocessableContent(str(exc), field="travel_to") from exc
+        await store_offset(request.app.state.db, clock.offset, clock.now())
         return _clock_state(request)
 
     @router.post("/sim/tick", response_model=TickResult, tags=["simulation"])
     async def tick(request: Request, _: SimulationOperator, force: bool = False) -> TickResult:
         runtime = request.app.state.runtime
+        await _follow(request)  # another replica may have answered the last /sim/clock
         runs = await runtime.scheduler.run_due(force=force)
         delivered = await runtime.relay.run_once()
         return TickResult(

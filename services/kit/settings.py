@@ -67,6 +67,13 @@ class ServiceSettings(BaseSettings):
         description="how often the gateway's revocation list is re-read (logout, disabled "
         "accounts, revoked sessions); 0: not at all",
     )
+    clock_poll_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="simulation mode: how often every process of the service (replicas, "
+        "`cityhall worker`) re-reads the simulation clock the service's /sim/clock moved",
+    )
     client_id: str = Field("", description="this service's client id at the gateway")
     gateway_identity: str = Field(
         "svc-gateway", description="sub of the gateway's own tokens: the only mover of the clock"

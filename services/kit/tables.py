@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from services.kit.sqltypes import JSONType, UTCDateTime
@@ -84,3 +84,14 @@ class WebhookSubscription(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     registered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SimulationClock(SQLModel, table=True):
+    """The service's one simulation offset, shared by every process on its database (service
+    replicas, `cityhall worker`): `/sim/clock` raises it, every process follows it."""
+
+    __tablename__ = "kit_sim_clock"
+
+    id: int = Field(default=1, primary_key=True)
+    offset_microseconds: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

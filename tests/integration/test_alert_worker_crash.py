@@ -12,21 +12,18 @@ with the same Message-ID (so a mailbox can drop the second)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import insert
 from sqlmodel import col, func, select
 
-from deploy.mailsink import MailSink, MailStore, SinkHandler
+from deploy.mailsink import MailSink
 from services.alert_mail.app import MIGRATIONS
 from services.alert_mail.delivery.fanout import fan_out
 from services.alert_mail.models import (
@@ -40,6 +37,7 @@ from services.kit.clock import Clock
 from services.kit.db import Database
 from services.kit.ids import new_id
 from services.kit.migrate import upgrade
+from tests.support.holding_sink import holding_sink
 from tests.support.process_kill import needs_sigkill, sigkill, spawn_module, stop
 from tests.unit.alert_mail.conftest import demo_city
 
@@ -50,36 +48,6 @@ TIMEOUT = 120.0
 STOP_WITHIN = 15.0
 
 pytestmark = needs_sigkill
-
-
-class HoldingHandler(SinkHandler):
-    """Stores every message; after `hold_after` of them, holds the replies until released."""
-
-    def __init__(self, store: MailStore, hold_after: int) -> None:
-        super().__init__(store)
-        self.hold_after = hold_after
-        self.holding = asyncio.Event()
-        self.released = asyncio.Event()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        if len(self.store) >= self.hold_after and not self.released.is_set():
-            self.holding.set()
-            await self.released.wait()
-        return reply
-
-
-@contextlib.asynccontextmanager
-async def holding_sink(hold_after: int) -> AsyncIterator[tuple[MailSink, HoldingHandler]]:
-    sink = MailSink(port=0, capacity=RECIPIENTS * 3)
-    handler = HoldingHandler(sink.store, hold_after)
-    sink.handler = handler
-    await sink.serve()
-    try:
-        yield sink, handler
-    finally:
-        handler.released.set()
-        await sink.close()
 
 
 async def prepare(db_url: str) -> tuple[Database, str]:
@@ -162,7 +130,7 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
     log = await asyncio.to_thread((tmp_path / "workers.log").open, "ab")
     processes: list[asyncio.subprocess.Process] = []
     try:
-        async with holding_sink(KILL_AFTER) as (sink, handler):
+        async with holding_sink(KILL_AFTER, capacity=RECIPIENTS * 3) as (sink, handler):
             started = time.monotonic()
             first = await start_worker(db_url, sink, "killed", log)
             processes.append(first)

@@ -17,14 +17,19 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from services.alert_mail.domain.delivery_status import DELIVERIES, QUEUED, DeliveryTransition
 from services.alert_mail.models.deliveries import IN_FLIGHT_CONDITION, QUEUE_CONDITION
 from services.kit.sqltypes import UTCDateTime
 
 _RETURNING = "RETURNING id, kind, alert_id, subscription_id, message_id, email, language, attempts"
 _SET = (
-    "SET status = 'sending', lease_until = :lease_until, worker = :worker, "
+    "SET status = :claimed, lease_until = :lease_until, worker = :worker, "
     "attempts = attempts + 1, updated_at = :now"
 )
+
+
+# Every claimable state claims into one: `sending`.
+(_CLAIMED,) = {DELIVERIES.apply(s, DeliveryTransition.CLAIM) for s in QUEUED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,13 @@ async def claim_batch(
             break
         rows = await connection.execute(
             _STATEMENTS[(kind, skip_locked)],
-            {"now": now, "lease_until": lease_until, "worker": worker, "limit": wanted},
+            {
+                "now": now,
+                "lease_until": lease_until,
+                "worker": worker,
+                "limit": wanted,
+                "claimed": _CLAIMED.value,
+            },
         )
         claimed.extend(Claimed(*row) for row in rows.all())
     return claimed

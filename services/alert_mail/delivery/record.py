@@ -4,7 +4,8 @@ Every statement is guarded by the claim's `worker` token: if this worker's lease
 another worker re-claimed a delivery, that worker's outcome wins and ours is dropped.
 
 Subscriptions are only written when something happened to them: a hard bounce (+1, and
-suspension at the limit) or the first delivery after bounces (reset to 0). The happy path of
+suspension at the limit, the lifecycle's `suspend` with its history event) or the first
+delivery after bounces (reset to 0). The happy path of
 a 64,000-recipient alert writes no subscription row."""
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from services.alert_mail.delivery.claim import Claimed
 from services.alert_mail.domain.delivery_status import DeliveryState
 from services.alert_mail.domain.subscription_rules import SUBSCRIPTIONS, Transition
 from services.alert_mail.models import Delivery, Subscription
+from services.alert_mail.subscriptions_service import record_transition
 from services.kit.sqltypes import UTCDateTime
-
-# Repeated hard bounces suspend an active subscription (the lifecycle's `suspend`).
-_SUSPENDABLE = sorted(SUBSCRIPTIONS.states_allowing(Transition.SUSPEND))
-_SUSPENDED = SUBSCRIPTIONS.apply(_SUSPENDABLE[0], Transition.SUSPEND).value
 
 _d = Delivery.__table__  # type: ignore[attr-defined]
 _s = Subscription.__table__  # type: ignore[attr-defined]
@@ -59,8 +57,10 @@ def _mine(token: str) -> ColumnElement[bool]:
 
 # The two statements of every batch go to the driver's executemany as they are: SQLAlchemy's
 # per-row parameter processing cost more than SQLite's own work for these updates.
+# The statuses are bound like every other value: each comes from the delivery lifecycle
+# (`settle`, or the `cancel` the worker applies).
 _DELIVERED = (
-    "UPDATE deliveries SET status = 'delivered', delivered_at = ?, updated_at = ?,"
+    "UPDATE deliveries SET status = ?, delivered_at = ?, updated_at = ?,"
     " lease_until = NULL, last_code = ?, last_detail = NULL WHERE id = ? AND worker = ?"
 )
 _FAILED = (
@@ -111,7 +111,7 @@ async def record_results(
     connection = await session.connection()
     stamp = UTCDateTime().bind_processor(connection.dialect) or (lambda value: value)
     delivered = [
-        (stamp(r.at), stamp(r.at), r.code, r.delivery.id, token)
+        (r.status, stamp(r.at), stamp(r.at), r.code, r.delivery.id, token)
         for r in results
         if r.status is DeliveryState.DELIVERED
     ]
@@ -141,12 +141,12 @@ async def record_results(
             .where(_s.c.id.in_(list(reset_bounces)), _s.c.hard_bounces > 0)
             .values(hard_bounces=0, updated_at=now)
         )
-    suspended = await _count_hard_bounces(connection, results, now, hard_bounce_limit)
+    suspended = await _count_hard_bounces(session, results, now, hard_bounce_limit)
     return Recorded(len(delivered), len(failed), len(released), suspended)
 
 
 async def _count_hard_bounces(
-    connection: AsyncConnection, results: Sequence[Result], now: datetime, limit: int
+    session: AsyncSession, results: Sequence[Result], now: datetime, limit: int
 ) -> int:
     bounced = sorted(
         {
@@ -157,15 +157,39 @@ async def _count_hard_bounces(
     )
     if not bounced:
         return 0
+    connection = await session.connection()
     await connection.execute(
         update(_s)
         .where(_s.c.id == bindparam("b_sid"))
         .values(hard_bounces=_s.c.hard_bounces + 1, updated_at=now),
         [{"b_sid": sid} for sid in bounced],
     )
-    suspended = await connection.execute(
-        update(_s)
-        .where(_s.c.id.in_(bounced), _s.c.status.in_(_SUSPENDABLE), _s.c.hard_bounces >= limit)
-        .values(status=_SUSPENDED, suspended_at=now, updated_at=now)
-    )
-    return int(getattr(suspended, "rowcount", 0) or 0)
+    return await _suspend(session, bounced, now, limit)
+
+
+async def _suspend(session: AsyncSession, bounced: Sequence[str], now: datetime, limit: int) -> int:
+    """Repeated hard bounces suspend the address through the lifecycle's `suspend`: one
+    conditional UPDATE per state the table lets suspend, and a history event per row moved."""
+    connection = await session.connection()
+    suspended = 0
+    for before in sorted(SUBSCRIPTIONS.states_allowing(Transition.SUSPEND)):
+        after = SUBSCRIPTIONS.apply(before, Transition.SUSPEND)
+        moved = await connection.execute(
+            update(_s)
+            .where(_s.c.id.in_(bounced), _s.c.status == before.value, _s.c.hard_bounces >= limit)
+            .values(status=after.value, suspended_at=now, updated_at=now)
+            .returning(_s.c.id, _s.c.hard_bounces)
+        )
+        for subscription_id, hard_bounces in moved.all():
+            await record_transition(
+                session,
+                subscription_id,
+                Transition.SUSPEND,
+                before,
+                after,
+                principal=None,
+                now=now,
+                changes={"hard_bounces": hard_bounces},
+            )
+            suspended += 1
+    return suspended

@@ -7,6 +7,9 @@ recipients never hold up healthy ones. Sends stop at a deadline well inside the 
 (and on shutdown); whatever was not attempted is handed back unsent, so a slow server never
 lets the lease run out under a live worker.
 
+A Cancel of the alert stops the rest of a batch: the deliveries not yet sent are recorded
+`cancelled` (delivery.cancels).
+
 At-least-once: a worker killed mid-batch leaves its rows `sending` until the lease expires,
 then any worker re-claims and sends them again, with the same Message-ID."""
 
@@ -28,11 +31,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail import alerts_service
 from services.alert_mail.delivery.batch import BatchContext, load_context
+from services.alert_mail.delivery.cancels import CancelWatch
 from services.alert_mail.delivery.claim import Claimed, anything_due, claim_batch
 from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
-from services.alert_mail.domain.delivery_status import DeliveryState, RetryPolicy, settle
+from services.alert_mail.domain.delivery_status import (
+    CANCELLED_DETAIL,
+    DELIVERIES,
+    DeliveryState,
+    DeliveryTransition,
+    RetryPolicy,
+    settle,
+)
 from services.alert_mail.domain.subscription_rules import SubscriptionState
 from services.alert_mail.settings import Settings
 from services.kit.clock import Clock
@@ -86,6 +97,7 @@ class DeliveryWorker:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.lanes = lanes
         self._sending = asyncio.Semaphore(settings.worker_concurrency)
+        self.cancels = CancelWatch(db, settings.worker_cancel_poll_seconds)
         self._claims = itertools.count(1)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -126,6 +138,7 @@ class DeliveryWorker:
             if not claimed:
                 return None
             context = await load_context(session, claimed)
+        self.cancels.note(a.id for a in context.alerts.values() if a.cancelled_at is not None)
         deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() * LEASE_USE
         return Batch(token, claimed, context, now, deadline)
 
@@ -137,14 +150,22 @@ class DeliveryWorker:
 
         async def sender() -> None:
             for delivery in pending:
-                if self._stopping or loop.time() > batch.deadline:
+                if self.cancels.is_cancelled(delivery.alert_id):
+                    results.append(self._cancelled(delivery))
+                elif self._stopping or loop.time() > batch.deadline:
                     results.append(Result(delivery, None, self.clock.now()))
-                    continue
-                results.append(await self._send_one(delivery, batch, parts))
+                else:
+                    results.append(await self._send_one(delivery, batch, parts))
 
         workers = min(self.settings.worker_concurrency, len(batch.claimed))
-        await asyncio.gather(*(sender() for _ in range(workers)))
+        async with self.cancels.watching(batch.context.alerts.keys()):
+            await asyncio.gather(*(sender() for _ in range(workers)))
         return results
+
+    def _cancelled(self, delivery: Claimed) -> Result:
+        """Its alert was cancelled before the mail went out: settled without sending."""
+        status = DELIVERIES.apply(DeliveryState.SENDING, DeliveryTransition.CANCEL)
+        return Result(delivery, status, self.clock.now(), detail=CANCELLED_DETAIL)
 
     async def _send_one(
         self, delivery: Claimed, batch: Batch, parts: dict[tuple[str, str], AlertParts]
@@ -164,6 +185,8 @@ class DeliveryWorker:
         outcome = simulated_outcome(delivery.email)
         if outcome is None:
             async with self._sending:
+                if self.cancels.is_cancelled(delivery.alert_id):  # while waiting for a slot
+                    return self._cancelled(delivery)
                 outcome = await self.mailer.send_raw(
                     self.renderer.envelope_from,
                     (delivery.email,),

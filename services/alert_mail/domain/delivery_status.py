@@ -5,6 +5,11 @@
                         │  ├──▶ technical-failure   (temporary failures until max_attempts)
                         │  └──▶ permanent-failure   (5xx)
                         └── lease expired (the worker died) ──claim──▶ sending
+    created, temporary-failure, sending ──cancel──▶ cancelled   (a Cancel of its alert)
+
+A cancel settles the deliveries waiting in the queue at once; one a worker holds (`sending`)
+is settled by that worker, which sends no mail of a cancelled alert (it looks at claim time
+and again before each send). A mail already sent stays `delivered`.
 
 A temporary failure only reschedules its own row: it never waits in line, so failing
 recipients cannot slow the healthy ones (Okayama, July 2018)."""
@@ -26,6 +31,7 @@ class DeliveryState(StrEnum):
     TEMPORARY_FAILURE = "temporary-failure"
     PERMANENT_FAILURE = "permanent-failure"
     TECHNICAL_FAILURE = "technical-failure"
+    CANCELLED = "cancelled"
 
 
 class DeliveryTransition(StrEnum):
@@ -34,6 +40,7 @@ class DeliveryTransition(StrEnum):
     DEFER = "defer"
     BOUNCE = "bounce"
     GIVE_UP = "give_up"
+    CANCEL = "cancel"
 
 
 _S, _T = DeliveryState, DeliveryTransition
@@ -46,14 +53,24 @@ DELIVERIES: Final = StateMachine(
         (_S.SENDING, _T.DEFER): _S.TEMPORARY_FAILURE,
         (_S.SENDING, _T.BOUNCE): _S.PERMANENT_FAILURE,
         (_S.SENDING, _T.GIVE_UP): _S.TECHNICAL_FAILURE,
+        (_S.CREATED, _T.CANCEL): _S.CANCELLED,
+        (_S.TEMPORARY_FAILURE, _T.CANCEL): _S.CANCELLED,
+        (_S.SENDING, _T.CANCEL): _S.CANCELLED,
     }
 )
 
 SendOutcome = Literal["delivered", "temporary-failure", "permanent-failure"]
 """What one attempt at the SMTP server gave (the sender's vocabulary, not a state)."""
 
+CANCELLED_DETAIL: Final = "the alert was cancelled"
+"""A cancelled delivery's `last_detail`, whoever settled it (the Cancel or a worker)."""
+
 STATUSES: Final[tuple[DeliveryState, ...]] = tuple(DeliveryState)
 PENDING: Final[frozenset[DeliveryState]] = DELIVERIES.states_allowing(_T.CLAIM)
+QUEUED: Final[tuple[DeliveryState, ...]] = tuple(
+    s for s in STATUSES if s in PENDING and s is not _S.SENDING
+)
+"""Waiting in the queue, held by no worker (in declaration order: the queue index's text)."""
 FINAL: Final[frozenset[DeliveryState]] = DELIVERIES.final_states()
 
 

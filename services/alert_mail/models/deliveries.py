@@ -11,13 +11,14 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from services.alert_mail.domain.delivery_status import QUEUED, DeliveryState
 from services.alert_mail.models._columns import json_column, timestamp
 
 # The sending queue and the batches in flight. Written as literals so the claim query can name
 # them word for word, which both SQLite and PostgreSQL need before they use a partial index.
 # Partial indexes keep the per-row index work of a 64,000-recipient alert small.
-QUEUE_CONDITION = "status IN ('created', 'temporary-failure')"
-IN_FLIGHT_CONDITION = "status = 'sending'"
+QUEUE_CONDITION = "status IN ({})".format(", ".join(f"'{s.value}'" for s in QUEUED))
+IN_FLIGHT_CONDITION = f"status = '{DeliveryState.SENDING.value}'"
 
 
 class OutgoingMessage(SQLModel, table=True):
@@ -70,7 +71,7 @@ class Delivery(SQLModel, table=True):
     email: str = Field(max_length=254)
     language: str = Field(default="ja", max_length=8)
     priority: int = 0  # lower is sooner: 0 emergency, 1 alert, 2 notice
-    # created | sending | delivered | temporary-failure | permanent-failure | technical-failure
+    # a DeliveryState: created | sending | delivered | ...-failure | cancelled
     status: str = Field(max_length=24)
     attempts: int = 0
     next_attempt_at: datetime = timestamp()

@@ -23,6 +23,7 @@ from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
 from services.alert_mail.domain.links import read_personal_token
 from services.alert_mail.models import Alert, Subscription
 from tests.support.tokens import TokenFactory
+from tests.unit.alert_mail.callups_support import audit_events
 from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail
 from tests.unit.alert_mail.delivery_support import (
     Person,
@@ -189,6 +190,16 @@ async def test_hard_bounces_count_up_suspend_at_the_limit_and_reset_on_delivery(
     assert subs[gone].suspended_at is not None
     assert (subs[typo].status, subs[typo].hard_bounces) == ("active", 1)
     assert (subs[back].status, subs[back].hard_bounces) == ("active", 0)
+    # the suspension is the lifecycle's `suspend`, with its history event like every other
+    history = [e for e in await audit_events(quiet) if e["action"].startswith("subscription.")]
+    assert [(e["action"], e["target"]) for e in history] == [("subscription.suspended", gone)]
+    [suspension] = history
+    assert suspension["changes"] == {
+        "status": ["active", "suspended"],
+        "transition": "suspend",
+        "hard_bounces": 3,
+    }
+    assert (suspension["actor"], suspension["actor_kind"]) == (None, "system")
 
 
 async def test_simulator_addresses_reach_their_status_without_sending(quiet: Quiet) -> None:
