@@ -182,7 +182,7 @@ async function myApplications(main) {
     page.items.length
       ? h(
           "table",
-          {},
+          { tabindex: 0 },
           h("caption", {}, t("nav_my_applications")),
           h("thead", {}, h("tr", {}, ["reference", "procedure", "status", "updated"].map((k) => h("th", { scope: "col" }, t(k))))),
           h(

@@ -3,7 +3,7 @@
 import { ApiError, api, session } from "../api.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
-import { apiForm, field, notice, requireLogin, submit, when } from "./common.js";
+import { apiForm, field, notice, refreshWhile, requireLogin, submit, when } from "./common.js";
 import { voucher } from "./payment.js";
 
 export function monthRange(month) {
@@ -41,7 +41,7 @@ export function availabilityGrid(availability, slots, onPick) {
   const labels = Object.fromEntries(slots.map((s) => [s.code, s.label_ja]));
   return h(
     "table",
-    { class: "availability" },
+    { class: "availability", tabindex: 0 },
     h("caption", {}, t("availability_caption")),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("day")), slots.map((s) => h("th", { scope: "col" }, s.label_ja)))),
     h(
@@ -201,8 +201,10 @@ async function reservations(main) {
 
 async function reservation(main, id) {
   if (!session()) return requireLogin(main);
+  let status = null;
   const load = async (message) => {
     const r = await api(`/v1/reservations/${encodeURIComponent(id)}`);
+    status = r.status;
     const cancel = apiForm(
       { "aria-labelledby": "cancel-title", class: "panel" },
       [h("h2", { id: "cancel-title" }, t("cancel_title")), field("reason", "cancel_reason", { maxlength: 200 }), submit("cancel_submit")],
@@ -227,7 +229,7 @@ async function reservation(main, id) {
         r.hold_expires_at ? [h("dt", {}, t("hold_expires")), h("dd", {}, when(r.hold_expires_at))] : null,
         r.refund_amount !== null && r.refund_amount !== undefined ? [h("dt", {}, t("refund")), h("dd", { id: "refund" }, `${yen(r.refund_amount)}（${r.refund_percent}%）`)] : null,
       ),
-      r.status === "held" ? voucher(r.payment_details, () => load()) : null,
+      r.status === "held" ? voucher(r.payment_details, () => refreshWhile(() => status === "held", load)) : null,
       r.allowed_transitions.includes("cancel") ? cancel : null,
     );
   };

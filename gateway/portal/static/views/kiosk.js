@@ -23,7 +23,7 @@ async function facilityToday(main, f) {
     h("button", { type: "button", class: "kiosk-button", onclick: () => kioskView(main) }, t("kiosk_back")),
     h(
       "table",
-      { class: "availability kiosk-grid" },
+      { class: "availability kiosk-grid", tabindex: 0 },
       h("caption", {}, t("availability_caption")),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("unit")), f.slots.map((s) => h("th", { scope: "col" }, s.label_ja)))),
       h(

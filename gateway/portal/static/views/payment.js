@@ -21,7 +21,7 @@ function konbiniVoucher(konbini, onPaid) {
       submit("simulate_store_pay"),
     ],
     async (values) => {
-      const receipt = await api("/v1/simulate/konbini/payments", {
+      const receipt = await api("/sim/registers/konbini", {
         method: "POST",
         body: { chain: values.chain, barcode: konbini.barcode },
       });
@@ -38,7 +38,7 @@ function konbiniVoucher(konbini, onPaid) {
     h("p", {}, h("a", { href: konbini.voucher_url, target: "_blank", rel: "noopener" }, t("voucher_print"))),
     h(
       "table",
-      {},
+      { tabindex: 0 },
       h("caption", {}, t("store_numbers")),
       h("thead", {}, h("tr", {}, [t("store"), t("number"), t("confirmation")].map((x) => h("th", { scope: "col" }, x)))),
       h(
@@ -64,7 +64,7 @@ function payeasyVoucher(payeasy, onPaid) {
     { class: "simulation", "aria-labelledby": "simulate-payeasy" },
     [h("h3", { id: "simulate-payeasy" }, t("simulate_payeasy_title")), submit("simulate_payeasy_pay")],
     async () => {
-      const receipt = await api("/v1/simulate/payeasy/payments", {
+      const receipt = await api("/sim/registers/payeasy", {
         method: "POST",
         body: {
           institution_number: payeasy.institution_number,

@@ -44,7 +44,7 @@ async function queue(main) {
     page.items.length
       ? h(
           "table",
-          {},
+          { tabindex: 0 },
           h("caption", {}, t("queue_caption", { department: session().me.department || "" })),
           h("thead", {}, h("tr", {}, ["reference", "procedure", "status", "due_on"].map((k) => h("th", { scope: "col" }, t(k))))),
           h(
@@ -259,7 +259,7 @@ async function audit(main) {
     result,
     h(
       "table",
-      {},
+      { tabindex: 0 },
       h("caption", {}, t("audit_latest")),
       h("thead", {}, h("tr", {}, ["seq", "time", "actor", "action", "target"].map((k) => h("th", { scope: "col" }, t(`audit_${k}`))))),
       h("tbody", {}, events.items.map((e) => h("tr", {}, [e.seq, when(e.at || e.occurred_at), e.actor, e.action, e.target].map((v) => h("td", {}, v ?? ""))))),
