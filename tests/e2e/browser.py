@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_FLAGS = (
@@ -31,8 +31,8 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
 )
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=375, height=812)
+DESKTOP = ViewportSize(width=1280, height=900)
 BLOCKING_IMPACTS = {"serious", "critical"}
 ELEMENT_TIMEOUT_MS = 60_000  # a loaded two-core CI box; Playwright waits on conditions
 
@@ -58,7 +58,9 @@ def axe_blocking(results: dict[str, Any]) -> list[str]:
     for violation in results["violations"]:
         if violation.get("impact") in BLOCKING_IMPACTS:
             targets = [node["target"] for node in violation["nodes"][:3]]
-            lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} {targets}")
+            lines.append(
+                f"{violation['id']} ({violation['impact']}): {violation['help']} {targets}"
+            )
     return lines
 
 
@@ -73,7 +75,7 @@ class PortalBrowser:
     checked: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
-    async def context(self, *, viewport: dict[str, int] = DESKTOP) -> BrowserContext:
+    async def context(self, *, viewport: ViewportSize = DESKTOP) -> BrowserContext:
         context = await self.browser.new_context(
             base_url=self.base_url, viewport=viewport, locale="ja-JP", timezone_id="Asia/Tokyo"
         )

@@ -21,10 +21,18 @@ pytestmark = pytest.mark.e2e
 
 EMAIL = "portal-hanako@example.jp"
 PASSWORD = "sakura-no-hana-2026"
-DOG = {"氏名": "山田 花子", "住所": "デモ市中央1-2-3", "犬の名前": "ポチ", "犬種": "柴犬", "毛色": "茶"}
+DOG = {
+    "氏名": "山田 花子",
+    "住所": "デモ市中央1-2-3",
+    "犬の名前": "ポチ",
+    "犬種": "柴犬",
+    "毛色": "茶",
+}
 
 
-async def _register_and_verify(portal: PortalBrowser, page: Page, mailbox: httpx.AsyncClient) -> None:
+async def _register_and_verify(
+    portal: PortalBrowser, page: Page, mailbox: httpx.AsyncClient
+) -> None:
     await portal.open(page, "/#/register")
     await portal.check(page, "register")
     form = page.locator("form[aria-labelledby='register-title']")
@@ -91,9 +99,7 @@ async def _pay_at_the_store(portal: PortalBrowser, page: Page) -> None:
     await portal.check(page, "application-completed")
 
 
-async def _book_and_cancel(
-    portal: PortalBrowser, page: Page, gateway: httpx.AsyncClient
-) -> None:
+async def _book_and_cancel(portal: PortalBrowser, page: Page, gateway: httpx.AsyncClient) -> None:
     month = (date.today().replace(day=1) + timedelta(days=40)).strftime("%Y-%m")
     await portal.open(page, f"/#/facilities/chuo-kominkan?unit=kaigishitsu-1&month={month}")
     form = page.locator("form[aria-labelledby='facility-user-title']")

@@ -99,7 +99,10 @@ function registrationForm(done) {
       field("phone", "phone", { type: "tel", autocomplete: "tel" }),
       field("residency", "residency", {
         tag: "select",
-        options: [h("option", { value: "resident" }, t("resident")), h("option", { value: "non_resident" }, t("non_resident"))],
+        options: [
+          ...["living", "working", "studying"].map((basis) => h("option", { value: basis }, t(`resident_${basis}`))),
+          h("option", { value: "non_resident" }, t("non_resident")),
+        ],
       }),
       submit("facility_user_submit"),
     ],
@@ -107,7 +110,14 @@ function registrationForm(done) {
       await api("/v1/facility-users", {
         method: "POST",
         idempotent: true,
-        body: { applicant_type: "individual", name: values.name, email: values.email, phone: values.phone || null, residency: values.residency },
+        body: {
+          applicant_type: "individual",
+          name: values.name,
+          email: values.email,
+          phone: values.phone || null,
+          residency: values.residency === "non_resident" ? "non_resident" : "resident",
+          residency_basis: values.residency === "non_resident" ? null : values.residency,
+        },
       });
       await done();
     },
@@ -202,9 +212,14 @@ async function reservations(main) {
 async function reservation(main, id) {
   if (!session()) return requireLogin(main);
   let status = null;
+  let preparing = false;
   const load = async (message) => {
     const r = await api(`/v1/reservations/${encodeURIComponent(id)}`);
     status = r.status;
+    const details = r.payment_details || {};
+    // The fee's slip is made at payments_mock just after the booking: it shows up shortly.
+    const wasPreparing = preparing;
+    preparing = r.status === "held" && ["konbini", "payeasy"].includes(r.payment_method) && !details.konbini && !details.payeasy;
     const cancel = apiForm(
       { "aria-labelledby": "cancel-title", class: "panel" },
       [h("h2", { id: "cancel-title" }, t("cancel_title")), field("reason", "cancel_reason", { maxlength: 200 }), submit("cancel_submit")],
@@ -229,9 +244,11 @@ async function reservation(main, id) {
         r.hold_expires_at ? [h("dt", {}, t("hold_expires")), h("dd", {}, when(r.hold_expires_at))] : null,
         r.refund_amount !== null && r.refund_amount !== undefined ? [h("dt", {}, t("refund")), h("dd", { id: "refund" }, `${yen(r.refund_amount)}（${r.refund_percent}%）`)] : null,
       ),
-      r.status === "held" ? voucher(r.payment_details, () => refreshWhile(() => status === "held", load)) : null,
+      preparing ? notice(t("voucher_preparing")) : null,
+      r.status === "held" ? voucher(details, () => refreshWhile(() => status === "held", load)) : null,
       r.allowed_transitions.includes("cancel") ? cancel : null,
     );
+    if (preparing && !wasPreparing) refreshWhile(() => preparing, load);
   };
   await load();
 }

@@ -6,7 +6,7 @@ import { localized, t } from "../i18n.js";
 import { apiForm, field, notice, submit, when } from "./common.js";
 import { staffFacilitiesView } from "./staff_facilities.js";
 
-const ACTIONS = ["assign", "start-review", "request-approval", "approve", "reject", "send-back", "complete"];
+const ACTIONS = ["start-review", "request-approval", "approve", "reject", "send-back", "complete"];
 
 function staffOnly(main) {
   const me = session()?.me;
@@ -101,8 +101,8 @@ async function review(main, id) {
   if (!staffOnly(main)) return;
   const load = async (message) => {
     const a = await api(`/v1/applications/${encodeURIComponent(id)}`);
-    const allowed = new Set([...(a.allowed_actions || []), ...(a.allowed_transitions || [])]);
-    const buttons = ACTIONS.filter((action) => allowed.has(action) || allowed.has(action.replace("-", "_"))).map((action) =>
+    const allowed = new Set(a.allowed_transitions || []);
+    const buttons = ACTIONS.filter((action) => allowed.has(action.replace("-", "_"))).map((action) =>
       h(
         "button",
         {
