@@ -84,9 +84,11 @@ class PortalBrowser:
         return context
 
     async def open(self, page: Page, path: str) -> None:
-        """Go to a portal page and wait until its view has rendered."""
+        """Go to a portal page and wait until its view has rendered (a hash change does not
+        reload the page, so wait for the shell to say which view it shows)."""
         await page.goto(path)
-        await page.wait_for_selector("body[data-ready='true']")
+        shown = path if "#" in path or path != "/" else "/#/"
+        await page.wait_for_function("view => document.body.dataset.view === view", arg=shown)
 
     async def check(self, page: Page, name: str) -> None:
         """axe-core on the page as it is (no serious/critical violation), then screenshots at

@@ -79,11 +79,14 @@ function match(path) {
   return null;
 }
 
-async function render() {
+// After a navigation focus moves to the new view (screen readers announce it); on the first
+// load it stays at the top, so the skip link is the first Tab stop.
+async function render(moveFocus = true) {
   if (location.pathname === "/kiosk") {
     document.body.classList.add("kiosk");
     document.getElementById("nav").hidden = true;
     await kioskView(document.getElementById("main"));
+    document.body.dataset.view = location.pathname;
     return;
   }
   const hash = location.hash || "#/";
@@ -99,7 +102,8 @@ async function render() {
   }
   const heading = main.querySelector("h1");
   document.title = `${heading ? heading.textContent : ""} | ${t("site_name")}`;
-  main.focus({ preventScroll: true });
+  if (moveFocus) main.focus({ preventScroll: true });
+  document.body.dataset.view = location.pathname + hash; // which view is on screen (tests)
 }
 
 async function start() {
@@ -112,12 +116,12 @@ async function start() {
     setLang(lang() === "ja" ? "en" : "ja");
     translateStatic();
     applyPrefs();
-    render();
+    render(false);
   });
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => render());
   window.addEventListener("portal:session", renderNav);
   startBanner(document.getElementById("banner"));
-  await render();
+  await render(false);
   document.body.dataset.ready = "true";
 }
 
