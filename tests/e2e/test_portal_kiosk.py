@@ -1,6 +1,7 @@
 """The kiosk page (公共情報端末 / 施設予約 touch panels): no login, large touch targets,
-today's alerts and each facility's free slots today; also the display switches (text size,
-high contrast, English) work from the keyboard on the citizen pages."""
+today's alerts and each facility's free slots today; the display switches (text size, high
+contrast, English) work from the keyboard on the citizen pages; and a citizen logs in with
+the demo My Number card file (the browser's WebCrypto signs the gateway's nonce)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.e2e
 TOUCH_TARGET_PX = 88  # twice WCAG 2.5.5's 44 px: panels are used standing, at arm's length
 
 
-async def test_kiosk_shows_todays_availability_and_alerts_without_login(
+async def test_kiosk_display_switches_and_card_login(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
     stack = await launch(["--single-process"])
@@ -65,3 +66,14 @@ async def test_kiosk_shows_todays_availability_and_alerts_without_login(
         await expect(citizen.get_by_role("heading", level=1)).to_have_text("Find a procedure")
         await expect(citizen.get_by_role("link", name="Dog registration")).to_be_visible()
         await portal.check(citizen, "procedures-english")
+
+        cardholder = await portal.context()
+        hanako = await cardholder.new_page()
+        await portal.open(hanako, "/#/login")
+        card_form = hanako.locator("form[aria-labelledby='login-card']")
+        card_file = stack.var_dir / "demo" / "jpki-card-hanako.json"
+        await card_form.get_by_label("カードファイル").set_input_files(card_file)
+        await card_form.get_by_role("button", name="ログインする").click()
+        await expect(hanako.get_by_role("heading", level=1)).to_have_text("申請の状況")
+        await portal.open(hanako, "/#/")
+        await expect(hanako.locator("#welcome")).to_contain_text("マイナンバーカードでログイン中")

@@ -54,17 +54,35 @@ async function problemOf(response) {
   return { title: response.statusText, status: response.status };
 }
 
-export async function token(fields) {
-  const response = await fetch("/auth/token", {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-    body: new URLSearchParams(fields),
-  });
+async function signIn(response) {
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
   const kept = keep(await response.json());
   const me = await api("/auth/me");
   sessionStorage.setItem(STORE, JSON.stringify({ ...kept, me }));
   return me;
+}
+
+export async function token(fields) {
+  return signIn(
+    await fetch("/auth/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+      body: new URLSearchParams(fields),
+    }),
+  );
+}
+
+// JPKI card login: the gateway's nonce, signed by the card (jpki.js).
+export async function cardLogin(card) {
+  const { nonce } = await api("/auth/jpki/challenge", { method: "POST" });
+  const body = { nonce, certificate: card.certificate, signature: await card.sign(nonce) };
+  return signIn(
+    await fetch("/auth/jpki/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
 }
 
 let refreshing = null;

@@ -1,5 +1,6 @@
 // Citizen pages: account, procedure catalogue and forms, my applications, fees, alerts.
-import { ApiError, api, logout, session, token } from "../api.js";
+import { ApiError, api, cardLogin, logout, session, token } from "../api.js";
+import { readCard } from "../jpki.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
 import { collect, renderSchemaForm, showErrors, clearErrors } from "../schema_form.js";
@@ -16,7 +17,7 @@ async function home(main) {
   mount(
     main,
     h("h1", {}, t("home_title")),
-    me ? h("p", {}, t("welcome", { name: me.account?.display_name || me.sub })) : null,
+    me ? h("p", { id: "welcome" }, t("welcome", { name: me.account?.display_name || me.sub }), me.acr === "jpki" ? ` ${t("signed_in_with_card")}` : "") : null,
     h("p", {}, t("home_intro")),
     h(
       "ul",
@@ -93,7 +94,28 @@ async function login(main) {
       location.hash = "#/applications";
     },
   );
-  mount(main, h("h1", {}, t("login_title")), password, emailLink, useLink);
+  const card = apiForm(
+    { "aria-labelledby": "login-card" },
+    [
+      h("h2", { id: "login-card" }, t("login_card")),
+      h("p", {}, t("login_card_intro")),
+      field("card", "card_file", { type: "file", required: true, accept: ".json,.pem,.txt" }),
+      submit("login_submit"),
+    ],
+    async (_values, form) => {
+      const file = form.querySelector("input[type=file]").files[0];
+      let loaded;
+      try {
+        loaded = await readCard(file);
+      } catch {
+        throw new ApiError(422, { detail: t("card_file_invalid"), errors: [{ field: "card", message: t("card_file_invalid") }] });
+      }
+      await cardLogin(loaded);
+      signedIn();
+      location.hash = "#/applications";
+    },
+  );
+  mount(main, h("h1", {}, t("login_title")), password, card, emailLink, useLink);
 }
 
 async function signOut() {

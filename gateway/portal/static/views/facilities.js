@@ -37,6 +37,16 @@ async function facilities(main, params) {
   );
 }
 
+function dayLabel(day) {
+  const at = new Date(`${day}T12:00:00+09:00`);
+  return at.toLocaleDateString(document.documentElement.lang === "en" ? "en-GB" : "ja-JP", {
+    timeZone: "Asia/Tokyo",
+    month: "short",
+    day: "numeric",
+    weekday: "short",
+  });
+}
+
 export function availabilityGrid(availability, slots, onPick) {
   const labels = Object.fromEntries(slots.map((s) => [s.code, s.label_ja]));
   return h(
@@ -51,7 +61,7 @@ export function availabilityGrid(availability, slots, onPick) {
         h(
           "tr",
           { class: day.closed ? "closed" : null },
-          h("th", { scope: "row" }, day.day, day.holiday_name ? ` ${day.holiday_name}` : ""),
+          h("th", { scope: "row" }, h("time", { datetime: day.day }, dayLabel(day.day)), day.holiday_name ? ` ${day.holiday_name}` : ""),
           day.cells.map((cell) =>
             h(
               "td",
@@ -64,7 +74,7 @@ export function availabilityGrid(availability, slots, onPick) {
                       class: "slot",
                       "data-day": day.day,
                       "data-slot": cell.slot_code,
-                      "aria-label": `${day.day} ${labels[cell.slot_code]} ${t("state_free")} ${yen(cell.price)}`,
+                      "aria-label": `${dayLabel(day.day)} ${labels[cell.slot_code]} ${t("state_free")} ${yen(cell.price)}`,
                       onclick: () => onPick(day.day, cell),
                     },
                     `○ ${yen(cell.price)}`,

@@ -5,6 +5,13 @@ import { h, yen } from "../dom.js";
 import { t } from "../i18n.js";
 import { apiForm, field, notice, submit } from "./common.js";
 
+// The simulated register answers with the payer's receipt; the form gives way to it.
+async function payAtRegister(register, slip, form, onPaid) {
+  const receipt = await api(`/sim/registers/${register}`, { method: "POST", body: slip });
+  form.replaceWith(notice(t("store_receipt", { amount: yen(receipt.amount), via: receipt.paid_via }), "success"));
+  onPaid(receipt);
+}
+
 const CHAINS = ["seven_eleven", "lawson", "familymart", "ministop", "dailyyamazaki", "seicomart"];
 
 function konbiniVoucher(konbini, onPaid) {
@@ -20,14 +27,7 @@ function konbiniVoucher(konbini, onPaid) {
       }),
       submit("simulate_store_pay"),
     ],
-    async (values) => {
-      const receipt = await api("/sim/registers/konbini", {
-        method: "POST",
-        body: { chain: values.chain, barcode: konbini.barcode },
-      });
-      simulate.replaceWith(notice(t("store_receipt", { amount: yen(receipt.amount), via: receipt.paid_via }), "success"));
-      onPaid(receipt);
-    },
+    (values) => payAtRegister("konbini", { chain: values.chain, barcode: konbini.barcode }, simulate, onPaid),
   );
   return h(
     "section",
@@ -63,18 +63,10 @@ function payeasyVoucher(payeasy, onPaid) {
   const simulate = apiForm(
     { class: "simulation", "aria-labelledby": "simulate-payeasy" },
     [h("h3", { id: "simulate-payeasy" }, t("simulate_payeasy_title")), submit("simulate_payeasy_pay")],
-    async () => {
-      const receipt = await api("/sim/registers/payeasy", {
-        method: "POST",
-        body: {
-          institution_number: payeasy.institution_number,
-          customer_number: payeasy.customer_number,
-          confirmation_number: payeasy.confirmation_number,
-          channel: "atm",
-        },
-      });
-      simulate.replaceWith(notice(t("store_receipt", { amount: yen(receipt.amount), via: receipt.paid_via }), "success"));
-      onPaid(receipt);
+    () => {
+      const { institution_number, customer_number, confirmation_number } = payeasy;
+      const slip = { institution_number, customer_number, confirmation_number, channel: "atm" };
+      return payAtRegister("payeasy", slip, simulate, onPaid);
     },
   );
   return h(
