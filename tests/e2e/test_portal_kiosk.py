@@ -1,9 +1,12 @@
 """The kiosk page (公共情報端末 / 施設予約 touch panels): no login, large touch targets,
 today's alerts and each facility's free slots today; the display switches (text size, high
 contrast, English) work from the keyboard on the citizen pages; and a citizen logs in with
-the demo My Number card file (the browser's WebCrypto signs the gateway's nonce)."""
+the demo My Number card file (the browser's WebCrypto signs the gateway's nonce) and files a
+procedure that needs the card's signature, whose form shows a field only when it applies."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import expect
@@ -13,10 +16,11 @@ from tests.e2e.conftest import Launch
 
 pytestmark = pytest.mark.e2e
 
+PURPOSE = re.compile(r"^使用目的\s*必須$")  # not 使用目的の詳細
 TOUCH_TARGET_PX = 88  # twice WCAG 2.5.5's 44 px: panels are used standing, at arm's length
 
 
-async def test_kiosk_display_switches_and_card_login(
+async def test_kiosk_display_switches_and_the_my_number_card(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
     stack = await launch(["--single-process"])
@@ -77,3 +81,28 @@ async def test_kiosk_display_switches_and_card_login(
         await expect(hanako.get_by_role("heading", level=1)).to_have_text("申請の状況")
         await portal.open(hanako, "/#/")
         await expect(hanako.locator("#welcome")).to_contain_text("マイナンバーカードでログイン中")
+
+        await portal.open(hanako, "/#/procedures/residence-certificate")
+        await hanako.get_by_label("氏名").fill("デモ 花子")
+        await hanako.get_by_label("住所").fill("デモ市南部3-4-5")
+        await hanako.get_by_label("生年月日").fill("1990-04-01")
+        await hanako.get_by_label("通数").fill("1")
+        detail = hanako.get_by_label("使用目的の詳細")
+        await hanako.get_by_label(PURPOSE).select_option(label="その他")
+        await expect(detail).to_be_visible()  # required only when the purpose is その他
+        await hanako.get_by_label(PURPOSE).select_option(label="就職")
+        await expect(detail).to_be_hidden()
+        await hanako.get_by_label("受取方法").select_option(label="郵送")
+        await hanako.get_by_role("button", name="申請する").click()
+        await expect(hanako.locator("#application-status")).to_have_attribute(
+            "data-status", "draft"
+        )
+        signing = hanako.locator("form[aria-labelledby='sign-title']")
+        await signing.get_by_label("カードファイル").set_input_files(card_file)
+        await portal.check(hanako, "sign-with-card")
+        await signing.get_by_role("button", name="署名して申請する").click()
+        await expect(hanako.locator("#application-status")).to_have_attribute(
+            "data-status", "submitted"
+        )
+        signed = hanako.locator("#signature")
+        await expect(signed).to_have_text("マイナンバーカードの署名付きで申請しました。")

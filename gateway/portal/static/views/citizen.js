@@ -8,6 +8,16 @@ import { apiForm, field, notice, refreshWhile, requireLogin, submit, when } from
 import { paymentPanel } from "./payment.js";
 import { subscribeView } from "./subscribe.js";
 
+// The card file chosen in `form`; one that cannot be read is an error on its field.
+async function cardFrom(form) {
+  try {
+    return await readCard(form.querySelector("input[type=file]").files[0]);
+  } catch {
+    const message = t("card_file_invalid");
+    throw new ApiError(422, { detail: message, errors: [{ field: "card", message }] });
+  }
+}
+
 function signedIn() {
   window.dispatchEvent(new Event("portal:session"));
 }
@@ -103,14 +113,7 @@ async function login(main) {
       submit("login_submit"),
     ],
     async (_values, form) => {
-      const file = form.querySelector("input[type=file]").files[0];
-      let loaded;
-      try {
-        loaded = await readCard(file);
-      } catch {
-        throw new ApiError(422, { detail: t("card_file_invalid"), errors: [{ field: "card", message: t("card_file_invalid") }] });
-      }
-      await cardLogin(loaded);
+      await cardLogin(await cardFrom(form));
       signedIn();
       location.hash = "#/applications";
     },
@@ -195,6 +198,27 @@ async function procedure(main, code) {
   );
 }
 
+// A filing that needs a My Number card signature: the card signs the payload the service
+// gives for this draft, and the signature goes with the submission.
+function signingForm(application, reload) {
+  return apiForm(
+    { "aria-labelledby": "sign-title", class: "panel" },
+    [
+      h("h2", { id: "sign-title" }, t("sign_title")),
+      h("p", {}, t("sign_intro")),
+      field("card", "card_file", { type: "file", required: true, accept: ".json,.pem,.txt" }),
+      submit("sign_submit"),
+    ],
+    async (_values, form) => {
+      const card = await cardFrom(form);
+      const { payload } = await api(`/v1/applications/${application.id}/signing-payload`);
+      const signature = { certificate: card.certificate, signature: await card.sign(payload) };
+      await api(`/v1/applications/${application.id}/submit`, { method: "POST", body: { signature } });
+      await reload();
+    },
+  );
+}
+
 async function myApplications(main) {
   if (!session()) return requireLogin(main);
   const page = await api("/v1/applications/mine", { query: { limit: 50 } });
@@ -244,8 +268,10 @@ async function application(main, id) {
         h("dd", {}, current.reference || "—"),
         h("dt", {}, t("status")),
         h("dd", { id: "application-status", "data-status": current.status }, t(`status_${current.status}`)),
+        current.signature ? [h("dt", {}, t("signature")), h("dd", { id: "signature" }, t("signed_with_card"))] : null,
       ),
       current.status === "completed" ? notice(t("application_completed"), "success") : null,
+      current.status === "draft" && procedureInfo.signature_required ? signingForm(current, load) : null,
       current.correction
         ? h(
             "section",
