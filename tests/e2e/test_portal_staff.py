@@ -1,8 +1,8 @@
 """The demo portal in Debian's Chromium, as staff: TOTP logins; a case returned with the
-fields to correct (the citizen sees what to fix), a four-eyes case sent for approval and
-approved by a second approver; the audit chain verified; an alert drafted by one member of
-staff and approved by another, which arrives in a subscriber's mailbox and on the live
-banner of an open page."""
+fields to correct (the citizen sees what to fix, corrects and resubmits), a four-eyes case
+sent for approval and approved by a second approver; the audit chain verified; an alert
+drafted by one member of staff and approved by another, which arrives in a subscriber's
+mailbox and on the live banner of an open page."""
 
 from __future__ import annotations
 
@@ -89,7 +89,14 @@ async def _return_for_correction(portal: PortalBrowser, gateway: httpx.AsyncClie
     correction = page.get_by_role("region", name="補正をお願いします")
     await expect(correction).to_contain_text("電話番号がつながりません")
     await expect(correction).to_contain_text("/phone")
+    resubmit = page.locator("form[aria-labelledby='resubmit-title']")
+    phone = resubmit.get_by_label("電話番号")
+    await expect(phone).to_have_value(DOG["phone"])  # the form as sent, the field marked
+    await expect(phone).to_have_attribute("aria-invalid", "true")
     await portal.check(page, "correction-asked")
+    await phone.fill("03-1234-5678")
+    await resubmit.get_by_role("button", name="再申請する").click()
+    await expect(page.locator("#application-status")).to_have_attribute("data-status", "submitted")
     await context.close()
 
 

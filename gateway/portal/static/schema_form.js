@@ -87,6 +87,7 @@ function arrayField(name, property, required) {
     rows.append(row);
   };
   addRow();
+  rows.addRow = addRow;
   const add = h("button", { type: "button", class: "secondary", onclick: addRow }, t("add_row"));
   return h(
     "fieldset",
@@ -117,6 +118,37 @@ export function renderSchemaForm(schema) {
   container.addEventListener("change", refresh);
   refresh();
   return container;
+}
+
+function valueAt(value, pointer) {
+  return pointer.split("/").reduce((node, key) => (node === undefined || node === null ? undefined : node[key]), value);
+}
+
+// Puts a submitted form's values back (a correction starts from what was sent).
+export function fill(container, value) {
+  for (const group of container.querySelectorAll(".group[data-field]")) {
+    const rows = group.querySelector(".rows");
+    const wanted = (value[group.dataset.field] || []).length;
+    while (rows.children.length < wanted) rows.addRow();
+  }
+  for (const element of container.querySelectorAll("[data-pointer]")) {
+    const found = valueAt(value, element.dataset.pointer);
+    if (found === undefined) continue;
+    if (element.dataset.kind === "boolean") element.checked = Boolean(found);
+    else element.value = String(found);
+  }
+  container.dispatchEvent(new Event("change"));
+}
+
+// Marks the fields staff asked to correct (JSON pointers such as "/phone").
+export function markForCorrection(container, pointers, message) {
+  for (const pointer of pointers) {
+    const control = container.querySelector(`[name="${CSS.escape(pointer.replace(/^\//, ""))}"]`);
+    const slot = control?.closest(".field")?.querySelector(".error");
+    if (!control || !slot) continue;
+    control.setAttribute("aria-invalid", "true");
+    slot.textContent = message;
+  }
 }
 
 function parse(element) {

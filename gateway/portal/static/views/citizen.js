@@ -3,7 +3,7 @@ import { ApiError, api, cardLogin, logout, session, token } from "../api.js";
 import { readCard } from "../jpki.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
-import { collect, renderSchemaForm, showErrors, clearErrors } from "../schema_form.js";
+import { clearErrors, collect, fill, markForCorrection, renderSchemaForm, showErrors } from "../schema_form.js";
 import { apiForm, field, notice, refreshWhile, requireLogin, submit, when } from "./common.js";
 import { paymentPanel } from "./payment.js";
 import { subscribeView } from "./subscribe.js";
@@ -219,6 +219,35 @@ function signingForm(application, reload) {
   );
 }
 
+// A returned application: the form as sent, the fields to correct marked, then resubmitted
+// (with a fresh card signature when the procedure needs one).
+function correctionForm(application, procedureInfo, reload) {
+  const schemaForm = renderSchemaForm(procedureInfo.form_schema);
+  fill(schemaForm, application.form);
+  markForCorrection(schemaForm, application.correction?.fields || [], t("please_correct"));
+  const card = procedureInfo.signature_required ? field("card", "card_file", { type: "file", required: true, accept: ".json,.pem,.txt" }) : null;
+  const form = h("form", { novalidate: true, "aria-labelledby": "resubmit-title", class: "panel" }, h("h2", { id: "resubmit-title" }, t("resubmit_title")), schemaForm, card, submit("resubmit_submit"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      await api(`/v1/applications/${application.id}`, { method: "PATCH", body: { form: collect(schemaForm) } });
+      let signature = null;
+      if (card) {
+        const loaded = await cardFrom(form);
+        const { payload } = await api(`/v1/applications/${application.id}/signing-payload`);
+        signature = { certificate: loaded.certificate, signature: await loaded.sign(payload) };
+      }
+      await api(`/v1/applications/${application.id}/resubmit`, { method: "POST", body: { signature } });
+      await reload();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      showErrors(form, error);
+    }
+  });
+  return form;
+}
+
 async function myApplications(main) {
   if (!session()) return requireLogin(main);
   const page = await api("/v1/applications/mine", { query: { limit: 50 } });
@@ -282,6 +311,7 @@ async function application(main, id) {
             h("p", {}, t("correction_deadline"), " ", current.correction.deadline),
           )
         : null,
+      current.status === "returned" ? correctionForm(current, procedureInfo, load) : null,
       paymentPanel(current, procedureInfo, async (receipt) => {
         if (receipt) {
           settling = true;
