@@ -7,6 +7,7 @@ folder is printed so a run's log says where to look."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -111,6 +112,17 @@ class PortalBrowser:
         await page.set_viewport_size(size)
 
 
+async def _screenshot_every_page(browser: Browser, folder: Path) -> None:
+    """What each open page showed when the test failed (and what it logged)."""
+    for c, context in enumerate(browser.contexts):
+        for p, page in enumerate(context.pages):
+            with contextlib.suppress(Exception):
+                await page.screenshot(path=str(folder / f"failure-{c}-{p}.png"), full_page=True)
+                (folder / f"failure-{c}-{p}.txt").write_text(
+                    f"{page.url}\n{await page.inner_text('body')}", encoding="utf-8"
+                )
+
+
 @asynccontextmanager
 async def portal_browser(base_url: str, test_name: str) -> AsyncIterator[PortalBrowser]:
     executable = chromium_path()
@@ -124,6 +136,9 @@ async def portal_browser(base_url: str, test_name: str) -> AsyncIterator[PortalB
         portal = PortalBrowser(browser, base_url, folder)
         try:
             yield portal
+        except BaseException:
+            await _screenshot_every_page(browser, folder)
+            raise
         finally:
             await browser.close()
             print(f"portal screenshots ({len(portal.shots)}): {folder}")

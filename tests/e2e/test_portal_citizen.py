@@ -113,8 +113,7 @@ async def _book_and_cancel(portal: PortalBrowser, page: Page, gateway: httpx.Asy
     assert len(mine) == 1, pending
     await post_ok(gateway, f"/v1/facility-users/{mine[0]['id']}/approve", staff, {})
 
-    await page.reload()
-    await page.wait_for_selector("body[data-ready='true']")
+    await page.reload()  # the view shows the booking grid once the registration is approved
     slot = page.locator("button.slot").first
     await expect(slot).to_be_visible()
     await portal.check(page, "availability-month")

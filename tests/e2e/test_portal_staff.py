@@ -95,8 +95,8 @@ async def _return_for_correction(portal: PortalBrowser, gateway: httpx.AsyncClie
     await expect(phone).to_have_attribute("aria-invalid", "true")
     await portal.check(page, "correction-asked")
     await phone.fill("03-1234-5678")
-    await resubmit.get_by_role("button", name="再申請する").click()
-    await expect(page.locator("#application-status")).to_have_attribute("data-status", "submitted")
+    await resubmit.get_by_role("button", name="再申請する").click()  # back to the reviewer
+    await expect(page.locator("#application-status")).to_have_attribute("data-status", "in_review")
     await context.close()
 
 

@@ -139,6 +139,14 @@ export async function api(path, { method = "GET", body, idempotent = false, quer
   return response.json();
 }
 
+// A file the API serves to its owner (issued documents): fetched with the user's token.
+export async function apiBlob(path) {
+  const access = await fresh();
+  const response = await fetch(path, { headers: access ? { Authorization: `Bearer ${access}` } : {} });
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  return response.blob();
+}
+
 export async function logout() {
   try {
     if (session()) await api("/auth/logout", { method: "POST" });

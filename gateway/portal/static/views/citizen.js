@@ -1,5 +1,5 @@
 // Citizen pages: account, procedure catalogue and forms, my applications, fees, alerts.
-import { ApiError, api, cardLogin, logout, session, token } from "../api.js";
+import { ApiError, api, apiBlob, cardLogin, logout, session, token } from "../api.js";
 import { readCard } from "../jpki.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
@@ -248,6 +248,16 @@ function correctionForm(application, procedureInfo, reload) {
   return form;
 }
 
+function documentButton(application, document_) {
+  const open = async () => {
+    const blob = await apiBlob(`/v1/applications/${application.id}/attachments/${document_.id}`);
+    const link = h("a", { href: URL.createObjectURL(blob), download: document_.filename || document_.id });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+  };
+  return h("button", { type: "button", class: "secondary", onclick: open }, t("download", { name: document_.title || document_.filename || document_.id }));
+}
+
 async function myApplications(main) {
   if (!session()) return requireLogin(main);
   const page = await api("/v1/applications/mine", { query: { limit: 50 } });
@@ -321,7 +331,12 @@ async function application(main, id) {
         }
       }),
       current.documents?.length
-        ? h("section", {}, h("h2", {}, t("issued_documents")), h("ul", {}, current.documents.map((d) => h("li", {}, d.filename || d.title || d.id))))
+        ? h(
+            "section",
+            { "aria-labelledby": "documents-title" },
+            h("h2", { id: "documents-title" }, t("issued_documents")),
+            h("ul", {}, current.documents.map((d) => h("li", {}, documentButton(current, d)))),
+          )
         : null,
       h(
         "section",
