@@ -4,7 +4,7 @@ import { readCard } from "../jpki.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
 import { clearErrors, collect, fill, markForCorrection, renderSchemaForm, showErrors } from "../schema_form.js";
-import { apiForm, field, notice, refreshWhile, requireLogin, submit, when } from "./common.js";
+import { apiForm, dataTable, field, notice, refreshWhile, requireLogin, submit, when } from "./common.js";
 import { paymentPanel } from "./payment.js";
 import { subscribeView } from "./subscribe.js";
 
@@ -265,26 +265,12 @@ async function myApplications(main) {
     main,
     h("h1", {}, t("nav_my_applications")),
     page.items.length
-      ? h(
-          "table",
-          { tabindex: 0 },
-          h("caption", {}, t("nav_my_applications")),
-          h("thead", {}, h("tr", {}, ["reference", "procedure", "status", "updated"].map((k) => h("th", { scope: "col" }, t(k))))),
-          h(
-            "tbody",
-            {},
-            page.items.map((a) =>
-              h(
-                "tr",
-                {},
-                h("td", {}, h("a", { href: `#/applications/${a.id}` }, a.reference || a.id)),
-                h("td", {}, a.procedure_code),
-                h("td", {}, t(`status_${a.status}`)),
-                h("td", {}, when(a.updated_at)),
-              ),
-            ),
-          ),
-        )
+      ? dataTable(t("nav_my_applications"), ["reference", "procedure", "status", "updated"], page.items, (a) => [
+          h("a", { href: `#/applications/${a.id}` }, a.reference || a.id),
+          a.procedure_code,
+          t(`status_${a.status}`),
+          when(a.updated_at),
+        ])
       : h("p", {}, t("none_yet")),
   );
 }

@@ -76,3 +76,14 @@ export function refreshWhile(pending, load, everyMs = 1500) {
   };
   setTimeout(tick, everyMs);
 }
+
+// A table of rows (scrollable on a phone, so focusable): `cells(row)` gives each row's cells.
+export function dataTable(caption, headingKeys, rows, cells, rowAttrs = () => ({})) {
+  return h(
+    "table",
+    { tabindex: 0 },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, headingKeys.map((key) => h("th", { scope: "col" }, t(key))))),
+    h("tbody", {}, rows.map((row) => h("tr", rowAttrs(row), cells(row).map((cell) => h("td", {}, cell))))),
+  );
+}

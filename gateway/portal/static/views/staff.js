@@ -3,7 +3,7 @@
 import { api, session, token } from "../api.js";
 import { h, mount } from "../dom.js";
 import { localized, t } from "../i18n.js";
-import { apiForm, field, notice, submit, when } from "./common.js";
+import { apiForm, dataTable, field, notice, submit, when } from "./common.js";
 import { staffFacilitiesView } from "./staff_facilities.js";
 
 const ACTIONS = ["start-review", "request-approval", "approve", "reject", "send-back", "complete"];
@@ -42,25 +42,17 @@ async function queue(main) {
     main,
     h("h1", {}, t("nav_queue")),
     page.items.length
-      ? h(
-          "table",
-          { tabindex: 0 },
-          h("caption", {}, t("queue_caption", { department: session().me.department || "" })),
-          h("thead", {}, h("tr", {}, ["reference", "procedure", "status", "due_on"].map((k) => h("th", { scope: "col" }, t(k))))),
-          h(
-            "tbody",
-            {},
-            page.items.map((item) =>
-              h(
-                "tr",
-                { class: item.overdue ? "overdue" : null },
-                h("td", {}, h("a", { href: `#/staff/applications/${item.id}` }, item.reference || item.id)),
-                h("td", {}, item.procedure_code),
-                h("td", {}, t(`status_${item.status}`)),
-                h("td", {}, item.due_on || "—", item.overdue ? ` ${t("overdue")}` : ""),
-              ),
-            ),
-          ),
+      ? dataTable(
+          t("queue_caption", { department: session().me.department || "" }),
+          ["reference", "procedure", "status", "due_on"],
+          page.items,
+          (item) => [
+            h("a", { href: `#/staff/applications/${item.id}` }, item.reference || item.id),
+            item.procedure_code,
+            t(`status_${item.status}`),
+            [item.due_on || "—", item.overdue ? ` ${t("overdue")}` : ""],
+          ],
+          (item) => ({ class: item.overdue ? "overdue" : null }),
         )
       : h("p", {}, t("queue_empty")),
   );
@@ -227,6 +219,11 @@ async function alerts(main) {
   await load();
 }
 
+function shown(value) {
+  if (value === null || value === undefined) return "";
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 async function audit(main) {
   if (!staffOnly(main)) return;
   const result = h("div", { "aria-live": "polite" });
@@ -257,12 +254,11 @@ async function audit(main) {
     h("h1", {}, t("nav_audit")),
     verify,
     result,
-    h(
-      "table",
-      { tabindex: 0 },
-      h("caption", {}, t("audit_latest")),
-      h("thead", {}, h("tr", {}, ["seq", "time", "actor", "action", "target"].map((k) => h("th", { scope: "col" }, t(`audit_${k}`))))),
-      h("tbody", {}, events.items.map((e) => h("tr", {}, [e.seq, when(e.at || e.occurred_at), e.actor, e.action, e.target].map((v) => h("td", {}, v ?? ""))))),
+    dataTable(
+      t("audit_latest"),
+      ["audit_seq", "audit_time", "audit_actor", "audit_action", "audit_target"],
+      events.items,
+      ({ seq, event }) => [seq, when(event.occurred_at), event.actor, event.action, event.target].map(shown),
     ),
   );
 }
