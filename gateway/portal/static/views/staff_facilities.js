@@ -42,7 +42,7 @@ export async function staffFacilitiesView(main) {
       mount(
         usage,
         h("p", {}, t("usage_rate", { rate: Math.round(u.facility_rate * 100) })),
-        h("ul", {}, u.units.map((unit) => h("li", {}, `${unit.unit_code}: ${Math.round((unit.rate ?? unit.occupancy_rate ?? 0) * 100)}%`))),
+        h("ul", {}, u.units.map((unit) => h("li", {}, t("usage_unit", { unit: unit.unit_code, rate: Math.round(unit.occupancy_rate * 100), booked: unit.booked_slots, open: unit.open_slots })))),
       );
     },
   );
