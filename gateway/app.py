@@ -31,6 +31,7 @@ from gateway.cors import with_cors
 from gateway.idp import routes as idp_routes
 from gateway.idp.service import IdentityProvider
 from gateway.keys import KeyStore
+from gateway.portal.routes import install_portal
 from gateway.proxy import ProxyMiddleware
 from gateway.rate_limit.middleware import RateLimitMiddleware
 from gateway.rate_limit.setup import rate_limiter
@@ -214,6 +215,7 @@ def create_app(
         app.include_router(api_docs.router)
         install_docs_assets(app)
         app.include_router(docs_router(title="cityhall API"))
+    install_portal(app)
     app.add_middleware(LiteralPathGuard)
     app.add_middleware(
         RequestContextMiddleware,

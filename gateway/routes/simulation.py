@@ -1,4 +1,5 @@
-"""`/sim/*` (simulation mode, admin): move every service's clock at once, run due jobs now.
+"""`/sim/*` (simulation mode): move every service's clock at once, run due jobs now (admin);
+pay a voucher at a simulated store register (any signed-in user).
 
 The gateway calls each service's own `/sim/*` with a service token it mints for itself
 (scope `sim`). The answer lists what each service said; if any failed, it is a 502 problem
@@ -8,15 +9,16 @@ that still carries every service's answer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from gateway.deps import RuntimeDep
 from gateway.internal_calls import CallOutcome, call_every_service, call_service
 from gateway.runtime import GatewayRuntime
-from services.kit.auth import Admin, Principal, mark_auth
+from services.kit.auth import Admin, AnyPrincipal, Principal, mark_auth
 from services.kit.errors import BadGateway, NotFound, UnprocessableContent
 from services.kit.ops import ClockMove
 
@@ -109,3 +111,47 @@ async def tick(
         for name in runtime.upstreams
     ]
     return TickReport(services=_answer(outcomes))
+
+
+@mark_auth("simulation", note="simulation mode only; any signed-in user holding the slip")
+async def store_customer(runtime: RuntimeDep, principal: AnyPrincipal) -> Principal:
+    if not runtime.settings.simulation:
+        raise NotFound("simulation endpoints are off outside simulation mode")
+    return principal
+
+
+StoreCustomer = Annotated[Principal, Depends(store_customer)]
+REGISTERS = {"konbini": "/v1/simulate/konbini/payments", "payeasy": "/v1/simulate/payeasy/payments"}
+
+
+@router.post(
+    "/registers/{register}",
+    summary="Pay a voucher at a simulated store register or ATM",
+    responses={200: {"description": "the payer's receipt, as payments_mock answers it"}},
+)
+async def pay_at_register(
+    register: Literal["konbini", "payeasy"],
+    slip: Annotated[dict[str, Any], Body(description="what payments_mock's register takes")],
+    runtime: RuntimeDep,
+    _: StoreCustomer,
+) -> Response:
+    """At a real store whoever holds the slip pays it: the store is neither the biller nor
+    the payer. So a signed-in user (the demo portal's "pay at the store" button) pays through
+    the gateway, which plays the store with its own `sim` token; payments_mock's answer
+    (receipt or problem) is passed on as it is."""
+    outcome = await call_service(
+        runtime,
+        "payments_mock",
+        "POST",
+        REGISTERS[register],
+        time_limit=runtime.settings.sim_timeout_seconds,
+        token=runtime.service_token(),
+        payload=slip,
+    )
+    if outcome.response is None:
+        raise outcome.error or BadGateway("payments_mock did not answer")
+    return Response(
+        outcome.response.body,
+        status_code=outcome.response.status,
+        media_type=outcome.response.content_type or "application/json",
+    )

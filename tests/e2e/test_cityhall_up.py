@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 
 from deploy.cli import app as cli
 from tests.e2e.conftest import STOP_WITHIN_SECONDS, Launch, RunningStack, alive
+from tests.e2e.mailbox import link_in, mail_to
 
 pytestmark = pytest.mark.e2e
 
@@ -76,23 +76,6 @@ async def _deliver_and_read_back_mail(stack: RunningStack) -> None:
         assert SUBJECT in (await client.get("/")).text
 
 
-async def _mail_to(client: httpx.AsyncClient, address: str, subject_part: str) -> dict[str, Any]:
-    for _ in range(150):
-        listing = (await client.get("/api/messages", params={"to": address})).json()
-        for summary in listing["messages"]:
-            if subject_part in summary["subject"]:
-                detail: dict[str, Any] = (await client.get(f"/api/messages/{summary['id']}")).json()
-                return detail
-        await asyncio.sleep(0.2)
-    pytest.fail(f"no mail to {address} with {subject_part!r} arrived")
-
-
-def _link(text: str, path: str) -> str:
-    match = re.search(rf"http://\S+{re.escape(path)}\?token=\S+", text)
-    assert match is not None, text
-    return match.group(0)
-
-
 def _staff_token(stack: RunningStack, sub: str, role: str) -> dict[str, str]:
     minted = CliRunner().invoke(
         cli,
@@ -114,8 +97,8 @@ async def _alert_reaches_a_confirmed_subscriber(stack: RunningStack) -> None:
         signup = {"email": RESIDENT, "categories": ["disaster"], "districts": ["chuo"]}
         answer = await gateway.post("/v1/subscriptions", json=signup)
         assert answer.status_code == 202, answer.text
-        confirmation = await _mail_to(mailbox, RESIDENT, "")
-        confirm_url = _link(confirmation["text"], "/v1/subscriptions/confirm")
+        confirmation = await mail_to(mailbox, RESIDENT, "")
+        confirm_url = link_in(confirmation["text"], "/v1/subscriptions/confirm")
         assert confirm_url.startswith(stack.gateway_url)
         token = confirm_url.split("token=", 1)[1]
         answer = await gateway.post("/v1/subscriptions/confirm", json={"token": token})
@@ -141,7 +124,7 @@ async def _alert_reaches_a_confirmed_subscriber(stack: RunningStack) -> None:
         assert answer.status_code == 200, answer.text
         assert answer.json()["recipients"] == 1
 
-        mail = await _mail_to(mailbox, RESIDENT, HEADLINE)
+        mail = await mail_to(mailbox, RESIDENT, HEADLINE)
         headers = dict(mail["headers"])
         unsubscribe = headers["List-Unsubscribe"].strip("<>")
         assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
