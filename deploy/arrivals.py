@@ -33,11 +33,11 @@ class Arrivals:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_wake, future)
 
-    async def wait_until(self, check: Callable[[], T | None], timeout: float) -> T | None:
+    async def wait_until(self, check: Callable[[], T | None], within: float) -> T | None:
         """`check()` as soon as it is not None, re-checked on every arrival; None when
-        `timeout` seconds pass first."""
+        `within` seconds pass first."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             future: asyncio.Future[None] = loop.create_future()
             entry = (loop, future)

@@ -62,7 +62,7 @@ async def test_a_konbini_payment_paid_at_a_store_reaches_my_webhook(
 
     delivery = await cityhall_webhooks.wait_for("payment.paid")
     assert delivery.verified
-    assert delivery.json()["data"]["id"] == receipt["payment_id"]
+    assert delivery.json()["data"]["object"]["id"] == receipt["payment_id"]
 
 
 async def test_a_declined_card(cityhall_login: Login, cityhall_payments: Payments) -> None:

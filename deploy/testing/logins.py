@@ -103,7 +103,9 @@ class Logins:
         form = {"grant_type": "password", "username": account.email, "password": account.password}
         if account.totp_secret is None:
             return _token_set(await http.post(url, data=form), who)
-        answer = await http.post(url, data={**form, "totp": _totp_code(account.totp_secret, datetime.now(UTC))})
+        answer = await http.post(
+            url, data={**form, "totp": _totp_code(account.totp_secret, datetime.now(UTC))}
+        )
         next_code_at = _next_code_at(answer)
         if next_code_at is not None:
             # This 30 s step's code was used (by an earlier session, or `cityhall totp`): the

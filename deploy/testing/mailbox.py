@@ -88,24 +88,27 @@ class Mailbox:
         *,
         to: str | None = None,
         subject: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        within: float = DEFAULT_TIMEOUT,
     ) -> list[Mail]:
         """The first `count` matching mails, oldest first, as soon as they have arrived."""
-        found = await self._summaries(to, subject, timeout, count)
+        found = await self._summaries(to, subject, within, count)
         if len(found) < count:
-            arrived = [f"{m['rcpt_tos']} {m['subject']!r}" for m in await self._summaries(None, None, 0, 1)]
+            arrived = [
+                f"{m['rcpt_tos']} {m['subject']!r}" for m in await self._summaries(None, None, 0, 1)
+            ]
+            wanted = f"to {to or 'anyone'} with {subject or 'any subject'!r}"
             raise MailNotReceived(
-                f"{len(found)} of {count} mails to {to or 'anyone'} with {subject or 'any subject'!r}"
-                f" arrived in {timeout:.0f} s; since the test began: {arrived or 'none'}"
+                f"{len(found)} of {count} mails {wanted}"
+                f" arrived in {within:.0f} s; since the test began: {arrived or 'none'}"
             )
         return [await self._detail(m["id"]) for m in found[:count]]
 
     async def wait_for(
-        self, *, to: str | None = None, subject: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self, *, to: str | None = None, subject: str | None = None, within: float = DEFAULT_TIMEOUT
     ) -> Mail:
         """The first mail to `to` with `subject` in its subject since the test began, as soon
         as it arrives."""
-        (mail,) = await self.wait_for_all(1, to=to, subject=subject, timeout=timeout)
+        (mail,) = await self.wait_for_all(1, to=to, subject=subject, within=within)
         return mail
 
     async def bounce(

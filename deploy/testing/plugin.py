@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pytest
 
@@ -47,6 +47,7 @@ class Login(Protocol):
 
     async def __call__(self, who: str, *, scopes: Sequence[str] = ()) -> httpx.AsyncClient: ...
 
+
 MODE_ENV = "CITYHALL_PYTEST_MODE"
 DATABASE_SERVER_ENV = "CITYHALL_PYTEST_DATABASE_SERVER"
 HTTP_TIMEOUT_SECONDS = 30.0
@@ -54,12 +55,17 @@ HTTP_TIMEOUT_SECONDS = 30.0
 # Async fixtures must be declared to the plugin that runs the user's async tests:
 # pytest-asyncio's decorator serves both its strict and auto modes; without it, plain
 # fixtures are what anyio's plugin runs.
-if importlib.util.find_spec("pytest_asyncio") is not None:
-    import pytest_asyncio
+F = TypeVar("F", bound=Callable[..., Any])
 
-    async_fixture: Any = pytest_asyncio.fixture
-else:  # pragma: no cover - pytest-asyncio is in the project's dev group
-    async_fixture = pytest.fixture
+
+def async_fixture(function: F) -> F:
+    if importlib.util.find_spec("pytest_asyncio") is not None:
+        import pytest_asyncio
+
+        declared: Any = pytest_asyncio.fixture(function)
+    else:  # pragma: no cover - pytest-asyncio is in the project's dev group
+        declared = pytest.fixture(function)
+    return cast(F, declared)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,7 +17,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from deploy.testing.ports import free_ports
 
 if TYPE_CHECKING:
+    from deploy.serve import Server
     from gateway.settings import GatewaySettings
 
 Mode = Literal["in-process", "processes"]
@@ -165,6 +166,25 @@ async def _registered(apps: Mapping[str, Any]) -> None:
         await payments_runtime(apps[name].state.runtime).registrar.registered.wait()
 
 
+async def _listening(
+    servers: Mapping[str, Server], tasks: dict[str, asyncio.Task[None]], names: Sequence[str]
+) -> None:
+    """Starts the servers `names` and returns once every one listens."""
+    from deploy.serve import serve_until_stopped
+
+    for name in names:
+        tasks[name] = asyncio.create_task(serve_until_stopped(servers[name], name))
+    listening: asyncio.Future[list[bool]] = asyncio.gather(
+        *(servers[n].listening.wait() for n in names)
+    )
+    started: list[asyncio.Future[Any]] = [tasks[n] for n in names]
+    done, _ = await asyncio.wait([listening, *started], return_when=asyncio.FIRST_COMPLETED)
+    if listening not in done:
+        listening.cancel()
+        failed = next(n for n in names if tasks[n] in done)
+        raise RuntimeError(f"the suite could not start: {failed} stopped ({tasks[failed]})")
+
+
 @asynccontextmanager
 async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suite]:
     """Runs on the plugin's loop thread for the whole session."""
@@ -174,7 +194,7 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
     from deploy.launcher import stop_servers
     from deploy.mailsink import MailSink, create_mailbox_app
     from deploy.provision import migrate_all, seed_all
-    from deploy.serve import Server, serve_until_stopped, server_config
+    from deploy.serve import Server, server_config
     from deploy.stack import GATEWAY, MAILSINK, SERVICES, resolve_stack
     from gateway.app import create_app as gateway_app
     from services.kit.app import RuntimeOptions
@@ -214,18 +234,14 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
         servers[MAILSINK] = Server(
             server_config(create_mailbox_app(sink), mailbox.host, mailbox.port, lifespan="off")
         )
-        tasks = {n: asyncio.create_task(serve_until_stopped(s, n)) for n, s in servers.items()}
+        tasks: dict[str, asyncio.Task[None]] = {}
         exits.push_async_callback(
             stop_servers, servers, tasks, grace=launcher.stop_timeout_seconds, out=sys.stderr
         )
-        listening = asyncio.gather(*(s.listening.wait() for s in servers.values()))
-        done, _ = await asyncio.wait(
-            [listening, *tasks.values()], return_when=asyncio.FIRST_COMPLETED
-        )
-        if listening not in done:
-            listening.cancel()
-            failed = next(n for n, t in tasks.items() if t in done)
-            raise RuntimeError(f"the suite could not start: {failed} stopped ({tasks[failed]})")
+        # The gateway and the mailbox first: each service asks the gateway for a token as
+        # it starts (revocations, webhook registration) and would otherwise back off.
+        await _listening(servers, tasks, (GATEWAY, MAILSINK))
+        await _listening(servers, tasks, SERVICE_NAMES)
         await asyncio.wait_for(_registered(apps), READY_WITHIN_SECONDS)
         yield Suite(
             mode="in-process",
@@ -239,7 +255,9 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
         )
 
 
-def _process_env(var_dir: Path, ports: Mapping[str, int], databases: Mapping[str, str]) -> dict[str, str]:
+def _process_env(
+    var_dir: Path, ports: Mapping[str, int], databases: Mapping[str, str]
+) -> dict[str, str]:
     from deploy.stack import SERVICES
 
     env = {
@@ -273,13 +291,15 @@ async def _wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) 
     async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
         while loop.time() < deadline:
             if process.returncode is not None:
-                raise RuntimeError(f"cityhall up exited with {process.returncode}:\n{log.read_text()}")
+                output = await asyncio.to_thread(log.read_text)
+                raise RuntimeError(f"cityhall up exited with {process.returncode}:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get(f"{url}/readyz")).status_code == 200:
                     return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), 0.2)
-    raise RuntimeError(f"cityhall up was not ready in {READY_WITHIN_SECONDS:.0f} s:\n{log.read_text()}")
+    output = await asyncio.to_thread(log.read_text)
+    raise RuntimeError(f"cityhall up was not ready in {READY_WITHIN_SECONDS:.0f} s:\n{output}")
 
 
 @asynccontextmanager

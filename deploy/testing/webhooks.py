@@ -103,7 +103,7 @@ class Inbox:
             return [d for d in self.deliveries if type is None or d.type == type]
 
     async def wait_for_all(
-        self, count: int, *, type: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self, count: int, *, type: str | None = None, within: float = DEFAULT_TIMEOUT
     ) -> list[Delivery]:
         """The first `count` deliveries (of event `type`), as soon as they have arrived."""
 
@@ -111,19 +111,19 @@ class Inbox:
             found = self.matching(type)
             return found[:count] if len(found) >= count else None
 
-        found = await self.arrivals.wait_until(enough, timeout)
+        found = await self.arrivals.wait_until(enough, within)
         if found is None:
             seen = [d.type for d in self.matching(None)]
             raise WebhookNotReceived(
-                f"fewer than {count} {type or 'any'} deliveries in {timeout:.0f} s; got {seen}"
+                f"fewer than {count} {type or 'any'} deliveries in {within:.0f} s; got {seen}"
             )
         return found
 
     async def wait_for(
-        self, type: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+        self, type: str | None = None, *, within: float = DEFAULT_TIMEOUT
     ) -> Delivery:
         """The first delivery (of event `type`, e.g. `payment.succeeded`)."""
-        (delivery,) = await self.wait_for_all(1, type=type, timeout=timeout)
+        (delivery,) = await self.wait_for_all(1, type=type, within=within)
         return delivery
 
     async def register(
