@@ -27,6 +27,7 @@ import email
 import email.policy
 import html
 import itertools
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -367,12 +368,16 @@ class MailSink:
 
     # on the caller's event loop ---------------------------------------------------------
 
-    async def serve(self) -> None:
-        """Start listening on the running event loop (returns once bound)."""
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        """Start listening on the running event loop (returns once bound), on `sock` when
+        given (already bound)."""
         if self._server is not None:
             return
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self.host, self.port)
+        if sock is not None:
+            self._server = await loop.create_server(self._protocol, sock=sock)
+        else:
+            self._server = await loop.create_server(self._protocol, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:

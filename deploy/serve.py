@@ -134,10 +134,13 @@ class StartupFailed(RuntimeError):
     pass
 
 
-async def serve_until_stopped(server: Server, name: str) -> None:
-    """`server.serve()`, with uvicorn's `sys.exit` on a failed start turned into an error."""
+async def serve_until_stopped(
+    server: Server, name: str, sockets: list[socket.socket] | None = None
+) -> None:
+    """`server.serve()`, with uvicorn's `sys.exit` on a failed start turned into an error.
+    `sockets`: already bound (so nobody takes the port between choosing and listening)."""
     try:
-        await server.serve()
+        await server.serve(sockets)
     except SystemExit as exc:
         raise StartupFailed(f"{name} failed to start (exit code {exc.code})") from None
 

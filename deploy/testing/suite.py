@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from deploy.testing.ports import free_ports
+from deploy.testing.ports import bound_sockets, free_ports
 
 if TYPE_CHECKING:
     from deploy.serve import Server
@@ -90,9 +91,15 @@ def _gateway_defaults() -> dict[str, Any]:
     return values
 
 
+PORT_NAMES = ("gateway", *SERVICE_NAMES, "smtp", "mailbox")
+
+
 def _ports() -> dict[str, int]:
-    names = ("gateway", *SERVICE_NAMES, "smtp", "mailbox")
-    return dict(zip(names, free_ports(len(names)), strict=True))
+    return dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+
+
+def _sockets() -> dict[str, socket.socket]:
+    return dict(zip(PORT_NAMES, bound_sockets(len(PORT_NAMES)), strict=True))
 
 
 def _overrides(
@@ -167,13 +174,17 @@ async def _registered(apps: Mapping[str, Any]) -> None:
 
 
 async def _listening(
-    servers: Mapping[str, Server], tasks: dict[str, asyncio.Task[None]], names: Sequence[str]
+    servers: Mapping[str, Server],
+    tasks: dict[str, asyncio.Task[None]],
+    names: Sequence[str],
+    sockets: Mapping[str, socket.socket],
 ) -> None:
-    """Starts the servers `names` and returns once every one listens."""
+    """Starts the servers `names` on their sockets and returns once every one listens."""
     from deploy.serve import serve_until_stopped
 
     for name in names:
-        tasks[name] = asyncio.create_task(serve_until_stopped(servers[name], name))
+        serving = serve_until_stopped(servers[name], name, [sockets[name]])
+        tasks[name] = asyncio.create_task(serving)
     listening: asyncio.Future[list[bool]] = asyncio.gather(
         *(servers[n].listening.wait() for n in names)
     )
@@ -206,7 +217,10 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
             )
         else:
             databases = _sqlite_urls(var_dir)
-        ports = _ports()
+        sockets = _sockets()
+        for sock in sockets.values():
+            exits.callback(sock.close)
+        ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
         stack = resolve_stack(var_dir=var_dir, overrides=_overrides(var_dir, ports, databases))
         if options.database_server is None and options.cache_dir is not None:
             await _provision_template(var_dir, options.cache_dir)
@@ -221,7 +235,7 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
         gateway = gateway_app(stack.gateway, upstream_apps=apps)
         launcher = stack.launcher
         sink = MailSink(launcher.host, launcher.smtp_port, capacity=launcher.mailbox_capacity)
-        await sink.serve()
+        await sink.serve(sockets["smtp"])
         exits.push_async_callback(sink.close)
         servers: dict[str, Server] = {
             name: Server(server_config(app, stack.app(name).host, stack.app(name).port))
@@ -240,8 +254,9 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
         )
         # The gateway and the mailbox first: each service asks the gateway for a token as
         # it starts (revocations, webhook registration) and would otherwise back off.
-        await _listening(servers, tasks, (GATEWAY, MAILSINK))
-        await _listening(servers, tasks, SERVICE_NAMES)
+        listens_on = {**sockets, MAILSINK: sockets["mailbox"]}
+        await _listening(servers, tasks, (GATEWAY, MAILSINK), listens_on)
+        await _listening(servers, tasks, SERVICE_NAMES, listens_on)
         await asyncio.wait_for(_registered(apps), READY_WITHIN_SECONDS)
         yield Suite(
             mode="in-process",

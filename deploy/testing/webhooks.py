@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from deploy.arrivals import Arrivals
 
 DEFAULT_TIMEOUT = 10.0
+PING = "ping"  # what payments_mock sends a new endpoint at once
 
 
 class WebhookNotReceived(AssertionError):
@@ -129,8 +130,9 @@ class Inbox:
     async def register(
         self, client: httpx.AsyncClient, event_types: list[str] | None = None
     ) -> dict[str, Any]:
-        """Registers this inbox at payments_mock as `client` (scope `webhooks:manage`) and
-        keeps the signing secret to check deliveries with."""
+        """Registers this inbox at payments_mock as `client` (scope `webhooks:manage`), keeps
+        the signing secret to check deliveries with, and returns once payments_mock's `ping`
+        has arrived (so a `fail()` set next applies to the events that follow)."""
         body: dict[str, Any] = {"url": self.url, "description": "pytest inbox"}
         if event_types is not None:
             body["event_types"] = event_types
@@ -140,6 +142,7 @@ class Inbox:
         endpoint: dict[str, Any] = answer.json()
         self.secret = endpoint["secret"]
         self.endpoint_id = endpoint["id"]
+        await self.wait_for(PING)
         return endpoint
 
 
