@@ -59,7 +59,7 @@ async def test_mail_is_waited_for_by_address_and_subject(cityhall_http, cityhall
     same = await cityhall_mailbox.wait_for(to="second@example.jp", subject=mail.subject[:4])
     assert same.id == mail.id
     with pytest.raises(AssertionError, match="0 of 1 mails"):
-        await cityhall_mailbox.wait_for(to="second@example.jp", subject="存在しない件名", within=0.5)
+        await cityhall_mailbox.wait_for(to="second@example.jp", subject="無い件名", within=0.5)
 
 
 @pytest.mark.asyncio
