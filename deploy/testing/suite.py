@@ -164,6 +164,14 @@ async def _postgres_databases(server: str) -> AsyncIterator[dict[str, str]]:
         yield urls
 
 
+async def _databases(exits: AsyncExitStack, var_dir: Path, options: SuiteOptions) -> dict[str, str]:
+    """Each app's database URL: SQLite files in the var dir, or throw-away PostgreSQL
+    databases dropped when `exits` closes."""
+    if options.database_server is None:
+        return _sqlite_urls(var_dir)
+    return await exits.enter_async_context(_postgres_databases(options.database_server))
+
+
 async def _registered(apps: Mapping[str, Any]) -> None:
     """Until the fee-charging services have registered their webhook at payments_mock, so the
     first payment of a test is heard of at once."""
@@ -211,12 +219,7 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
     from services.kit.app import RuntimeOptions
 
     async with AsyncExitStack() as exits:
-        if options.database_server is not None:
-            databases = await exits.enter_async_context(
-                _postgres_databases(options.database_server)
-            )
-        else:
-            databases = _sqlite_urls(var_dir)
+        databases = await _databases(exits, var_dir, options)
         sockets = _sockets()
         for sock in sockets.values():
             exits.callback(sock.close)
@@ -325,28 +328,11 @@ async def as_processes(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Su
 
     started = time.monotonic()
     async with AsyncExitStack() as exits:
-        if options.database_server is not None:
-            databases = await exits.enter_async_context(
-                _postgres_databases(options.database_server)
-            )
-        else:
-            databases = _sqlite_urls(var_dir)
+        databases = await _databases(exits, var_dir, options)
         ports = _ports()
         log = var_dir.parent / f"{var_dir.name}-cityhall-up.log"
-        with log.open("wb") as out:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "deploy.cli",
-                "up",
-                "--var-dir",
-                str(var_dir),
-                env=_process_env(var_dir, ports, databases),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killpg reaches every child
-            )
+        env = _process_env(var_dir, ports, databases)
+        process = await launch_up(var_dir, env, log)
         exits.push_async_callback(_stop_process, process)
         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
         await _wait_ready(gateway_url, process, log)
@@ -360,6 +346,28 @@ async def as_processes(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Su
             demo_client_secret=_demo_client_secret(GatewaySettings()),
             ready_seconds=time.monotonic() - started,
             extras={"log": log},
+        )
+
+
+async def launch_up(
+    var_dir: Path, env: Mapping[str, str], log: Path, extra: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """`python -m deploy.cli up --var-dir VAR_DIR` in a process group of its own (so killpg
+    reaches every child), its output in `log`."""
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "deploy.cli",
+            "up",
+            "--var-dir",
+            str(var_dir),
+            *extra,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
