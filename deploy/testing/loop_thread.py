@@ -24,9 +24,28 @@ class LoopThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Runs `coroutine` on the thread's loop and waits for its result here."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+    def run(
+        self, coroutine: Coroutine[Any, Any, T], *, within: float, unwind_within: float = 60.0
+    ) -> T:
+        """Runs `coroutine` on the thread's loop and waits here for its result. When it takes
+        longer than `within`, or this thread is interrupted (Ctrl-C), it is cancelled and
+        given `unwind_within` seconds to clean up (stop the servers and processes it
+        started) before the error is raised here."""
+        finished = threading.Event()
+
+        async def bounded() -> T:
+            try:
+                return await asyncio.wait_for(coroutine, within)
+            finally:
+                finished.set()
+
+        future = asyncio.run_coroutine_threadsafe(bounded(), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            finished.wait(unwind_within)
+            raise
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

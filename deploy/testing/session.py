@@ -20,7 +20,10 @@ class SuiteSession:
         self.thread = LoopThread()
         self._running = start(var_dir, options)
         try:
-            self.suite: Suite = self.thread.run(self._running.__aenter__(), READY_WITHIN_SECONDS)
+            self.suite: Suite = self.thread.run(
+                self._running.__aenter__(),
+                within=READY_WITHIN_SECONDS + 30,  # its own limit first
+            )
         except BaseException:
             self.thread.close()
             raise
@@ -30,7 +33,7 @@ class SuiteSession:
 
     def receiver(self) -> WebhookReceiver:
         if self._receiver is None:
-            self._receiver = self.thread.run(self._serve_receiver(), READY_WITHIN_SECONDS)
+            self._receiver = self.thread.run(self._serve_receiver(), within=READY_WITHIN_SECONDS)
         return self._receiver
 
     async def _serve_receiver(self) -> WebhookReceiver:
@@ -58,8 +61,10 @@ class SuiteSession:
 
     def stop(self) -> None:
         try:
-            self.thread.run(self._stop_receiver(), STOP_WITHIN_SECONDS)
+            self.thread.run(self._stop_receiver(), within=STOP_WITHIN_SECONDS)
             with contextlib.suppress(StopAsyncIteration):
-                self.thread.run(self._running.__aexit__(None, None, None), STOP_WITHIN_SECONDS)
+                self.thread.run(
+                    self._running.__aexit__(None, None, None), within=STOP_WITHIN_SECONDS
+                )
         finally:
             self.thread.close()
