@@ -6,6 +6,8 @@ the real suite started for that run."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,15 @@ def test_the_suite_starts_only_when_a_fixture_asks(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=1)
     assert not re.search("cityhall: suite ready", result.stdout.str())
     assert "cityhall_login" in pytester.runpytest_subprocess("--fixtures").stdout.str()
+
+
+def test_loading_the_plugin_imports_nothing_of_the_suite() -> None:
+    probe = (
+        "import sys, deploy.testing.plugin\n"
+        "heavy = ('fastapi', 'sqlalchemy', 'httpx', 'gateway', 'services', 'uvicorn')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"
