@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,22 @@ def template_key(seed_file: Path, settings: Mapping[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
+STALE_AFTER_SECONDS = 3600  # older templates of other code versions are removed
+
+
 def publish(built: Path, target: Path) -> None:
-    """Moves the directory `built` to `target` unless another session got there first."""
+    """Moves the directory `built` to `target` unless another session got there first, and
+    removes the templates of earlier code versions (not ones a session may be copying)."""
     try:
         built.rename(target)
     except OSError:
         if not target.is_dir():
             raise
         shutil.rmtree(built, ignore_errors=True)
+    now = time.time()
+    for old in target.parent.glob("template-*"):
+        if old != target and now - old.stat().st_mtime > STALE_AFTER_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def build_dir(cache: Path) -> Path:
