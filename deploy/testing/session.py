@@ -4,6 +4,7 @@ identities' tokens and (once a test asks for one) the webhook receiver."""
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ STOP_WITHIN_SECONDS = 60.0
 
 class SuiteSession:
     def __init__(self, var_dir: Path, options: SuiteOptions) -> None:
+        began = time.monotonic()
         self.thread = LoopThread()
         self._running = start(var_dir, options)
         try:
@@ -27,6 +29,7 @@ class SuiteSession:
         except BaseException:
             self.thread.close()
             raise
+        self.suite.ready_seconds = time.monotonic() - began  # with the imports on the way
         self.logins = Logins(self.suite.gateway_url, self.suite.demo_client_secret)
         self._receiver: WebhookReceiver | None = None
         self._receiver_server: Any = None

@@ -57,7 +57,7 @@ class Suite:
     service_urls: dict[str, str]
     var_dir: Path
     demo_client_secret: str
-    ready_seconds: float = 0.0
+    ready_seconds: float = 0.0  # from the first fixture's request to ready
     extras: dict[str, Any] = field(default_factory=dict)
 
     def card_path(self, user: str = "hanako") -> Path:
@@ -207,9 +207,6 @@ async def _listening(
 @asynccontextmanager
 async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suite]:
     """Runs on the plugin's loop thread for the whole session."""
-    import time
-
-    started = time.monotonic()
     from deploy.launcher import stop_servers
     from deploy.mailsink import MailSink, create_mailbox_app
     from deploy.provision import migrate_all, seed_all
@@ -269,7 +266,6 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
             service_urls={name: stack.app(name).url for name in SERVICE_NAMES},
             var_dir=var_dir,
             demo_client_secret=_demo_client_secret(stack.gateway),
-            ready_seconds=time.monotonic() - started,
         )
 
 
@@ -322,11 +318,8 @@ async def _wait_ready(url: str, process: asyncio.subprocess.Process, log: Path) 
 
 @asynccontextmanager
 async def as_processes(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suite]:
-    import time
-
     from gateway.settings import GatewaySettings
 
-    started = time.monotonic()
     async with AsyncExitStack() as exits:
         databases = await _databases(exits, var_dir, options)
         ports = _ports()
@@ -344,7 +337,6 @@ async def as_processes(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Su
             service_urls={n: f"http://127.0.0.1:{ports[n]}" for n in SERVICE_NAMES},
             var_dir=var_dir,
             demo_client_secret=_demo_client_secret(GatewaySettings()),
-            ready_seconds=time.monotonic() - started,
             extras={"log": log},
         )
 
