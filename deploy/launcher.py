@@ -527,7 +527,7 @@ async def run_single_process(stack: Stack, *, seed: bool, out: TextIO = sys.stdo
             banner=f"up in one process (var dir {stack.var_dir})",
         )
     finally:
-        await _stop_servers(servers, tasks, grace=stack.launcher.stop_timeout_seconds, out=out)
+        await stop_servers(servers, tasks, grace=stack.launcher.stop_timeout_seconds, out=out)
         if sink is not None:
             await sink.close()
         remove_pid_file(stack)
@@ -535,7 +535,7 @@ async def run_single_process(stack: Stack, *, seed: bool, out: TextIO = sys.stdo
         say("stopped", out)
 
 
-async def _stop_servers(
+async def stop_servers(
     servers: Mapping[str, Server],
     tasks: Mapping[str, asyncio.Task[None]],
     *,

@@ -14,7 +14,9 @@ In-process use (tests):
 or `sink.start()` / `sink.stop()` from synchronous code (the server then runs on its own
 thread and event loop). `create_mailbox_app(sink)` is the HTTP side:
 `GET /api/messages`, `GET /api/messages/{id}`, `GET /api/messages/{id}/raw`,
-`DELETE /api/messages/{id}`, `DELETE /api/messages`, and the page at `/`.
+`DELETE /api/messages/{id}`, `DELETE /api/messages`, and the page at `/`. The list takes
+`wait` (seconds, a long poll): it answers as soon as `count` messages match, so a client waits
+for a mail without polling.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import email
 import email.policy
 import html
 import itertools
+import socket
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,12 +44,14 @@ from fastapi import FastAPI, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from deploy.arrivals import Arrivals
 from services.kit.auth import Public
 from services.kit.errors import NotFound, UnprocessableContent
 from services.kit.problems import install_problem_handlers
 
 DEFAULT_CAPACITY = 10_000
 DATA_SIZE_LIMIT = 32 * 1024 * 1024
+MAX_WAIT_SECONDS = 60
 
 
 # --- stored messages -----------------------------------------------------------------------
@@ -85,6 +89,14 @@ class StoredMessage:
     def addressed_to(self, address: str) -> bool:
         wanted = address.strip().lower()
         return any(wanted == a.lower() for a in (*self.rcpt_tos, *self.to, *self.cc))
+
+    def matches(self, *, to: str | None, subject: str | None, after: int | None) -> bool:
+        """Addressed to `to`, with `subject` in its subject, received after message `after`."""
+        return (
+            (not to or self.addressed_to(to))
+            and (not subject or subject in self.subject)
+            and (after is None or self.id > after)
+        )
 
 
 def _header_text(message: EmailMessage, name: str) -> str:
@@ -177,6 +189,7 @@ class MailStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _failures: dict[str, _Failure] = field(default_factory=dict)
     _refused: list[tuple[str, int]] = field(default_factory=list)
+    arrivals: Arrivals = field(default_factory=Arrivals)
 
     def add(
         self, raw: bytes, *, mail_from: str, rcpt_tos: tuple[str, ...], peer: str | None
@@ -188,15 +201,43 @@ class MailStore:
             self._messages[message_id] = message
             while len(self._messages) > self.capacity:
                 self._messages.popitem(last=False)
+        self.arrivals.notify()
         return message
 
-    def select(self, *, to: str | None = None, limit: int | None = None) -> list[StoredMessage]:
-        """Newest first, optionally only those addressed (envelope, To or Cc) to `to`."""
+    def select(
+        self,
+        *,
+        to: str | None = None,
+        subject: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[StoredMessage]:
+        """Newest first, optionally only those addressed (envelope, To or Cc) to `to`, with
+        `subject` in their subject, or received after message `after`."""
         with self._lock:
             messages = list(reversed(self._messages.values()))
-        if to:
-            messages = [m for m in messages if m.addressed_to(to)]
+        if to or subject or after is not None:
+            messages = [m for m in messages if m.matches(to=to, subject=subject, after=after)]
         return messages[:limit] if limit is not None else messages
+
+    async def wait_for(
+        self,
+        *,
+        to: str | None = None,
+        subject: str | None = None,
+        after: int | None = None,
+        count: int = 1,
+        within: float = 5.0,
+    ) -> list[StoredMessage]:
+        """The matching messages (newest first) once there are `count` of them, woken by each
+        arrival; whatever matches when `within` seconds have passed."""
+
+        def enough() -> list[StoredMessage] | None:
+            found = self.select(to=to, subject=subject, after=after)
+            return found if len(found) >= count else None
+
+        found = await self.arrivals.wait_until(enough, within)
+        return found if found is not None else self.select(to=to, subject=subject, after=after)
 
     def get(self, message_id: int) -> StoredMessage | None:
         with self._lock:
@@ -327,12 +368,16 @@ class MailSink:
 
     # on the caller's event loop ---------------------------------------------------------
 
-    async def serve(self) -> None:
-        """Start listening on the running event loop (returns once bound)."""
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        """Start listening on the running event loop (returns once bound), on `sock` when
+        given (already bound)."""
         if self._server is not None:
             return
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, self.host, self.port)
+        if sock is not None:
+            self._server = await loop.create_server(self._protocol, sock=sock)
+        else:
+            self._server = await loop.create_server(self._protocol, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -426,17 +471,20 @@ class MailSink:
         count: int = 1,
         within: float = 5.0,
     ) -> list[StoredMessage]:
-        """Wait until `count` stored messages match (addressed `to`, and `predicate`)."""
-        deadline = time.monotonic() + within
-        while True:
+        """Wait until `count` stored messages match (addressed `to`, and `predicate`), oldest
+        first; woken by each arrival, not by polling."""
+
+        def enough() -> list[StoredMessage] | None:
             found = [
                 m for m in reversed(self.store.select(to=to)) if predicate is None or predicate(m)
             ]
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(found)} of {count} expected messages arrived")
-            await asyncio.sleep(0.02)
+            return found if len(found) >= count else None
+
+        found = await self.store.arrivals.wait_until(enough, within)
+        if found is None:
+            arrived = len(self.store.select(to=to))
+            raise TimeoutError(f"fewer than {count} expected messages arrived ({arrived} to {to})")
+        return found
 
 
 # --- the mailbox API and page --------------------------------------------------------------
@@ -631,9 +679,27 @@ def create_mailbox_app(sink: MailSink) -> FastAPI:
     async def list_messages(
         _: Public,
         to: Annotated[str | None, Query(max_length=320)] = None,
+        subject: Annotated[
+            str | None, Query(max_length=998, description="a part of the subject")
+        ] = None,
+        after: Annotated[
+            int | None, Query(ge=0, description="only messages with a greater id")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=DEFAULT_CAPACITY)] = 100,
+        wait: Annotated[
+            float,
+            Query(ge=0, le=MAX_WAIT_SECONDS, description="long poll: seconds to wait for `count`"),
+        ] = 0,
+        count: Annotated[int, Query(ge=1, le=DEFAULT_CAPACITY)] = 1,
     ) -> MessageList:
-        matching = store.select(to=to)
+        """Newest first. With `wait`, the answer comes as soon as `count` messages match (or
+        when `wait` seconds have passed, with what matches then)."""
+        if wait > 0:
+            matching = await store.wait_for(
+                to=to, subject=subject, after=after, count=count, within=wait
+            )
+        else:
+            matching = store.select(to=to, subject=subject, after=after)
         shown = matching[:limit]
         return MessageList(
             total=len(matching),

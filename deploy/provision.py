@@ -82,7 +82,8 @@ async def migrate_all(stack: Stack) -> list[str]:
     return ["gateway", *stack.services]
 
 
-async def _seed_one(name: str, database_url: str, city: Mapping[str, Any]) -> int:
+async def seed_service(name: str, database_url: str, city: Mapping[str, Any]) -> int:
+    """One service's database migrated to head and upserted with the demo city's data."""
     db = Database(database_url, pool_size=2)
     try:
         await upgrade(db.engine, migrations_of(f"services.{name}"))
@@ -175,7 +176,9 @@ async def seed_all(stack: Stack, *, only_first_time: bool = False) -> list[SeedO
         for n, s in stack.services.items()
         if not (only_first_time and state.get(keys[n]) == digest)
     }
-    done = {n: await _seed_one(n, s.database_url, city) for n, s in todo.items()}  # see migrate_all
+    done = {
+        n: await seed_service(n, s.database_url, city) for n, s in todo.items()
+    }  # see migrate_all
     for name in done:
         state[keys[name]] = digest
     outcomes = [*identities, *(SeedOutcome(name, done.get(name)) for name in stack.services)]

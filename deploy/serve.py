@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
@@ -57,11 +58,27 @@ def run_main(main: Coroutine[Any, Any, T]) -> T:
 
 
 class Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to its owner (several share one loop)."""
+    """A uvicorn server that leaves signal handling to its owner (several share one loop)
+    and says when it listens (`listening`), so its owner need not poll."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the one the kernel chose for port 0)."""
+        port: int = self.servers[0].sockets[0].getsockname()[1]
+        return port
 
 
 def server_config(
@@ -117,10 +134,13 @@ class StartupFailed(RuntimeError):
     pass
 
 
-async def serve_until_stopped(server: Server, name: str) -> None:
-    """`server.serve()`, with uvicorn's `sys.exit` on a failed start turned into an error."""
+async def serve_until_stopped(
+    server: Server, name: str, sockets: list[socket.socket] | None = None
+) -> None:
+    """`server.serve()`, with uvicorn's `sys.exit` on a failed start turned into an error.
+    `sockets`: already bound (so nobody takes the port between choosing and listening)."""
     try:
-        await server.serve()
+        await server.serve(sockets)
     except SystemExit as exc:
         raise StartupFailed(f"{name} failed to start (exit code {exc.code})") from None
 

@@ -147,17 +147,25 @@ def _dump(value: Any) -> str:
 
 
 def resolve_stack(
-    *, var_dir: Path | None = None, host: str | None = None, seed_file: Path | None = None
+    *,
+    var_dir: Path | None = None,
+    host: str | None = None,
+    seed_file: Path | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Stack:
-    """Settings of every app, from the environment plus the launcher's decisions."""
-    overrides: dict[str, Any] = {}
+    """Settings of every app, from the environment plus the launcher's decisions.
+
+    `overrides` maps an app name (`gateway`, a service, or `launcher`) to settings that win
+    over the environment, e.g. the free ports and databases the pytest plugin picked."""
+    chosen = overrides or {}
+    launcher_values: dict[str, Any] = dict(chosen.get("launcher", {}))
     if var_dir is not None:
-        overrides["var_dir"] = var_dir
+        launcher_values["var_dir"] = var_dir
     if host is not None:
-        overrides["host"] = host
+        launcher_values["host"] = host
     if seed_file is not None:
-        overrides["seed_file"] = seed_file
-    launcher = LauncherSettings(**overrides)
+        launcher_values["seed_file"] = seed_file
+    launcher = LauncherSettings(**launcher_values)
     var = launcher.var_dir.resolve()
     launcher = launcher.model_copy(update={"var_dir": var})
     common: dict[str, Any] = {"var_dir": var}
@@ -165,7 +173,7 @@ def resolve_stack(
         common["host"] = host
 
     # Services first: the gateway needs their URLs, they need the gateway's.
-    gateway_probe = GatewaySettings(**common)
+    gateway_probe = GatewaySettings(**{**common, **chosen.get(GATEWAY, {})})
     gateway_url = base_url(gateway_probe.host, gateway_probe.port)
     services: dict[str, ServiceSettings] = {}
     for name, kind in SERVICES.items():
@@ -174,21 +182,27 @@ def resolve_stack(
             {"public_url": gateway_url} if "public_url" in kind.settings.model_fields else {}
         )
         services[name] = kind.settings(
-            **common,
-            **links,
-            gateway_url=gateway_url,
-            jwks_url=f"{gateway_url}/.well-known/jwks.json",
-            smtp_host=connect_host(launcher.host),
-            smtp_port=launcher.smtp_port,
-            mail_sender_name=launcher.mail_sender_name,
+            **{
+                **common,
+                **links,
+                "gateway_url": gateway_url,
+                "jwks_url": f"{gateway_url}/.well-known/jwks.json",
+                "smtp_host": connect_host(launcher.host),
+                "smtp_port": launcher.smtp_port,
+                "mail_sender_name": launcher.mail_sender_name,
+                **chosen.get(name, {}),
+            }
         )
     upstreams = {name: base_url(s.host, s.port) for name, s in services.items()}
     gateway = GatewaySettings(
-        **common,
-        upstreams=upstreams,
-        smtp_host=connect_host(launcher.host),
-        smtp_port=launcher.smtp_port,
-        mail_sender_name=launcher.mail_sender_name,
+        **{
+            **common,
+            "upstreams": upstreams,
+            "smtp_host": connect_host(launcher.host),
+            "smtp_port": launcher.smtp_port,
+            "mail_sender_name": launcher.mail_sender_name,
+            **chosen.get(GATEWAY, {}),
+        }
     )
 
     apps: list[AppProcess] = []

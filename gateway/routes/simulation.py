@@ -71,6 +71,25 @@ def _move_own_clock(runtime: GatewayRuntime, move: ClockMove) -> None:
         raise UnprocessableContent(str(exc), field="travel_to") from exc
 
 
+def _report(runtime: GatewayRuntime, services: dict[str, dict[str, Any]]) -> ClockReport:
+    clock = GatewayClock(
+        now=runtime.clock.now(), offset_seconds=runtime.clock.offset.total_seconds()
+    )
+    return ClockReport(gateway=clock, services=services)
+
+
+@router.get("/clock", response_model=ClockReport, summary="Every service's simulated time")
+async def read_clocks(runtime: RuntimeDep, _: SimulationAdmin) -> ClockReport:
+    outcomes = await call_every_service(
+        runtime,
+        "GET",
+        "/sim/clock",
+        time_limit=runtime.settings.sim_timeout_seconds,
+        token=runtime.service_token(),
+    )
+    return _report(runtime, _answer(outcomes))
+
+
 @router.post("/clock", response_model=ClockReport, summary="Move every service's clock")
 async def move_clocks(move: ClockMove, runtime: RuntimeDep, _: SimulationAdmin) -> ClockReport:
     _move_own_clock(runtime, move)
@@ -82,11 +101,7 @@ async def move_clocks(move: ClockMove, runtime: RuntimeDep, _: SimulationAdmin) 
         token=runtime.service_token(),
         payload=move.model_dump(mode="json", exclude_none=True),
     )
-    services = _answer(outcomes)
-    clock = GatewayClock(
-        now=runtime.clock.now(), offset_seconds=runtime.clock.offset.total_seconds()
-    )
-    return ClockReport(gateway=clock, services=services)
+    return _report(runtime, _answer(outcomes))
 
 
 @router.post("/tick", response_model=TickReport, summary="Run every service's due jobs now")

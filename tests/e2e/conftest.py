@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +17,9 @@ from typing import Protocol
 import httpx
 import pytest
 
+from deploy.testing.ports import free_ports
+from deploy.testing.suite import launch_up
+
 READY_WITHIN_SECONDS = 90.0  # six Python processes importing FastAPI on a small CI box
 STOP_WITHIN_SECONDS = 30.0
 SERVICE_PORT_ENV = {
@@ -27,20 +28,6 @@ SERVICE_PORT_ENV = {
     "alert_mail": "ALERT_MAIL_PORT",
     "payments_mock": "PAYMENTS_MOCK_PORT",
 }
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel just handed out (bound together so none repeats)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,21 +157,7 @@ async def launch(tmp_path: Path) -> AsyncIterator[Launch]:
             "CITYHALL_STARTUP_TIMEOUT_SECONDS": str(startup_timeout),
             "PYTHONUNBUFFERED": "1",
         }
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "deploy.cli",
-                "up",
-                "--var-dir",
-                str(var_dir),
-                *extra,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killpg reaches every child
-            )
+        process = await launch_up(var_dir, env, log_path, extra)
         stack = RunningStack(process, ports, var_dir, log_path)
         started.append(stack)
         return stack

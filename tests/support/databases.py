@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy.engine import make_url
+from deploy.testing.databases import postgres_database as throw_away_database
 
 POSTGRES_ENV = "CITYHALL_TEST_POSTGRES_URL"
 
@@ -23,11 +21,6 @@ def backends() -> list[str]:
     return ["sqlite", "postgresql"] if postgres_server_url() else ["sqlite"]
 
 
-def _asyncpg_dsn(url: str, database: str) -> str:
-    parsed = make_url(url).set(drivername="postgresql", database=database)
-    return parsed.render_as_string(hide_password=False)
-
-
 @asynccontextmanager
 async def postgres_database(
     server: str | None = None, *, prefix: str = "cityhall_test"
@@ -37,24 +30,8 @@ async def postgres_database(
     server = server or postgres_server_url()
     if server is None:
         raise RuntimeError(f"{POSTGRES_ENV} is not set")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(server, make_url(server).database or "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield (
-            make_url(server)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(server, make_url(server).database or "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    async with throw_away_database(server, prefix=prefix) as url:
+        yield url
 
 
 @asynccontextmanager

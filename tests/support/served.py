@@ -16,13 +16,14 @@ async def served(app: ASGIApp, *, front_door: bool = False) -> AsyncIterator[str
     """Yields the base URL while a real uvicorn server runs `app` in this event loop."""
     server = Server(server_config(app, "127.0.0.1", 0, lifespan="off", front_door=front_door))
     task = asyncio.create_task(server.serve())
+    listening = asyncio.create_task(server.listening.wait())
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        await asyncio.wait([task, listening], return_when=asyncio.FIRST_COMPLETED)
+        if not listening.done():
+            listening.cancel()
+            task.result()
+            raise RuntimeError("the server stopped before it listened")
+        yield f"http://127.0.0.1:{server.port}"
     finally:
         server.should_exit = True
         await task

@@ -14,13 +14,12 @@ import httpx
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from deploy.provision import seed_identities
+from deploy.provision import seed_identities, seed_service
 from deploy.stack import DEMO_CITY
 from gateway.app import create_app as gateway_app
 from gateway.rate_limit.settings import RateLimitSettings
 from gateway.settings import GatewaySettings
 from services.kit.app import RuntimeOptions
-from services.kit.db import Database
 from tests.support.services import SERVICES
 
 GATEWAY = "http://gateway.test"
@@ -46,20 +45,6 @@ class InProcessSuite:
         return httpx.AsyncClient(transport=transport, base_url=GATEWAY)
 
 
-async def _seed_city(name: str, database_url: str) -> None:
-    from deploy.provision import migrations_of, seeder_of
-    from services.kit.migrate import upgrade
-
-    city = json.loads(DEMO_CITY.read_text(encoding="utf-8"))
-    db = Database(database_url, pool_size=1)
-    try:
-        await upgrade(db.engine, migrations_of(f"services.{name}"))
-        async with db.session() as session:
-            await seeder_of(name)(session, city)
-    finally:
-        await db.dispose()
-
-
 @asynccontextmanager
 async def in_process_suite(
     tmp_path: Path, var_dir: Path | None = None
@@ -69,9 +54,10 @@ async def in_process_suite(
         http_transport=httpx.ASGITransport(later, raise_app_exceptions=False), background=False
     )
     apps: dict[str, FastAPI] = {}
+    city = json.loads(DEMO_CITY.read_text(encoding="utf-8"))
     for name, build in SERVICES.items():
         url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        await _seed_city(name, url)
+        await seed_service(name, url, city)
         apps[name] = build(url, options)
     settings = GatewaySettings(
         var_dir=var_dir or tmp_path / "gateway",

@@ -146,3 +146,34 @@ def test_every_mailbox_route_is_declared_public() -> None:
     app = create_mailbox_app(MailSink("127.0.0.1", 0))
     assert len(api_routes(app)) >= 8
     assert undeclared_routes(app) == []
+
+
+async def test_the_list_waits_for_a_matching_message(
+    sink: MailSink, mailbox: httpx.AsyncClient
+) -> None:
+    await aiosmtplib.send(
+        _message("taro@example.jp", "先の件"), hostname="127.0.0.1", port=sink.port
+    )
+    after = (await mailbox.get("/api/messages")).json()["messages"][0]["id"]
+    params = {"to": "taro@example.jp", "subject": "避難指示", "after": after, "wait": 30}
+    waiting = asyncio.create_task(mailbox.get("/api/messages", params=params))
+    await aiosmtplib.send(_message("hanako@example.jp"), hostname="127.0.0.1", port=sink.port)
+    await aiosmtplib.send(_message("taro@example.jp", "別件"), hostname="127.0.0.1", port=sink.port)
+    assert not waiting.done()  # neither the other address nor the other subject ends the wait
+    await aiosmtplib.send(_message("taro@example.jp"), hostname="127.0.0.1", port=sink.port)
+
+    listing = (await waiting).json()
+    assert [m["subject"] for m in listing["messages"]] == [SUBJECT]
+    assert listing["messages"][0]["rcpt_tos"] == ["taro@example.jp"]
+
+
+async def test_a_wait_ends_with_what_matched_when_its_time_is_up(
+    sink: MailSink, mailbox: httpx.AsyncClient
+) -> None:
+    await aiosmtplib.send(_message("taro@example.jp"), hostname="127.0.0.1", port=sink.port)
+    params = {"to": "taro@example.jp", "wait": 0.2, "count": 2}
+    listing = (await mailbox.get("/api/messages", params=params)).json()
+    assert listing["count"] == 1
+    too_long = await mailbox.get("/api/messages", params={"wait": 61})
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["field"] == "query.wait"

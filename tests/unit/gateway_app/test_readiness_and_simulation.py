@@ -77,6 +77,25 @@ async def test_sim_clock_moves_every_service_with_a_gateway_token(
         assert claims["scope"] == "sim"
 
 
+async def test_sim_clock_reads_every_service_clock_without_moving_it(
+    make_gateway: GatewayFactory,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    async with make_gateway(**sim_gateway(calls)) as gw:
+        admin = gw.token(sub="staff-1", kind="staff", roles=("admin",))
+        response = await gw.client.get("/sim/clock", headers={"Authorization": f"Bearer {admin}"})
+        citizen = await gw.client.get(
+            "/sim/clock", headers={"Authorization": f"Bearer {gw.token()}"}
+        )
+        offset = gw.runtime.clock.offset.total_seconds()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["gateway"]["offset_seconds"] == offset == 0
+    assert body["services"]["two"]["body"]["path"] == "/sim/clock"
+    assert [(c["method"], c["path"]) for c in calls] == [("GET", "/sim/clock")] * 2
+    assert citizen.status_code == 403
+
+
 async def test_sim_tick_runs_each_service_in_order(make_gateway: GatewayFactory) -> None:
     calls: list[dict[str, Any]] = []
     async with make_gateway(**sim_gateway(calls)) as gw:
