@@ -171,7 +171,7 @@ async def test_a_wait_ends_with_what_matched_when_its_time_is_up(
     sink: MailSink, mailbox: httpx.AsyncClient
 ) -> None:
     await aiosmtplib.send(_message("taro@example.jp"), hostname="127.0.0.1", port=sink.port)
-    params = {"to": "taro@example.jp", "wait": 0.2, "count": 2}
+    params: dict[str, str | float] = {"to": "taro@example.jp", "wait": 0.2, "count": 2}
     listing = (await mailbox.get("/api/messages", params=params)).json()
     assert listing["count"] == 1
     too_long = await mailbox.get("/api/messages", params={"wait": 61})
