@@ -110,10 +110,10 @@ class DeliveryWorker:
     # one batch -----------------------------------------------------------------------------
 
     async def _claim(self) -> Batch | None:
+        loop = asyncio.get_running_loop()
         async with self._session() as session:
-            now = (
-                self.clock.now()
-            )  # read under the (SQLite) write lock: waiting never eats the lease
+            # read under the (SQLite) write lock: waiting never eats the lease
+            now, leased_at = self.clock.now(), loop.time()
             token = f"{self.name}/{next(self._claims)}"
             claimed = await claim_batch(
                 session,
@@ -126,7 +126,8 @@ class DeliveryWorker:
             if not claimed:
                 return None
             context = await load_context(session, claimed)
-        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() * LEASE_USE
+        # from the lease's start: committing the claim and loading its context take time too
+        deadline = leased_at + self.lease.total_seconds() * LEASE_USE
         return Batch(token, claimed, context, now, deadline)
 
     async def _send(self, batch: Batch) -> list[Result]:
