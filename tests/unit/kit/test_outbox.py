@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -111,20 +111,10 @@ async def test_only_topics_with_a_handler_are_claimed(db: Database, clock: Clock
     assert (await row(db, other)).attempts == 0
 
 
-class StoppedClock(Clock):
-    """Simulated time that moves only when the test moves it, so the 100 ms margins below are
-    not eaten by a slow machine's real time between two relay passes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._started = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._started + self.offset
-
-
-async def test_retries_follow_the_backoff_on_the_simulated_clock(db: Database) -> None:
-    clock = StoppedClock()
+async def test_retries_follow_the_backoff_on_the_simulated_clock(
+    db: Database, stopped_clock: Clock
+) -> None:
+    clock = stopped_clock
     recorder = Recorder([RetryLater("down"), RetryLater("down"), RetryLater("down")])
     [message_id] = await add(db, clock)
     relay = OutboxRelay(db, clock, {"t": per_message(recorder)})
