@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy.cli import app as cli
-from tests.e2e.conftest import STOP_WITHIN_SECONDS, Launch, RunningStack, alive
+from tests.e2e.conftest import Launch, RunningStack, alive
 from tests.e2e.mailbox import link_in, mail_to
 
 pytestmark = pytest.mark.e2e
@@ -199,7 +199,7 @@ async def test_a_child_that_dies_is_named_and_the_others_are_stopped(launch: Lau
     stack.child_pids = dict(children)
 
     os.kill(children["alert_mail"], signal.SIGKILL)
-    code = await asyncio.wait_for(stack.process.wait(), STOP_WITHIN_SECONDS)
+    code = await stack.exited()
 
     assert code == 1
     assert "alert_mail was killed by SIGKILL; stopping the others" in stack.log()
@@ -213,7 +213,7 @@ async def test_a_child_that_dies_is_named_and_the_others_are_stopped(launch: Lau
 async def test_a_slow_start_names_what_is_not_ready_with_its_last_lines(launch: Launch) -> None:
     """No machine starts six Python processes in 0.2 s: the timeout is certain to pass first."""
     stack = await launch(["--no-seed"], startup_timeout=0.2)
-    code = await asyncio.wait_for(stack.process.wait(), STOP_WITHIN_SECONDS)
+    code = await stack.exited()
     log = stack.log()
     assert code == 1, log
     assert "startup failed: not healthy after 0 s: " in log

@@ -39,12 +39,12 @@ from services.kit.ids import new_id
 from services.kit.migrate import upgrade
 from tests.support.holding_sink import holding_sink
 from tests.support.process_kill import needs_sigkill, sigkill, spawn_module, stop
+from tests.support.progress import until_done
 from tests.unit.alert_mail.conftest import demo_city
 
 RECIPIENTS = 3_000
 KILL_AFTER = 1_200  # mails accepted from the first worker before it is killed
 LEASE_SECONDS = 5
-TIMEOUT = 120.0
 STOP_WITHIN = 15.0
 
 pytestmark = needs_sigkill
@@ -134,8 +134,12 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
             started = time.monotonic()
             first = await start_worker(db_url, sink, "killed", log)
             processes.append(first)
-            async with asyncio.timeout(TIMEOUT):
-                await handler.holding.wait()
+            await until_done(
+                handler.holding.is_set,
+                lambda: len(sink.store),
+                what="the first worker's mails",
+                process=first,
+            )
             assert await sigkill(first) == -signal.SIGKILL
             received_before_kill = len(sink.store)
             async with db.session(write=False) as session:
@@ -151,10 +155,14 @@ async def test_a_killed_worker_loses_no_recipient_and_duplicates_only_its_claime
 
             second = await start_worker(db_url, sink, "second", log)
             processes.append(second)
-            async with asyncio.timeout(TIMEOUT):
-                while (await status_counts(db))["delivered"] < RECIPIENTS:
-                    assert second.returncode is None, "the second worker died"
-                    await asyncio.sleep(0.2)
+
+            async def delivered() -> int:
+                return (await status_counts(db))["delivered"]
+
+            async def all_delivered() -> bool:
+                return await delivered() >= RECIPIENTS
+
+            await until_done(all_delivered, delivered, what="the second worker", process=second)
             elapsed = time.monotonic() - started
             await stop(second, signal.SIGTERM, within=STOP_WITHIN)
             assert second.returncode == 0

@@ -33,11 +33,11 @@ from services.kit.outbox import enqueue
 from services.kit.tables import InboxMessage, OutboxMessage
 from tests.integration.outbox_relay_process import BATCH_SIZE, TOPIC
 from tests.support.process_kill import needs_sigkill, sigkill, spawn_module, stop
+from tests.support.progress import until_done
 from tests.unit.kit.kitdb import kit_database
 
 MESSAGES = 1_000
 KILL_AFTER = 425  # receipts by the first relay before it is killed: mid-way through a batch
-TIMEOUT = 60.0
 
 pytestmark = needs_sigkill
 
@@ -122,18 +122,26 @@ async def test_a_killed_relay_loses_nothing_and_duplicates_only_its_in_flight_ba
             started = time.monotonic()
             first = await start_relay(db_url, consumer_url, "1", tmp_path / "claims-1", log)
             processes.append(first)
-            async with asyncio.timeout(TIMEOUT):
-                await consumer.killing_time.wait()
+            await until_done(
+                consumer.killing_time.is_set,
+                lambda: len(consumer.receipts),
+                what="the first relay's deliveries",
+                process=first,
+            )
             assert await sigkill(first) == -signal.SIGKILL
             consumer.killed.set()  # let the held handlers answer into the void
             received_by_killed = len(consumer.receipts)
 
             second = await start_relay(db_url, consumer_url, "2", tmp_path / "claims-2", log)
             processes.append(second)
-            async with asyncio.timeout(TIMEOUT):
-                while (await outbox_counts(outbox))["delivered"] < MESSAGES:
-                    assert second.returncode is None, "the second relay died"
-                    await asyncio.sleep(0.1)
+
+            async def delivered() -> int:
+                return (await outbox_counts(outbox))["delivered"]
+
+            async def all_delivered() -> bool:
+                return await delivered() >= MESSAGES
+
+            await until_done(all_delivered, delivered, what="the second relay", process=second)
             elapsed = time.monotonic() - started
             await stop(second, signal.SIGTERM)
             assert second.returncode == 0

@@ -122,10 +122,10 @@ class DeliveryWorker:
     # one batch -----------------------------------------------------------------------------
 
     async def _claim(self) -> Batch | None:
+        loop = asyncio.get_running_loop()
         async with self._session() as session:
-            now = (
-                self.clock.now()
-            )  # read under the (SQLite) write lock: waiting never eats the lease
+            # read under the (SQLite) write lock: waiting never eats the lease
+            now, leased_at = self.clock.now(), loop.time()
             token = f"{self.name}/{next(self._claims)}"
             claimed = await claim_batch(
                 session,
@@ -139,7 +139,8 @@ class DeliveryWorker:
                 return None
             context = await load_context(session, claimed)
         self.cancels.note(a.id for a in context.alerts.values() if a.cancelled_at is not None)
-        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() * LEASE_USE
+        # from the lease's start: committing the claim and loading its context take time too
+        deadline = leased_at + self.lease.total_seconds() * LEASE_USE
         return Batch(token, claimed, context, now, deadline)
 
     async def _send(self, batch: Batch) -> list[Result]:

@@ -4,6 +4,7 @@ tables, migrated through the real kit Alembic history."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,3 +26,20 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 def clock() -> Clock:
     """A simulated clock: tests move it forward instead of sleeping."""
     return Clock()
+
+
+class StoppedClock(Clock):
+    """Simulated time that moves only when the test moves it: a margin such as "one second
+    before it is due" is then not eaten by a slow machine's real time between two calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._started + self.offset
+
+
+@pytest.fixture
+def stopped_clock() -> Clock:
+    return StoppedClock()

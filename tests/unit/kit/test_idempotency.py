@@ -72,6 +72,7 @@ class Behaviour:
     fail_next: bool = False
     work_seconds: float = 0.0
     calls: list[str] = field(default_factory=list)
+    working: asyncio.Event = field(default_factory=asyncio.Event)  # a call holds its key
 
 
 def widget_router(behaviour: Behaviour) -> APIRouter:
@@ -84,6 +85,7 @@ def widget_router(behaviour: Behaviour) -> APIRouter:
         if (replay := await idem.begin(body)) is not None:
             return replay
         behaviour.calls.append(body.name)
+        behaviour.working.set()
         widget = WidgetRead(id=new_id("wdg"), owner=principal.sub, name=body.name, size=body.size)
         await session.exec(insert(widgets).values(**widget.model_dump()))
         if behaviour.work_seconds:
@@ -359,7 +361,7 @@ async def test_a_duplicate_waits_for_the_first_request_and_replays_it(harness: H
     """Two requests a little apart: the second arrives while the first is working."""
     harness.behaviour.work_seconds = 0.3
     first = asyncio.create_task(harness.post({"name": "slow"}, "slow-key"))
-    await asyncio.sleep(0.1)
+    await harness.behaviour.working.wait()  # the first holds the key and works on
     second = await harness.post({"name": "slow"}, "slow-key")
     assert (await first).status_code == 201
     assert second.status_code == 200

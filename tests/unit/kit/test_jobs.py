@@ -37,7 +37,10 @@ async def state(db: Database, name: str) -> JobState:
         return row
 
 
-async def test_a_job_runs_when_first_seen_and_then_each_period(db: Database, clock: Clock) -> None:
+async def test_a_job_runs_when_first_seen_and_then_each_period(
+    db: Database, stopped_clock: Clock
+) -> None:
+    clock = stopped_clock
     sweep = Counting()
     scheduler = Scheduler(db, clock, [Job("sweep", HOUR, sweep)])
     assert [r.name for r in await scheduler.run_due()] == ["sweep"]

@@ -112,8 +112,9 @@ async def test_only_topics_with_a_handler_are_claimed(db: Database, clock: Clock
 
 
 async def test_retries_follow_the_backoff_on_the_simulated_clock(
-    db: Database, clock: Clock
+    db: Database, stopped_clock: Clock
 ) -> None:
+    clock = stopped_clock
     recorder = Recorder([RetryLater("down"), RetryLater("down"), RetryLater("down")])
     [message_id] = await add(db, clock)
     relay = OutboxRelay(db, clock, {"t": per_message(recorder)})
