@@ -69,6 +69,8 @@ _STATEMENTS = {
     )
     for skip in (False, True)
 }
+_RENEW_SQL = "UPDATE deliveries SET lease_until = :lease_until, updated_at = :now WHERE "
+_RENEW = _typed(text(_RENEW_SQL + f"worker = :worker AND {IN_FLIGHT_CONDITION}"))
 _ANYTHING_DUE = text(
     f"SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE {_QUEUE})"  # noqa: S608
     f" OR EXISTS (SELECT 1 FROM deliveries WHERE {_EXPIRED})"
@@ -112,3 +114,15 @@ async def claim_batch(
         )
         claimed.extend(Claimed(*row) for row in rows.all())
     return claimed
+
+
+async def renew_lease(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, worker: str
+) -> int:
+    """Extends the lease of the rows this claim still holds; how many it holds (0: the lease
+    ran out and another worker took them, or they are all recorded)."""
+    connection = await session.connection()
+    renewed = await connection.execute(
+        _RENEW, {"now": now, "lease_until": lease_until, "worker": worker}
+    )
+    return renewed.rowcount

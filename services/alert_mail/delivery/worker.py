@@ -5,7 +5,9 @@ in flight, so the connections keep sending while the other lane is in the databa
 reschedules only its own delivery (`next_attempt_at`) and the lane moves on at once: failing
 recipients never hold up healthy ones. Sends stop at a deadline well inside the claim's lease
 (and on shutdown); whatever was not attempted is handed back unsent, so a slow server never
-lets the lease run out under a live worker.
+lets the lease run out under a live worker. While a lane holds a batch it renews the lease
+every third of it, so a pass slowed by a busy machine keeps its rows; a renewal that finds
+them taken stops the sends.
 
 A Cancel of the alert stops the rest of a batch: the deliveries not yet sent are recorded
 `cancelled` (delivery.cancels).
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import os
 import socket
 import uuid
@@ -32,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.alert_mail import alerts_service
 from services.alert_mail.delivery.batch import BatchContext, load_context
 from services.alert_mail.delivery.cancels import CancelWatch
-from services.alert_mail.delivery.claim import Claimed, anything_due, claim_batch
+from services.alert_mail.delivery.claim import Claimed, anything_due, claim_batch, renew_lease
 from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
@@ -55,6 +58,7 @@ log = logging.getLogger("cityhall.alert_mail.worker")
 
 LANES = 2
 LEASE_USE = 0.8  # stop starting sends after this share of the lease
+LEASE_RENEWAL = 1 / 3  # renew a held batch's lease after this share of it
 RECORD_ATTEMPTS = 3
 
 # Set while a worker commits its own claims and outcomes: the commit hook wakes workers, and a
@@ -66,13 +70,13 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Batch:
     token: str
     claimed: list[Claimed]
     context: BatchContext
     claimed_at: datetime
-    deadline: float  # loop time after which no new send starts
+    deadline: float  # loop time after which no new send starts; moved on by each renewal
 
 
 class DeliveryWorker:
@@ -273,18 +277,45 @@ class DeliveryWorker:
         batch = await self._claim()
         if batch is None:
             return 0
-        results = await self._send(batch)
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            try:
-                await self._record(batch, results)
-                break
-            except Exception:
-                # Sent mails whose outcome is lost would be sent again after the lease.
-                if attempt == RECORD_ATTEMPTS:
-                    raise
-                log.warning("recording batch %s failed, retrying", batch.token, exc_info=True)
-                await asyncio.sleep(0.2 * attempt)
+        async with self._keeping_lease(batch):
+            results = await self._send(batch)
+            for attempt in range(1, RECORD_ATTEMPTS + 1):
+                try:
+                    await self._record(batch, results)
+                    break
+                except Exception:
+                    # Sent mails whose outcome is lost would be sent again after the lease.
+                    if attempt == RECORD_ATTEMPTS:
+                        raise
+                    log.warning("recording batch %s failed, retrying", batch.token, exc_info=True)
+                    await asyncio.sleep(0.2 * attempt)
         return len(results)
+
+    @contextlib.asynccontextmanager
+    async def _keeping_lease(self, batch: Batch) -> AsyncIterator[None]:
+        """Renews the batch's lease while the lane holds it (sending, then recording). On a
+        busy machine a pass can outlast the lease; unrenewed, another worker would re-claim
+        rows still being sent, mail them twice and count an attempt each time without a send."""
+        keeper = asyncio.create_task(self._keep_lease(batch), name=f"lease-{batch.token}")
+        try:
+            yield
+        finally:
+            await cancel_and_wait(keeper)
+
+    async def _keep_lease(self, batch: Batch) -> None:
+        loop = asyncio.get_running_loop()
+        lease = self.lease.total_seconds()
+        while True:
+            await asyncio.sleep(lease * LEASE_RENEWAL)
+            renewed_at, now = loop.time(), self.clock.now()
+            async with self._session() as session:
+                held = await renew_lease(
+                    session, now=now, lease_until=now + self.lease, worker=batch.token
+                )
+            if held == 0:  # taken over (or all recorded): start no further send
+                batch.deadline = -math.inf
+                return
+            batch.deadline = renewed_at + lease * LEASE_USE
 
     # driving -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ RFC 8058 headers, and every status a delivery can reach against a real SMTP serv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -17,11 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlmodel import select
 
 from deploy.mailsink import MailSink, StoredMessage
-from services.alert_mail.delivery.claim import claim_batch
+from services.alert_mail.delivery.claim import claim_batch, renew_lease
 from services.alert_mail.delivery.enqueue import enqueue_message
 from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
 from services.alert_mail.domain.links import read_personal_token
 from services.alert_mail.models import Alert, Subscription
+from tests.support.holding_sink import holding_sink
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.callups_support import audit_events
 from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail
@@ -266,6 +268,75 @@ async def test_a_dead_workers_batch_is_sent_again_once_its_lease_expires(quiet: 
         finished = await session.get(Alert, alert.id)
     assert finished is not None
     assert (finished.status, finished.completed_at is not None) == ("completed", True)
+
+
+async def test_a_renewed_lease_keeps_its_rows_and_a_renewal_after_a_takeover_holds_none(
+    quiet: Quiet,
+) -> None:
+    now = quiet.now()
+    await add_subscribers(quiet.db, [Person(f"r{n}@example.jp") for n in range(3)], now)
+    await publish(quiet.db, now)
+    lease = timedelta(seconds=60)
+    async with quiet.db.session() as session:  # a slow worker, still sending
+        held = await claim_batch(
+            session,
+            now=now,
+            lease_until=now + lease,
+            worker="slow-worker/1",
+            limit=2,
+            skip_locked=not quiet.db.is_sqlite,
+        )
+    assert len(held) == 2
+
+    await quiet.advance(timedelta(seconds=50))
+    async with quiet.db.session() as session:
+        renewed_at = quiet.now()
+        renewed = await renew_lease(
+            session, now=renewed_at, lease_until=renewed_at + lease, worker="slow-worker/1"
+        )
+    assert renewed == 2
+    await quiet.advance(timedelta(seconds=20))  # past the first lease, inside the renewed one
+    assert await quiet.worker.run_once() == 1, "renewed rows stay with their worker"
+
+    await quiet.advance(timedelta(seconds=61))  # the slow worker died after all
+    assert await quiet.worker.run_once() == 2
+    async with quiet.db.session() as session:
+        late = quiet.now()
+        after_takeover = await renew_lease(
+            session, now=late, lease_until=late + lease, worker="slow-worker/1"
+        )
+    assert after_takeover == 0, "a renewal after the takeover holds nothing"
+
+
+async def test_a_worker_renews_the_lease_of_a_batch_it_is_still_sending(
+    db_url: str, tokens: TokenFactory
+) -> None:
+    async with (
+        holding_sink(2) as (sink, handler),
+        quiet_service(
+            db_url, tokens, sink, lease_seconds=5, worker_concurrency=1, smtp_pool_size=1
+        ) as quiet,
+    ):
+        now = quiet.now()
+        await add_subscribers(quiet.db, [Person(f"r{n}@example.jp") for n in range(4)], now)
+        await publish(quiet.db, now)
+        run = asyncio.create_task(quiet.worker.run_once())
+        async with asyncio.timeout(120):  # a hang guard, not a measurement
+            await handler.wait_held(1)  # the second mail's reply is held: mid-batch
+            first = {d.id: d.lease_until for d in await deliveries(quiet.db, status="sending")}
+            assert len(first) == 4
+            while True:  # until the worker's own renewal (a third of the lease) moves it on
+                leases = {d.id: d.lease_until for d in await deliveries(quiet.db)}
+                if all(leases[i] is not None and leases[i] > first[i] for i in first):  # type: ignore[operator]
+                    break
+                await asyncio.sleep(0.05)
+            handler.released.set()
+            await run
+
+        stored = await deliveries(quiet.db)
+        assert {d.status for d in stored} == {"delivered"}
+        assert [d.attempts for d in stored] == [1, 1, 1, 1], "one claim each, none re-claimed"
+        assert sorted(m.rcpt_tos[0] for m in sink.messages) == sorted(d.email for d in stored)
 
 
 async def test_background_workers_send_as_soon_as_the_alert_is_committed(
