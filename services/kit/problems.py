@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -306,6 +307,17 @@ async def _operational_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _pool_timeout(_request: Request, exc: Exception) -> JSONResponse:
+    """Every pooled connection stayed busy for the pool's whole wait: more requests at once
+    than the database keeps up with. An overload to come back from, not a server fault."""
+    log.warning("database pool exhausted: %s", exc)
+    return problem_response(
+        503,
+        detail="the service's database is busy or unavailable; retry",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(500, detail="an unexpected error occurred; quote the instance id")
@@ -317,4 +329,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
     # Other exceptions are answered by RequestContextMiddleware, which knows the request id.

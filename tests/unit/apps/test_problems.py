@@ -9,6 +9,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.kit.app import RuntimeOptions, ServiceSpec, create_service_app
 from services.kit.auth import Public
@@ -60,6 +61,10 @@ def _troublemaker_router() -> APIRouter:
         await connection.execute(text("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)"))
         await connection.execute(text("INSERT INTO t (id) VALUES (1)"))
         await connection.execute(text("INSERT INTO t (id) VALUES (1)"))
+
+    @router.get("/pool")
+    async def pool(_: Public) -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached, timeout 30.00")
 
     @router.post("/transition")
     async def transition(_: Public) -> None:
@@ -176,6 +181,15 @@ async def test_sql_errors_never_reach_the_client(app_client: httpx.AsyncClient) 
     assert response.status_code == 500
     assert "no_such_table_xyz" not in response.text
     assert "SELECT" not in response.text
+
+
+async def test_a_pool_with_no_free_connection_is_a_503_to_retry_not_a_500(
+    app_client: httpx.AsyncClient,
+) -> None:
+    response = await app_client.get("/pool")
+    body = assert_problem(response, 503, "service-unavailable")
+    assert response.headers["retry-after"] == "1"
+    assert "QueuePool" not in str(body)
 
 
 async def test_integrity_error_is_a_409(app_client: httpx.AsyncClient) -> None:
