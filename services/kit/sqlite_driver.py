@@ -8,7 +8,8 @@ spent most of its 15 ms waiting for about fifty of them.
 
 Here a statement is one function run in the connection's thread (cursor, execute, fetch,
 close, and the deferred `BEGIN` of its transaction), and `COMMIT` / `ROLLBACK` are skipped
-when no transaction is open, which the thread reports after every statement. Everything else
+when no transaction is open, which the thread reports after every statement. A read
+transaction's `COMMIT` is queued without waiting for it. Everything else
 (the dialect, error translation, termination) is SQLAlchemy's own. Pass `module=dbapi()` to
 `create_async_engine`.
 """
@@ -31,6 +32,11 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, int, int | None, list[Any] | None, bool]
+_BEGIN_READ = "BEGIN DEFERRED"
+
+
+def _is_select(operation: str) -> bool:
+    return operation.lstrip()[:6].upper() == "SELECT"
 
 
 def _run_in_thread(
@@ -123,11 +129,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 adapter._in_transaction = True  # unknown: let COMMIT / ROLLBACK go through
                 raise
         self._description, self._rowcount, self._lastrowid, rows, adapter._in_transaction = outcome
+        if begin is not None:
+            adapter._reads_only = begin == _BEGIN_READ
+        if adapter._reads_only and not _is_select(operation):
+            adapter._reads_only = False
         self._rows = collections.deque(rows) if rows else collections.deque()
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin", "_in_transaction")
+    __slots__ = ("_begin", "_in_transaction", "_reads_only")
 
     _cursor_cls = OneHopCursor
 
@@ -135,6 +145,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)
         self._begin: str | None = None
         self._in_transaction = False
+        self._reads_only = False  # the open transaction is a deferred one that only SELECTed
 
     def defer_begin(self, statement: str) -> None:
         """`BEGIN …` runs in the same hop as the transaction's first statement."""
@@ -142,12 +153,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self._begin = None
-        if self._in_transaction:
-            super().commit()
-            self._in_transaction = False
+        if not self._in_transaction:
+            return
+        self._in_transaction = False
+        if self._reads_only:
+            # Ending a read snapshot cannot fail in a way its reader could act on: the COMMIT
+            # is queued on the connection's thread, ahead of whatever its next user sends, and
+            # not waited for, so a read session costs one thread round trip instead of two.
+            self._reads_only = False
+            self._connection._tx.put_nowait((None, self._connection._conn.commit))
+            return
+        super().commit()
 
     def rollback(self) -> None:
         self._begin = None
+        self._reads_only = False
         if self._in_transaction:
             super().rollback()
             self._in_transaction = False

@@ -83,13 +83,18 @@ async def _record_event(
     session.add(event)
     if refunds is None:
         refunds = await payment_reads.refunds_of(session, payment)
-    snapshot = payment_reads.to_read(settings, payment, refunds).model_dump(mode="json")
+    known_refunds = refunds
+
+    def event_data() -> dict[str, Any]:  # the payment as the API shows it, for subscribers only
+        snapshot = payment_reads.to_read(settings, payment, known_refunds).model_dump(mode="json")
+        return {"object": snapshot, **data}
+
     await webhooks_service.fan_out(
         session,
         owner=payment.owner,
         event_id=event.id,
         event_type=type_,
-        data={"object": snapshot, **data},
+        data=event_data,
         now=now,
     )
     await audit.record(
@@ -186,14 +191,14 @@ async def create_payment(
     session.add(payment)
     codes: list[dict[str, Any]] = []
     if body.method == Channel.KONBINI:
-        codes = [
+        codes = [  # from the details every read shows (built once, cached for those reads)
             {
                 "payment_id": payment.id,
-                "kind": chain.value,
-                "code": i.payment_code,
-                "confirmation": i.confirmation_number,
+                "kind": store.chain.value,
+                "code": store.payment_code,
+                "confirmation": store.confirmation_number,
             }
-            for chain, i in konbini.all_instructions(payment.id, secret).items()
+            for store in payment_reads.konbini_details(settings, payment).stores
         ]
     elif body.method == Channel.PAYEASY:
         numbers = payment_reads.payeasy_numbers(settings, payment.id)

@@ -18,13 +18,14 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks.webhooks import Webhook
@@ -157,7 +158,8 @@ async def create_endpoint(
     event_id = new_id("evt")
     await _deliver(
         session,
-        endpoint,
+        endpoint.id,
+        endpoint.url,
         event_id=event_id,
         event_type=PING,
         body=_event_body(event_id, PING, {"endpoint_id": endpoint.id}, now),
@@ -248,7 +250,7 @@ def _event_body(
 
 
 async def _enqueue(
-    session: AsyncSession, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime
+    session: AsyncSession, url: str, delivery: WebhookDelivery, now: datetime
 ) -> None:
     """Queues `delivery` for `WebhookSender` with a fresh retry schedule."""
     await enqueue(
@@ -256,14 +258,15 @@ async def _enqueue(
         WEBHOOK_TOPIC,
         {"delivery_id": delivery.id},
         now=now,
-        destination=endpoint.url,
+        destination=url,
         max_attempts=MAX_ATTEMPTS,
     )
 
 
 async def _deliver(
     session: AsyncSession,
-    endpoint: WebhookEndpoint,
+    endpoint_id: str,
+    url: str,
     *,
     event_id: str,
     event_type: str,
@@ -272,7 +275,7 @@ async def _deliver(
 ) -> WebhookDelivery:
     delivery = WebhookDelivery(
         id=new_id("whd"),
-        endpoint_id=endpoint.id,
+        endpoint_id=endpoint_id,
         event_id=event_id,
         event_type=event_type,
         payload=body,
@@ -280,10 +283,19 @@ async def _deliver(
         attempts=0,
         created_at=now,
     )
-    session.add(delivery)
-    await session.flush()
-    await _enqueue(session, endpoint, delivery, now)
+    session.add(delivery)  # written at the next flush, with the outbox row
+    await _enqueue(session, url, delivery, now)
     return delivery
+
+
+# Every event of every payment asks this, so the statement is built once; only the columns the
+# fan-out uses are read (no ORM objects for endpoints that do not subscribe).
+_SUBSCRIBERS = select(
+    col(WebhookEndpoint.id), col(WebhookEndpoint.url), col(WebhookEndpoint.event_types)
+).where(
+    col(WebhookEndpoint.owner) == bindparam("owner"),
+    col(WebhookEndpoint.status) == EndpointStatus.ENABLED,
+)
 
 
 async def fan_out(
@@ -292,27 +304,27 @@ async def fan_out(
     owner: str,
     event_id: str,
     event_type: str,
-    data: dict[str, Any],
+    data: Callable[[], dict[str, Any]],
     now: datetime,
 ) -> int:
-    """One delivery per enabled endpoint of `owner` subscribed to `event_type`."""
-    endpoints = (
-        await session.exec(
-            select(WebhookEndpoint).where(
-                col(WebhookEndpoint.owner) == owner,
-                col(WebhookEndpoint.status) == EndpointStatus.ENABLED,
-            )
+    """One delivery per enabled endpoint of `owner` subscribed to `event_type`. `data` builds
+    the event's data, only when some endpoint is subscribed."""
+    endpoints = (await session.exec(_SUBSCRIBERS, params={"owner": owner})).all()
+    subscribed = [(id_, url) for id_, url, types in endpoints if event_type in types]
+    if not subscribed:
+        return 0
+    body = _event_body(event_id, event_type, data(), now)
+    for endpoint_id, url in subscribed:
+        await _deliver(
+            session,
+            endpoint_id,
+            url,
+            event_id=event_id,
+            event_type=event_type,
+            body=body,
+            now=now,
         )
-    ).all()
-    body = _event_body(event_id, event_type, data, now)
-    count = 0
-    for endpoint in endpoints:
-        if event_type in endpoint.event_types:
-            await _deliver(
-                session, endpoint, event_id=event_id, event_type=event_type, body=body, now=now
-            )
-            count += 1
-    return count
+    return len(subscribed)
 
 
 async def attempts_of(
@@ -390,7 +402,7 @@ async def redeliver(
     delivery.status = DeliveryStatus.PENDING
     session.add(delivery)
     await session.flush()
-    await _enqueue(session, endpoint, delivery, now)
+    await _enqueue(session, endpoint.url, delivery, now)
     await _audit(
         session, actor, "webhook_delivery.redelivered", delivery.id, now, {"endpoint": endpoint.id}
     )

@@ -141,3 +141,34 @@ async def test_several_services_can_migrate_at_once_in_one_process(tmp_path: Pat
     finally:
         for db in dbs:
             await db.dispose()
+
+
+async def test_a_read_session_ends_its_snapshot_before_the_connection_is_used_again(
+    tmp_path: Path,
+) -> None:
+    """A read transaction's COMMIT is not waited for (kit.sqlite_driver); the next session on
+    the same pooled connection still starts after it, so it sees every later write and its
+    BEGIN never lands inside the old transaction."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    count, insert = text("SELECT count(*) FROM t"), text("INSERT INTO t (n) VALUES (:n)")
+    try:
+        async with db.session() as session:
+            await (await session.connection()).execute(text("CREATE TABLE t (n INTEGER)"))
+        for n in range(1, 30):
+            async with db.session(write=False) as session:
+                seen = (await (await session.connection()).execute(count)).scalar_one()
+                assert seen == n - 1
+            async with db.session() as session:
+                await (await session.connection()).execute(insert, {"n": n})
+        async with db.session(write=False) as session:
+            seen = (await (await session.connection()).execute(count)).scalar_one()
+        assert seen == 29
+        async with db.engine.connect() as conn:  # the pool's connection, not in a transaction
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection is not None
+            in_transaction = await raw.driver_connection._execute(
+                lambda: raw.driver_connection._conn.in_transaction
+            )
+            assert in_transaction is False
+    finally:
+        await db.dispose()
