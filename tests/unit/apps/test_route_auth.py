@@ -11,13 +11,22 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from deploy.mailsink import MailSink, create_mailbox_app
 from gateway.app import create_app as gateway_app
+from gateway.portal.routes import ASSETS_PATH as PORTAL_ASSETS
 from gateway.settings import GatewaySettings
 from services.kit.app import RuntimeOptions
 from services.kit.auth import is_auth_dependency
 from tests.support.services import SERVICES
 
-# Framework pages that serve the API description itself.
-FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs/assets"}
+# Framework pages that serve the API description itself, and the demo portal's static files
+# (public like any web page's scripts; the portal calls the API with the user's own tokens).
+FRAMEWORK_ROUTES = {
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/docs/assets",
+    PORTAL_ASSETS,
+}
 
 
 def _declares_auth(dependant: Dependant) -> bool:
