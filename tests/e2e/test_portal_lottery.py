@@ -2,10 +2,12 @@
 page lists the open round, the round page asks for the facility-user registration first, the
 citizen enters a slot and sees it awaiting the draw; the facility's staff draw once the entry
 window has closed (on the suite's simulated clock); the citizen sees the win, confirms it into
-a reservation and pays it at the simulated store."""
+a reservation and pays it with Pay-easy at the simulated ATM. The citizen logs in with the
+かんたん link mailed to the address."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +20,7 @@ from deploy.demo_identities import identity
 from deploy.testing.clock import SimClock
 from tests.e2e.browser import PHONE, PortalBrowser, portal_browser
 from tests.e2e.conftest import Launch
+from tests.e2e.mailbox import link_in, mail_to
 from tests.e2e.portal_api import post_ok, staff_headers
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +31,8 @@ UNIT = "kaigishitsu-1"
 
 
 async def _open_round(gateway: httpx.AsyncClient, clock: SimClock, staff: dict[str, str]) -> str:
-    """A round for the month after next whose entry window is open now and closes in minutes."""
+    """A round for the month after next whose entry window is open now and closes in minutes;
+    its scheduled draw is a day later, so only the staff's draw can draw it in this test."""
     now = await clock.now()
     first = now.astimezone(JST).date().replace(day=1)
     target = (first + timedelta(days=62)).replace(day=1)
@@ -39,7 +43,7 @@ async def _open_round(gateway: httpx.AsyncClient, clock: SimClock, staff: dict[s
         "unit_codes": [UNIT],
         "opens_at": (now - timedelta(minutes=1)).isoformat(),
         "closes_at": (now + timedelta(minutes=2)).isoformat(),
-        "draw_at": (now + timedelta(minutes=3)).isoformat(),
+        "draw_at": (now + timedelta(days=1)).isoformat(),  # the staff draw it before the job
         "confirm_by": (now + timedelta(days=3)).isoformat(),
         "first_come_opens_at": (now + timedelta(days=4)).isoformat(),
     }
@@ -62,13 +66,19 @@ async def _a_lottery_cell(gateway: httpx.AsyncClient, month: str) -> dict[str, A
     raise AssertionError(f"no lottery cell in {year}-{m:02d}: {answer.text}")
 
 
-async def _log_in(portal: PortalBrowser, page: Page, user: str) -> None:
-    account = identity(user).account
+async def _log_in_by_mail_link(
+    portal: PortalBrowser, page: Page, mailbox: httpx.AsyncClient, email: str
+) -> None:
+    """かんたんログイン: the link mailed to the address, pasted into the portal."""
     await portal.open(page, "/#/login")
-    form = page.locator("form[aria-labelledby='login-password']")
-    await form.get_by_label("メールアドレス").fill(account.email)
-    await form.get_by_label("パスワード").fill(account.password)
-    await form.get_by_role("button", name="ログインする").click()
+    ask = page.locator("form[aria-labelledby='login-email']")
+    await ask.get_by_label("メールアドレス").fill(email)
+    await ask.get_by_role("button", name="ログイン用リンクを送る").click()
+    await expect(ask.get_by_role("status")).to_contain_text("ログイン用のリンクを送りました")
+    mail = await mail_to(mailbox, email, "かんたんログイン")
+    use = page.locator("form[aria-labelledby='login-email-use']")
+    await use.get_by_label("メールに記載のリンク").fill(link_in(mail["text"], "/auth/email-login"))
+    await use.get_by_role("button", name="ログインする").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("申請の状況")
 
 
@@ -92,7 +102,9 @@ async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
     stack = await launch(["--single-process"])
     await stack.wait_ready()
     gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False)
-    async with gateway, portal_browser(stack.gateway_url, request.node.name) as portal:
+    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
+    email = identity("taro").account.email
+    async with gateway, mailbox, portal_browser(stack.gateway_url, request.node.name) as portal:
         staff = await staff_headers(gateway, "kominkan")
         admin = httpx.AsyncClient(
             base_url=stack.gateway_url,
@@ -108,12 +120,12 @@ async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
 
             context = await portal.context()
             page = await context.new_page()
-            await _log_in(portal, page, "taro")
+            await _log_in_by_mail_link(portal, page, mailbox, email)
             await portal.open(page, f"/#/facilities/{FACILITY}")
             await page.get_by_role("link", name=round_["title_ja"]).click()
             await expect(page.get_by_role("heading", level=1)).to_have_text(round_["title_ja"])
             await expect(page.locator("#round-status")).to_have_text("受付中")
-            await _register_for_facilities(page, gateway, staff, identity("taro").account.email)
+            await _register_for_facilities(page, gateway, staff, email)
 
             entry_form = page.locator("form[aria-labelledby='enter-title']")
             await expect(entry_form).to_be_visible()
@@ -140,11 +152,15 @@ async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
             await expect(page.locator("dd.hash")).to_have_count(2)  # commitment and seed
             await portal.check(page, "lottery-won")
 
-            await entry.get_by_label("お支払い方法").select_option("konbini")
+            await entry.get_by_label("お支払い方法").select_option("payeasy")
             await entry.get_by_role("button", name="予約を確定する").click()
             status = page.locator("#reservation-status")
             await expect(status).to_have_attribute("data-status", "held")
-            await page.get_by_role("button", name="この店舗で支払う（シミュレーション）").click()
+            payeasy = page.locator("section[aria-labelledby='voucher-payeasy']")
+            await expect(payeasy.locator("dd.number")).to_have_count(3)
+            await expect(payeasy.locator("dd.number").first).to_have_text(re.compile(r"^[0-9]{5}$"))
+            await portal.check(page, "lottery-payeasy-voucher")
+            await payeasy.get_by_role("button", name="ATMで支払う（シミュレーション）").click()
             await expect(status).to_have_attribute("data-status", "confirmed")
 
             await portal.open(page, f"/#/lotteries/{round_id}")
