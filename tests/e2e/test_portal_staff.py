@@ -1,6 +1,7 @@
 """The demo portal in Debian's Chromium, as staff: TOTP logins; a case returned with the
 fields to correct (the citizen sees what to fix, corrects and resubmits), a four-eyes case
-sent for approval and approved by a second approver; the audit chain verified; an alert
+sent for approval and approved by a second approver; the audit chain verified (and the audit
+page switched to English and back); an alert
 drafted by one member of staff and approved by another, which arrives in a subscriber's
 mailbox and on the live banner of an open page."""
 
@@ -113,6 +114,17 @@ async def _four_eyes_approval(portal: PortalBrowser, gateway: httpx.AsyncClient)
     await page.get_by_role("button", name="改ざん検証を実行する").click()
     await expect(page.get_by_role("status")).to_contain_text("改ざんは見つかりませんでした")
     await portal.check(page, "audit")
+
+    # The English switch re-renders the staff page in place: nav, heading, table and button.
+    await page.get_by_role("button", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    await expect(page.get_by_role("link", name="Log out")).to_be_visible()
+    await page.get_by_role("button", name="Verify the chain").click()
+    await expect(page.get_by_role("status")).to_contain_text("No tampering found")
+    await portal.check(page, "audit-english")
+    await page.get_by_role("button", name="日本語").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")
     await context.close()
 
     context, page = await _log_in(portal, "admin")
