@@ -167,6 +167,13 @@ async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
             await expect(entry).to_have_attribute("data-status", "confirmed")
             await expect(entry.get_by_role("link", name="予約の詳細を見る")).to_be_visible()
             await portal.check(page, "lottery-confirmed")
+            await portal.open(page, "/#/lotteries")  # my results across rounds
+            result = page.locator(".my-results li")
+            await expect(result).to_have_attribute("data-status", "confirmed")
+            site = (await gateway.get(f"/v1/facilities/{FACILITY}")).json()
+            unit = next(u["name_ja"] for u in site["units"] if u["code"] == UNIT)
+            slot = next(s["label_ja"] for s in site["slots"] if s["code"] == cell["slot_code"])
+            await expect(result).to_have_text(f"{cell['day']} {unit} {slot}: 当選・予約確定済み")
             await context.close()
 
             phone = await portal.context(viewport=PHONE)

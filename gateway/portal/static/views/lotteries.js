@@ -6,7 +6,9 @@ import { localized, t } from "../i18n.js";
 import { apiForm, field, notice, submit, when } from "./common.js";
 import { monthRange, registration, registrationForm } from "./facilities.js";
 
-export function roundLinks(rounds) {
+// `mine` (round id → my entries) and `sites` (facility code → facility), when given, list
+// each entry's result after its round.
+export function roundLinks(rounds, mine = {}, sites = {}) {
   if (!rounds.length) return null;
   return h(
     "section",
@@ -16,7 +18,16 @@ export function roundLinks(rounds) {
       "ul",
       {},
       rounds.map((r) =>
-        h("li", {}, h("a", { href: `#/lotteries/${r.id}` }, r.title_ja), " ", h("span", { class: "meta" }, t(`round_${r.status}`))),
+        h(
+          "li",
+          {},
+          h("a", { href: `#/lotteries/${r.id}` }, r.title_ja),
+          " ",
+          h("span", { class: "meta" }, t(`round_${r.status}`)),
+          (mine[r.id] || []).length
+            ? h("ul", { class: "my-results" }, mine[r.id].map((e) => h("li", { "data-status": e.status }, `${entryLabel(e, sites[r.facility_code])}: ${t(`entry_${e.status}`)}`)))
+            : null,
+        ),
       ),
     ),
   );
@@ -152,7 +163,21 @@ async function round(main, id) {
 
 async function rounds(main) {
   const page = await api("/v1/lotteries", { query: { limit: 50 } });
-  mount(main, h("h1", {}, t("nav_lotteries")), page.items.length ? roundLinks(page.items) : h("p", {}, t("lottery_none")));
+  const citizen = session() && session().me?.kind !== "staff";
+  const mine = {};
+  const sites = {};
+  if (citizen) {
+    const lists = await Promise.all(page.items.map((r) => api(`/v1/lotteries/${r.id}/my-entries`, { query: { limit: 50 } })));
+    page.items.forEach((r, i) => {
+      mine[r.id] = lists[i].items;
+    });
+    const codes = [...new Set(page.items.filter((r) => mine[r.id].length).map((r) => r.facility_code))];
+    const found = await Promise.all(codes.map((code) => api(`/v1/facilities/${encodeURIComponent(code)}`)));
+    codes.forEach((code, i) => {
+      sites[code] = found[i];
+    });
+  }
+  mount(main, h("h1", {}, t("nav_lotteries")), page.items.length ? roundLinks(page.items, mine, sites) : h("p", {}, t("lottery_none")));
 }
 
 export const lotteryRoutes = [
