@@ -18,10 +18,10 @@ from playwright.async_api import Page, expect
 
 from deploy.demo_identities import identity
 from deploy.testing.clock import SimClock
-from tests.e2e.browser import PHONE, PortalBrowser, portal_browser
+from tests.e2e.browser import PHONE, PortalBrowser
 from tests.e2e.conftest import Launch
 from tests.e2e.mailbox import link_in, mail_to
-from tests.e2e.portal_api import post_ok, staff_headers
+from tests.e2e.portal_api import approve_facility_user, portal_stack, post_ok, staff_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -89,25 +89,19 @@ async def _register_for_facilities(
     await form.get_by_label("電話番号").fill("090-2222-3333")
     await form.get_by_role("button", name="利用者登録を申し込む").click()
     await expect(page.get_by_role("status")).to_contain_text("確認中です")
-    pending = (await gateway.get("/v1/facility-users", headers=staff)).json()["items"]
-    mine = [r for r in pending if r["email"] == email]
-    assert len(mine) == 1, pending
-    await post_ok(gateway, f"/v1/facility-users/{mine[0]['id']}/approve", staff, {})
+    await approve_facility_user(gateway, staff, email)
     await page.reload()
 
 
 async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
-    stack = await launch(["--single-process"])
-    await stack.wait_ready()
-    gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False)
-    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
     email = identity("taro").account.email
-    async with gateway, mailbox, portal_browser(stack.gateway_url, request.node.name) as portal:
+    async with portal_stack(launch, request.node.name) as run:
+        portal, gateway, mailbox = run.portal, run.gateway, run.mailbox
         staff = await staff_headers(gateway, "kominkan")
         admin = httpx.AsyncClient(
-            base_url=stack.gateway_url,
+            base_url=run.stack.gateway_url,
             timeout=30,
             trust_env=False,
             headers=await staff_headers(gateway, "admin"),

@@ -15,10 +15,10 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from deploy.demo_identities import current_totp, identity
-from tests.e2e.browser import PortalBrowser, portal_browser
+from tests.e2e.browser import PortalBrowser
 from tests.e2e.conftest import Launch
 from tests.e2e.mailbox import link_in, mail_to
-from tests.e2e.portal_api import post_ok
+from tests.e2e.portal_api import portal_stack, post_ok
 
 pytestmark = pytest.mark.e2e
 
@@ -187,11 +187,8 @@ async def _publish_alert(portal: PortalBrowser, watcher: Page, mailbox: httpx.As
 async def test_staff_review_approve_and_publish_an_alert(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
-    stack = await launch(["--single-process"])
-    await stack.wait_ready()
-    gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False)
-    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
-    async with gateway, mailbox, portal_browser(stack.gateway_url, request.node.name) as portal:
+    async with portal_stack(launch, request.node.name) as run:
+        portal, gateway, mailbox = run.portal, run.gateway, run.mailbox
         await _return_for_correction(portal, gateway)
         await _four_eyes_approval(portal, gateway)
         watcher = await _subscribe(portal, gateway, mailbox)
