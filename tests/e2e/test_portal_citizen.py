@@ -12,10 +12,10 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser import PortalBrowser, portal_browser
+from tests.e2e.browser import PortalBrowser
 from tests.e2e.conftest import Launch
 from tests.e2e.mailbox import link_in, mail_to
-from tests.e2e.portal_api import post_ok, staff_headers
+from tests.e2e.portal_api import approve_facility_user, portal_stack, post_ok, staff_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -107,11 +107,7 @@ async def _book_and_cancel(portal: PortalBrowser, page: Page, gateway: httpx.Asy
     await form.get_by_role("button", name="利用者登録を申し込む").click()
     await expect(page.get_by_role("status")).to_contain_text("確認中です")
 
-    staff = await staff_headers(gateway, "kominkan")
-    pending = (await gateway.get("/v1/facility-users", headers=staff)).json()["items"]
-    mine = [r for r in pending if r["email"] == EMAIL]
-    assert len(mine) == 1, pending
-    await post_ok(gateway, f"/v1/facility-users/{mine[0]['id']}/approve", staff, {})
+    await approve_facility_user(gateway, await staff_headers(gateway, "kominkan"), EMAIL)
 
     await page.reload()  # the view shows the booking grid once the registration is approved
     slot = page.locator("button.slot").first
@@ -136,11 +132,8 @@ async def _book_and_cancel(portal: PortalBrowser, page: Page, gateway: httpx.Asy
 async def test_citizen_applies_pays_at_the_store_and_books_a_facility(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
-    stack = await launch(["--single-process"])
-    await stack.wait_ready()
-    gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False)
-    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
-    async with gateway, mailbox, portal_browser(stack.gateway_url, request.node.name) as portal:
+    async with portal_stack(launch, request.node.name) as run:
+        portal, gateway, mailbox = run.portal, run.gateway, run.mailbox
         context = await portal.context()
         page = await context.new_page()
         await portal.open(page, "/")

@@ -1,6 +1,7 @@
 """The demo portal in Debian's Chromium, as staff: TOTP logins; a case returned with the
 fields to correct (the citizen sees what to fix, corrects and resubmits), a four-eyes case
-sent for approval and approved by a second approver; the audit chain verified; an alert
+sent for approval and approved by a second approver; the audit chain verified (and the audit
+page switched to English and back); an alert
 drafted by one member of staff and approved by another, which arrives in a subscriber's
 mailbox and on the live banner of an open page."""
 
@@ -14,10 +15,10 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from deploy.demo_identities import current_totp, identity
-from tests.e2e.browser import PortalBrowser, portal_browser
+from tests.e2e.browser import PortalBrowser
 from tests.e2e.conftest import Launch
 from tests.e2e.mailbox import link_in, mail_to
-from tests.e2e.portal_api import post_ok
+from tests.e2e.portal_api import portal_stack, post_ok
 
 pytestmark = pytest.mark.e2e
 
@@ -113,6 +114,17 @@ async def _four_eyes_approval(portal: PortalBrowser, gateway: httpx.AsyncClient)
     await page.get_by_role("button", name="改ざん検証を実行する").click()
     await expect(page.get_by_role("status")).to_contain_text("改ざんは見つかりませんでした")
     await portal.check(page, "audit")
+
+    # The English switch re-renders the staff page in place: nav, heading, table and button.
+    await page.get_by_role("button", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    await expect(page.get_by_role("link", name="Log out")).to_be_visible()
+    await page.get_by_role("button", name="Verify the chain").click()
+    await expect(page.get_by_role("status")).to_contain_text("No tampering found")
+    await portal.check(page, "audit-english")
+    await page.get_by_role("button", name="日本語").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "ja")
     await context.close()
 
     context, page = await _log_in(portal, "admin")
@@ -175,11 +187,8 @@ async def _publish_alert(portal: PortalBrowser, watcher: Page, mailbox: httpx.As
 async def test_staff_review_approve_and_publish_an_alert(
     launch: Launch, request: pytest.FixtureRequest
 ) -> None:
-    stack = await launch(["--single-process"])
-    await stack.wait_ready()
-    gateway = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, trust_env=False)
-    mailbox = httpx.AsyncClient(base_url=stack.mailbox_url, timeout=10, trust_env=False)
-    async with gateway, mailbox, portal_browser(stack.gateway_url, request.node.name) as portal:
+    async with portal_stack(launch, request.node.name) as run:
+        portal, gateway, mailbox = run.portal, run.gateway, run.mailbox
         await _return_for_correction(portal, gateway)
         await _four_eyes_approval(portal, gateway)
         watcher = await _subscribe(portal, gateway, mailbox)

@@ -6,10 +6,11 @@ import { startBanner } from "./views/banner.js";
 import { citizenRoutes } from "./views/citizen.js";
 import { facilityRoutes } from "./views/facilities.js";
 import { kioskView } from "./views/kiosk.js";
+import { lotteryRoutes } from "./views/lotteries.js";
 import { staffRoutes } from "./views/staff.js";
 
 const PREFS = "cityhall.portal.prefs";
-const routes = [...citizenRoutes, ...facilityRoutes, ...staffRoutes];
+const routes = [...citizenRoutes, ...facilityRoutes, ...lotteryRoutes, ...staffRoutes];
 
 function prefs() {
   return JSON.parse(localStorage.getItem(PREFS) || "{}");
@@ -45,6 +46,7 @@ function renderNav() {
     : [
         ["#/procedures", "nav_procedures"],
         ["#/facilities", "nav_facilities"],
+        ["#/lotteries", "nav_lotteries"],
         ["#/alerts", "nav_alerts"],
         ...(me
           ? [

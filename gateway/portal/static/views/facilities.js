@@ -4,6 +4,7 @@ import { ApiError, api, session } from "../api.js";
 import { h, mount, yen } from "../dom.js";
 import { localized, t } from "../i18n.js";
 import { apiForm, field, notice, refreshWhile, requireLogin, submit, when } from "./common.js";
+import { roundLinks } from "./lotteries.js";
 import { voucher } from "./payment.js";
 
 export function monthRange(month) {
@@ -88,7 +89,7 @@ export function availabilityGrid(availability, slots, onPick) {
   );
 }
 
-async function registration() {
+export async function registration() {
   try {
     return await api("/v1/facility-users/me");
   } catch (error) {
@@ -97,7 +98,7 @@ async function registration() {
   }
 }
 
-function registrationForm(done) {
+export function registrationForm(done) {
   const me = session().me;
   return apiForm(
     { "aria-labelledby": "facility-user-title", class: "panel" },
@@ -183,6 +184,7 @@ async function facility(main, code, params) {
     location.hash = `#/facilities/${code}?unit=${data.get("unit")}&month=${data.get("month")}`;
   });
   const canBook = reg && reg.status === "approved";
+  const rounds = await api("/v1/lotteries", { query: { facility_code: code, limit: 20 } });
   mount(
     main,
     h("h1", {}, localized(f, "name")),
@@ -196,6 +198,7 @@ async function facility(main, code, params) {
         : reg.status !== "approved"
           ? notice(t("facility_user_pending", { number: reg.user_number }))
           : null,
+    roundLinks(rounds.items),
     availabilityGrid(availability, f.slots, canBook ? pick : null),
     booking,
   );
