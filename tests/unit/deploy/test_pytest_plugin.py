@@ -17,10 +17,9 @@ from tests.support.databases import postgres_server_url
 pytest_plugins = ["pytester"]
 
 USER_TESTS = """
-import asyncio
-import smtplib
 from datetime import timedelta
 
+import aiosmtplib
 import pytest
 
 
@@ -73,13 +72,16 @@ async def test_mail_of_earlier_tests_is_not_seen(cityhall_mailbox):
 async def test_an_address_bounces_at_the_sink(cityhall_suite, cityhall_mailbox):
     await cityhall_mailbox.bounce("gone@example.jp")
 
-    def send():
-        with smtplib.SMTP("127.0.0.1", cityhall_suite.smtp_port) as smtp:
-            smtp.sendmail("a@example.jp", ["gone@example.jp"], b"Subject: x\\r\\n\\r\\nx")
-
-    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-        await asyncio.to_thread(send)
-    assert refused.value.recipients["gone@example.jp"][0] == 550
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+        await aiosmtplib.send(
+            b"Subject: x\\r\\n\\r\\nx",
+            sender="a@example.jp",
+            recipients=["gone@example.jp"],
+            hostname="127.0.0.1",
+            port=cityhall_suite.smtp_port,
+        )
+    [gone] = refused.value.recipients
+    assert (gone.recipient, gone.code) == ("gone@example.jp", 550)
 
 
 @pytest.mark.asyncio
