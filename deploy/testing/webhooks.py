@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from deploy.arrivals import Arrivals
@@ -171,12 +172,7 @@ class WebhookReceiver:
         parts = scope["path"].strip("/").split("/")
         with self._lock:
             inbox = self._inboxes.get(parts[1]) if len(parts) == 2 and parts[0] == "hooks" else None
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await Request(scope, receive).body()
         if inbox is None or scope["method"] != "POST":
             status = 404
         else:

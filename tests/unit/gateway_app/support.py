@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from gateway.runtime import GatewayRuntime
@@ -170,12 +171,7 @@ def json_app(
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await Request(scope, receive).body()
         info = {
             "method": scope["method"],
             "path": scope["path"],

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvloop
+from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.headers import RawHeaders
@@ -199,12 +200,7 @@ async def test_calls_to_uvicorn_reuse_one_connection() -> None:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await Request(scope, receive).body()
         seen = {"port": scope["client"][1], "method": scope["method"], "body": body.decode()}
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
