@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict
 
 from services.kit.auth import Requirement, requirement_of
+from services.kit.idempotency import REPLAY_STATUS, REPLAYED_HEADER, idempotency_slot
 
 
 class FieldError(BaseModel):
@@ -113,6 +114,62 @@ def access_of(requirements: list[Requirement]) -> dict[str, Any]:
     return {"security": security, "x-cityhall-access": access}
 
 
+def _uses_idempotency(dependant: Dependant) -> bool:
+    return any(
+        sub.call is idempotency_slot or _uses_idempotency(sub) for sub in dependant.dependencies
+    )
+
+
+LOCATION_HEADER = {
+    "description": "The created resource's path (answered again by a replay)",
+    "schema": {"type": "string", "examples": ["/v1/payments/pay_01JD5Z..."]},
+}
+_REPLAYED = {
+    "description": "`true` on a replay of an earlier answer to the same Idempotency-Key",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def _has_own_get(paths: dict[str, Any], path: str) -> bool:
+    """A create whose resources have a `GET {path}/{id}` answers with their `Location`."""
+    prefix = f"{path}/{{"
+    return any(
+        other.startswith(prefix)
+        and other.endswith("}")
+        and "/" not in other[len(prefix) :]
+        and "get" in item
+        for other, item in paths.items()
+    )
+
+
+def document_create(
+    operation: dict[str, Any], paths: dict[str, Any], path: str, idempotent: bool
+) -> None:
+    """The headers a create answers with (`Location`), and the 200 replay of an
+    `Idempotency-Key` (the first answer's body and headers, `Idempotent-Replayed: true`)."""
+    responses = operation.setdefault("responses", {})
+    created = responses.get("201")
+    if isinstance(created, dict) and _has_own_get(paths, path):
+        created.setdefault("headers", {})["Location"] = LOCATION_HEADER
+    if not idempotent:
+        return
+    first = created if isinstance(created, dict) else responses.get("200")
+    replay: dict[str, Any] = {
+        "description": "Replay: the first answer to this Idempotency-Key and request, repeated"
+        " byte for byte with its headers",
+        "headers": {REPLAYED_HEADER: _REPLAYED},
+    }
+    if isinstance(first, dict):
+        if "content" in first:
+            replay["content"] = first["content"]
+        if "Location" in first.get("headers", {}):
+            replay["headers"]["Location"] = LOCATION_HEADER
+        if first is responses.get(str(REPLAY_STATUS)):
+            first.setdefault("headers", {})[REPLAYED_HEADER] = _REPLAYED
+            return
+    responses[str(REPLAY_STATUS)] = replay
+
+
 def security_schemes(token_url: str, scopes: list[str]) -> dict[str, Any]:
     described = {s: f"the `{s}` scope" for s in sorted(scopes)}
     return {
@@ -157,12 +214,16 @@ def install_security_openapi(app: FastAPI, *, token_url: str = TOKEN_PATH) -> No
                 continue
             access = access_of(_requirements(context.dependant))
             all_scopes.update(access["x-cityhall-access"].get("scopes_any", []))
-            item = document.get("paths", {}).get(context.path, {})
+            paths = document.get("paths", {})
+            item = paths.get(context.path, {})
+            idempotent = _uses_idempotency(context.dependant)
             for method in context.methods or ():
                 operation = item.get(method.lower())
                 if not isinstance(operation, dict):
                     continue
                 operation.update(access)
+                if method.upper() == "POST" and context.path:
+                    document_create(operation, paths, context.path, idempotent)
                 line = f"**Access:** {access['x-cityhall-access']['summary']}."
                 description = operation.get("description", "")
                 operation["description"] = f"{description}\n\n{line}".strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from services.alert_mail import notifications_service as service
 from services.alert_mail.domain.templates_lifecycle import TemplateState, TemplateTransition
@@ -34,12 +34,17 @@ Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 @router.post("", response_model=TemplateRead, status_code=201)
 async def create_template(
-    body: TemplateCreate, principal: TemplateManager, session: SessionDep, clock: ClockDep
+    body: TemplateCreate,
+    principal: TemplateManager,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
 ) -> TemplateRead:
     """Version 1 of a new template. Placeholders as in GOV.UK Notify: `((name))` is filled
     from a notification's `personalisation`; `((name??text))` shows `text` only when `name`
     is yes/true. A `((` or `))` that forms no placeholder is refused (422 naming the field)."""
     template = await service.create_template(session, body, actor=principal, now=clock.now())
+    response.headers["Location"] = f"/v1/notifications/templates/{template.id}"
     return await service.read_template(session, template)
 
 

@@ -302,6 +302,7 @@ async def add_attachment(
     session: SessionDep,
     clock: ClockDep,
     store: StoreDep,
+    response: Response,
 ) -> AttachmentRead:
     """A file (multipart part `file`; `kind` document or power_of_attorney for a 委任状). The
     type is judged from the content; size and types follow the procedure's policy."""
@@ -325,6 +326,7 @@ async def add_attachment(
         uploader=principal,
         now=clock.now(),
     )
+    response.headers["Location"] = f"/v1/applications/{application.id}/attachments/{row.id}"
     return attachments_service.attachment_read(row)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from services.e_application import procedures_service as service
 from services.e_application.domain.catalogue import CODE_PATTERN, DEPARTMENT_PATTERN
@@ -70,6 +70,7 @@ async def publish_version(
     principal: Staff,
     session: SessionDep,
     clock: ClockDep,
+    response: Response,
 ) -> ProcedureRead:
     """Publishes an edit as a new version (staff of the procedure's department with the role
     `approver`, or an admin). Applications already filed keep their version."""
@@ -94,4 +95,5 @@ async def publish_version(
         now=now,
         changes={"version": row.version},
     )
+    response.headers["Location"] = f"/v1/procedures/{code}/versions/{row.version}"
     return service.read(procedure, row)

@@ -40,12 +40,14 @@ async def create_endpoint(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    response: Response,
 ) -> WebhookEndpointSecret:
     """Registers a callback URL (loopback or an allow-listed host) and returns its signing
     secret (`whsec_…`, Standard Webhooks). A `ping` event is delivered at once."""
     endpoint = await service.create_endpoint(
         session, settings, body, actor=principal, now=clock.now()
     )
+    response.headers["Location"] = f"/v1/webhook-endpoints/{endpoint.id}"
     return _with_secret(endpoint)
 
 

@@ -43,6 +43,7 @@ async def _template(alert_mail: AlertMail, **changes: Any) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"/v1/notifications/templates/{body['id']}"
     return body
 
 

@@ -67,3 +67,38 @@ async def test_each_service_points_authorize_at_the_gateway(name: str, tmp_path:
     assert flows["clientCredentials"]["refreshUrl"] == "http://127.0.0.1:8000/auth/token"
     assert document["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
     assert "cdn" not in docs.text.lower()
+
+
+async def test_creates_document_their_location_and_the_idempotent_replay(
+    suite: InProcessSuite,  # noqa: F811
+) -> None:
+    async with suite.http() as http:
+        paths = (await http.get("/openapi.json")).json()["paths"]
+    located = {
+        path
+        for path, item in paths.items()
+        if "Location" in item.get("post", {}).get("responses", {}).get("201", {}).get("headers", {})
+    }
+    assert {
+        "/v1/payments",
+        "/v1/webhook-endpoints",
+        "/v1/applications",
+        "/v1/applications/counter",
+        "/v1/applications/{application_id}/attachments",
+        "/v1/procedures/{code}/versions",
+        "/v1/reservations",
+        "/v1/lotteries",
+        "/v1/alerts",
+        "/v1/notifications/templates",
+    } <= located
+    # A refund or a lottery entry has no GET of its own, so no Location is promised.
+    assert "/v1/payments/{payment_id}/refunds" not in located
+    assert "/v1/lotteries/{round_id}/entries" not in located
+    create = paths["/v1/payments"]["post"]
+    replay = create["responses"]["200"]
+    assert "Idempotent-Replayed" in replay["headers"]
+    assert "Location" in replay["headers"]
+    assert replay["content"] == create["responses"]["201"]["content"]
+    assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
+    # Without Idempotency support there is no replay to document.
+    assert "200" not in paths["/v1/webhook-endpoints"]["post"]["responses"]

@@ -199,6 +199,7 @@ async def test_attachments_are_sniffed_capped_and_private(api: Api) -> None:
     huge = await api.attach(draft["id"], citizen, PNG + b"\x00" * (2 * 1024 * 1024))
     assert huge.status_code == 413
     url = f"/v1/applications/{draft['id']}/attachments/{body['id']}"
+    assert added.headers["location"] == url
     read = await api.client.get(url, headers=citizen)
     assert read.status_code == 200
     assert read.content == PNG

@@ -108,6 +108,9 @@ async def test_an_edit_publishes_a_version_and_filed_applications_keep_theirs(ap
     )
     assert published.status_code == 201, published.text
     assert published.json()["version"] == 2
+    location = published.headers["location"]
+    assert location == "/v1/procedures/lecture-application/versions/2"
+    assert (await api.client.get(location)).json()["capacity"] == 40
     assert published.json()["seats_left"] == 39
     old = await api.client.get("/v1/procedures/lecture-application/versions/1")
     assert old.json()["description_ja"] != "定員を増やしました。"

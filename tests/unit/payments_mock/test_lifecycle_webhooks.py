@@ -24,6 +24,7 @@ async def _endpoint(payments: Payments, receiver: Receiver, **extra: Any) -> dic
     assert response.status_code == 201, response.text
     endpoint: dict[str, Any] = response.json()
     assert endpoint["secret"].startswith("whsec_")
+    assert response.headers["location"] == f"/v1/webhook-endpoints/{endpoint['id']}"
     return endpoint
 
 
