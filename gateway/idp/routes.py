@@ -21,6 +21,7 @@ from gateway.idp.schemas import (
     AccountView,
     Challenge,
     EmailLoginRequest,
+    Identity,
     JpkiTokenRequest,
     LogoutRequest,
     RegisterRequest,
@@ -183,24 +184,27 @@ async def set_password(body: SetPasswordRequest, idp: IdpDep, _: Public) -> Acco
     return AccountView.of(await idp.accounts.set_password_with_link(body.token, body.password))
 
 
-@router.get("/me", summary="The caller's identity")
-async def me(principal: AnyPrincipal, idp: IdpDep) -> dict[str, Any]:
-    claims = {
-        "sub": principal.sub,
-        "kind": principal.kind,
-        "acr": principal.acr,
-        "amr": list(principal.amr),
-        "roles": sorted(principal.roles),
-        "scopes": sorted(principal.scopes),
-        "department": principal.department,
-    }
+@router.get(
+    "/me",
+    response_model=Identity,
+    response_model_exclude_unset=True,
+    summary="The caller's identity",
+)
+async def me(principal: AnyPrincipal, idp: IdpDep) -> Identity:
+    identity = Identity(
+        sub=principal.sub,
+        kind=principal.kind,
+        acr=principal.acr,
+        amr=list(principal.amr),
+        roles=sorted(principal.roles),
+        scopes=sorted(principal.scopes),
+        department=principal.department,
+    )
     if principal.kind == "service":
-        return claims
+        return identity
     account = await idp.accounts.get(principal.sub)
-    return {
-        **claims,
-        "account": AccountView.of(account).model_dump(mode="json") if account else None,
-    }
+    identity.account = AccountView.of(account) if account else None
+    return identity
 
 
 @router.post("/logout", status_code=204, summary="Revoke this access token (and its session)")

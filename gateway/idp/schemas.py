@@ -60,6 +60,20 @@ class AccountView(BaseModel):
         )
 
 
+class Identity(BaseModel):
+    """`GET /auth/me`: the token's claims as the services see them, and the account behind
+    it (none for a service client)."""
+
+    sub: str
+    kind: str = Field(description="citizen, business, staff or service")
+    acr: str | None = Field(None, description="assurance level: email, password, mfa or jpki")
+    amr: list[str] = Field(description="how the caller authenticated (RFC 8176)")
+    roles: list[str]
+    scopes: list[str]
+    department: str | None = None
+    account: AccountView | None = Field(None, description="the account; absent for service clients")
+
+
 class EmailLoginRequest(_Strict):
     email: str = Field(max_length=254)
 

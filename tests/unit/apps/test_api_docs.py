@@ -102,3 +102,5 @@ async def test_creates_document_their_location_and_the_idempotent_replay(
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
     # Without Idempotency support there is no replay to document.
     assert "200" not in paths["/v1/webhook-endpoints"]["post"]["responses"]
+    me = paths["/auth/me"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert me["schema"]["$ref"].endswith("Identity")
