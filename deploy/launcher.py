@@ -45,6 +45,10 @@ from deploy.serve import (
 from deploy.stack import GATEWAY, MAILSINK, PID_FILE, SERVICES, AppProcess, Stack, build_service_app
 
 HEALTH_POLL_SECONDS = 0.1
+# Past the start-up timeout, an app that is still working (its CPU time grows) gets more time,
+# up to this many times the timeout; one that sat idle for STALLED_SECONDS fails at once.
+BUSY_EXTENSION_FACTOR = 4
+STALLED_SECONDS = 5.0
 FORCE_AFTER_SECONDS = 1.0
 
 
@@ -59,10 +63,10 @@ class LaunchError(RuntimeError):
 class NotHealthy(LaunchError):
     """Start-up timed out; `pending` names the apps whose `/healthz` never answered 200."""
 
-    def __init__(self, pending: Sequence[str], within: float) -> None:
+    def __init__(self, pending: Sequence[str], after: float) -> None:
         self.pending = sorted(pending)
-        self.within = within
-        super().__init__(f"not healthy after {within:.0f} s: {', '.join(self.pending)}")
+        self.after = after
+        super().__init__(f"not healthy after {after:.1f} s: {', '.join(self.pending)}")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -135,14 +139,56 @@ async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
     return response.status_code == 200
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, from /proc (Linux); None where it is unreadable."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks = int(after_name[11]) + int(after_name[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class StartupProgress:
+    """Which pending apps are still working: a slow start on a busy machine keeps using CPU
+    (imports, migrations, seeding), a stuck one does not."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        # Apps served in this process cannot be told apart from the poller itself.
+        self.pids = {name: pid for name, pid in pids.items() if pid != os.getpid()}
+        self._cpu: dict[str, float] = {}
+        self._moved: dict[str, float] = {}
+
+    def busy(self, names: Iterable[str], now: float) -> bool:
+        """True while some app in `names` used CPU in the last STALLED_SECONDS."""
+        for name in names:
+            pid = self.pids.get(name)
+            used = cpu_seconds(pid) if pid is not None else None
+            if used is None:
+                continue
+            if name in self._cpu and used > self._cpu[name]:
+                self._moved[name] = now
+            self._cpu[name] = used
+        return any(
+            now - self._moved.get(name, -STALLED_SECONDS) < STALLED_SECONDS for name in names
+        )
+
+
 async def wait_until_healthy(
     apps: Sequence[AppProcess],
     *,
     within: float,
     failed: asyncio.Future[str],
+    pids: Mapping[str, int] | None = None,
 ) -> None:
-    """Poll every app's `/healthz` until all answer 200; stop early if `failed` resolves."""
-    deadline = time.monotonic() + within
+    """Poll every app's `/healthz` until all answer 200; stop early if `failed` resolves.
+
+    After `within` seconds the wait goes on only while a pending app is still busy (its
+    process uses CPU: a loaded machine), up to BUSY_EXTENSION_FACTOR × `within`."""
+    started = time.monotonic()
+    deadline = started + within
+    hard_deadline = started + within * BUSY_EXTENSION_FACTOR
+    progress = StartupProgress(pids or {})
     pending = {app.name: app.health_url for app in apps}
     limits = httpx.Timeout(2.0)
     async with httpx.AsyncClient(timeout=limits, trust_env=False) as client:
@@ -155,8 +201,10 @@ async def wait_until_healthy(
                     del pending[name]
             if not pending:
                 return
-            if time.monotonic() >= deadline:
-                raise NotHealthy(list(pending), within)
+            now = time.monotonic()
+            busy = progress.busy(pending, now)
+            if now >= hard_deadline or (now >= deadline and not busy):
+                raise NotHealthy(list(pending), now - started)
             # asyncio.wait leaves `failed` alone on timeout (no shield needed) and, unlike
             # wait_for on Python 3.11, never swallows a cancel that lands as it resolves.
             await asyncio.wait([failed], timeout=HEALTH_POLL_SECONDS)
@@ -353,7 +401,7 @@ async def supervise(
     try:
         startup = asyncio.create_task(
             wait_until_healthy(
-                stack.apps, within=stack.launcher.startup_timeout_seconds, failed=died
+                stack.apps, within=stack.launcher.startup_timeout_seconds, failed=died, pids=pids
             )
         )
         done, _ = await first_of(startup, stop_waiter)
@@ -371,9 +419,11 @@ async def supervise(
                     say(f"last lines of {name}:" if lines else f"{name} printed nothing", out)
                     for line in lines:
                         out.write(f"    {line}\n")
+            limit = stack.launcher.startup_timeout_seconds
             say(
                 f"on a slow or busy machine allow more time with"
-                f" CITYHALL_STARTUP_TIMEOUT_SECONDS (now {exc.within:.0f})",
+                f" CITYHALL_STARTUP_TIMEOUT_SECONDS (now {limit:.0f}; an app still using CPU"
+                f" gets up to {BUSY_EXTENSION_FACTOR}× that)",
                 out,
             )
             return 1

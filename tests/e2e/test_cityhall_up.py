@@ -216,9 +216,9 @@ async def test_a_slow_start_names_what_is_not_ready_with_its_last_lines(launch: 
     code = await stack.exited()
     log = stack.log()
     assert code == 1, log
-    assert "startup failed: not healthy after 0 s: " in log
-    named = log.split("not healthy after 0 s: ", 1)[1].split(";", 1)[0].split(", ")
+    assert "startup failed: not healthy after " in log
+    named = log.split("not healthy after ", 1)[1].split(" s: ", 1)[1].split(";", 1)[0].split(", ")
     assert named, log
     assert set(named) <= APPS, log
     assert f"last lines of {named[0]}:" in log or f"{named[0]} printed nothing" in log
-    assert "CITYHALL_STARTUP_TIMEOUT_SECONDS (now 0)" in log
+    assert "CITYHALL_STARTUP_TIMEOUT_SECONDS (now 0;" in log
