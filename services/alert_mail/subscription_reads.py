@@ -16,6 +16,7 @@ from services.alert_mail.models import (
     Subscription,
     SubscriptionCategory,
     SubscriptionDistrict,
+    SubscriptionEvent,
 )
 from services.alert_mail.schemas.subscriptions import SubscriptionCounts, SubscriptionRead
 from services.kit.errors import NotFound
@@ -90,6 +91,16 @@ async def get_owned(session: AsyncSession, owner: str, subscription_id: str) -> 
     if subscription is None or subscription.owner != owner:
         raise NotFound(f"no subscription {subscription_id}")
     return subscription
+
+
+async def events(
+    session: AsyncSession, subscription_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[SubscriptionEvent], str | None]:
+    """The subscription's history, oldest first."""
+    query = select(SubscriptionEvent).where(
+        col(SubscriptionEvent.subscription_id) == subscription_id
+    )
+    return await keyset_page(session, query, col(SubscriptionEvent.id), limit=limit, cursor=cursor)
 
 
 async def counts(session: AsyncSession) -> SubscriptionCounts:

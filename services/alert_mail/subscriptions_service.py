@@ -40,6 +40,7 @@ from services.alert_mail.models import (
     Subscription,
     SubscriptionCategory,
     SubscriptionDistrict,
+    SubscriptionEvent,
 )
 from services.alert_mail.schemas.subscriptions import (
     SubscriptionCreate,
@@ -289,6 +290,16 @@ async def confirm(
     subscription.suspended_at = None
     subscription.unsubscribed_at = None
     await _replace_choices(session, subscription.id, categories, districts)
+    session.add(
+        SubscriptionEvent(
+            subscription_id=subscription.id,
+            at=now,
+            transition=Transition.CONFIRM.value,
+            from_state=previous,
+            to_state=subscription.status,
+            actor=principal.sub if principal is not None else None,
+        )
+    )
     await audit.record(
         session,
         principal,
@@ -379,9 +390,22 @@ async def record_transition(
     principal: Principal | None,
     now: datetime,
     changes: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> None:
-    """A subscription's history: one audit event per status change, whoever made it (a
-    resident's link, the owner's account, the delivery worker suspending a bouncing address)."""
+    """A subscription's history: one history row and one audit event per status change,
+    whoever made it (a resident's link, the owner's account, the delivery worker suspending a
+    bouncing address)."""
+    session.add(
+        SubscriptionEvent(
+            subscription_id=subscription_id,
+            at=now,
+            transition=transition.value,
+            from_state=before,
+            to_state=after,
+            actor=principal.sub if principal is not None else None,
+            note=note,
+        )
+    )
     await audit.record(
         session,
         principal,

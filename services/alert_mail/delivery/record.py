@@ -190,6 +190,7 @@ async def _suspend(session: AsyncSession, bounced: Sequence[str], now: datetime,
                 principal=None,
                 now=now,
                 changes={"hard_bounces": hard_bounces},
+                note=f"{hard_bounces} hard bounces in a row",
             )
             suspended += 1
     return suspended

@@ -20,6 +20,7 @@ from services.alert_mail.models.subscriptions import (
     Subscription,
     SubscriptionCategory,
     SubscriptionDistrict,
+    SubscriptionEvent,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "Subscription",
     "SubscriptionCategory",
     "SubscriptionDistrict",
+    "SubscriptionEvent",
 ]

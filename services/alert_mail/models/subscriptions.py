@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from services.alert_mail.models._columns import timestamp
@@ -30,6 +30,23 @@ class Subscription(SQLModel, table=True):
     confirmed_at: datetime | None = timestamp(nullable=True)
     suspended_at: datetime | None = timestamp(nullable=True)
     unsubscribed_at: datetime | None = timestamp(nullable=True)
+
+
+class SubscriptionEvent(SQLModel, table=True):
+    """The append-only history of a subscription's status: who moved it (a resident's link, the
+    owner's account, the delivery worker suspending a bouncing address) and when."""
+
+    __tablename__ = "subscription_events"
+    __table_args__ = (Index("ix_subscription_events_subscription", "subscription_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    subscription_id: str = Field(foreign_key="subscriptions.id", max_length=64, ondelete="CASCADE")
+    at: datetime = timestamp()
+    transition: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    actor: str | None = Field(default=None, max_length=255)  # None: the system (a bounce)
+    note: str | None = Field(default=None, max_length=500)
 
 
 class SubscriptionCategory(SQLModel, table=True):

@@ -46,6 +46,8 @@ from services.alert_mail.schemas.subscriptions import (
     SubscriptionConfirmed,
     SubscriptionCounts,
     SubscriptionCreate,
+    SubscriptionEventList,
+    SubscriptionEventRead,
     SubscriptionList,
     SubscriptionRead,
     SubscriptionUpdate,
@@ -450,6 +452,24 @@ async def update_mine(
     subscription = await reads.get_owned(session, principal.sub, subscription_id)
     await service.update(session, subscription, body, principal=principal, now=clock.now())
     return await reads.read_one(session, subscription)
+
+
+@router.get("/subscriptions/mine/{subscription_id}/events", response_model=SubscriptionEventList)
+async def events_of_mine(
+    subscription_id: SubscriptionId,
+    principal: Citizen,
+    session: SessionDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> SubscriptionEventList:
+    """The append-only history of the subscription's status (confirmed, unsubscribed,
+    suspended after bounces, resubscribed), oldest first."""
+    await reads.get_owned(session, principal.sub, subscription_id)
+    rows, next_cursor = await reads.events(session, subscription_id, limit=limit, cursor=cursor)
+    return SubscriptionEventList(
+        items=[SubscriptionEventRead.model_validate(e, from_attributes=True) for e in rows],
+        next_cursor=next_cursor,
+    )
 
 
 @router.delete("/subscriptions/mine/{subscription_id}", status_code=204, response_class=Response)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.alert_mail.domain.languages import Language
 from services.alert_mail.domain.subscription_rules import MAX_CHOICES, SubscriptionState
+from services.kit.pagination import Page
 from services.kit.schemas import WriteModel
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -92,6 +93,23 @@ class SubscriptionUpdate(WriteModel):
 class SubscriptionList(BaseModel):
     items: list[SubscriptionRead]
     next_cursor: str | None = None
+
+
+class SubscriptionEventRead(BaseModel):
+    """One status change. `actor` is the account that made it; null for a resident's mailed
+    link or the system (a suspension after repeated hard bounces, which `note` says)."""
+
+    id: int
+    at: datetime
+    transition: str
+    from_state: SubscriptionState | None
+    to_state: SubscriptionState
+    actor: str | None
+    note: str | None
+
+
+class SubscriptionEventList(Page[SubscriptionEventRead]):
+    pass
 
 
 class SubscriptionCounts(BaseModel):

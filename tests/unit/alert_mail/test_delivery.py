@@ -22,7 +22,7 @@ from services.alert_mail.delivery.claim import claim_batch, renew_lease
 from services.alert_mail.delivery.enqueue import enqueue_message
 from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
 from services.alert_mail.domain.links import read_personal_token
-from services.alert_mail.models import Alert, Subscription
+from services.alert_mail.models import Alert, Subscription, SubscriptionEvent
 from tests.support.holding_sink import holding_sink
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.callups_support import audit_events
@@ -202,6 +202,12 @@ async def test_hard_bounces_count_up_suspend_at_the_limit_and_reset_on_delivery(
         "hard_bounces": 3,
     }
     assert (suspension["actor"], suspension["actor_kind"]) == (None, "system")
+    async with quiet.db.session(write=False) as session:
+        rows = (await session.exec(select(SubscriptionEvent))).all()
+    assert [(r.subscription_id, r.transition, r.from_state, r.to_state, r.actor) for r in rows] == [
+        (gone, "suspend", "active", "suspended", None)
+    ]
+    assert rows[0].note == "3 hard bounces in a row"
 
 
 async def test_simulator_addresses_reach_their_status_without_sending(quiet: Quiet) -> None:

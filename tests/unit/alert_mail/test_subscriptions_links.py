@@ -235,6 +235,23 @@ async def test_citizens_see_and_change_only_their_own(alert_mail: AlertMail) -> 
     resumed = await alert_mail.client.patch(path, json={"status": "active"}, headers=taro)
     assert resumed.json()["status"] == "active"
 
+    history = await alert_mail.client.get(f"{path}/events", headers=taro)
+    assert history.status_code == 200, history.text
+    assert [
+        (e["transition"], e["from_state"], e["to_state"], e["actor"])
+        for e in history.json()["items"]
+    ] == [
+        ("confirm", None, "active", None),  # the mailed link, opened without a login
+        ("unsubscribe", "active", "unsubscribed", "cit_taro"),
+        ("resubscribe", "unsubscribed", "active", "cit_taro"),
+    ]
+    assert (await alert_mail.client.get(f"{path}/events", headers=jiro)).status_code == 404
+    one = await alert_mail.client.get(f"{path}/events", params={"limit": 1}, headers=taro)
+    rest = await alert_mail.client.get(
+        f"{path}/events", params={"cursor": one.json()["next_cursor"]}, headers=taro
+    )
+    assert [e["transition"] for e in rest.json()["items"]] == ["unsubscribe", "resubscribe"]
+
 
 async def test_a_link_minted_while_logged_in_never_takes_over_an_owned_subscription(
     alert_mail: AlertMail,
