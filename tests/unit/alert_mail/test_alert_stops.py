@@ -228,3 +228,14 @@ async def test_an_update_naming_another_departments_alert_is_refused_and_stops_n
             "a@example.jp",
             "b@example.jp",
         ]
+
+
+async def test_the_openapi_documents_both_stops(db_url: str, tokens: TokenFactory) -> None:
+    async with holding_sink(RECIPIENTS) as (sink, _), quiet_service(db_url, tokens, sink) as quiet:
+        response = await quiet.client.get("/openapi.json")
+    assert response.status_code == 200
+    schemas = response.json()["components"]["schemas"]
+    assert {"cancelled", "superseded"} <= set(schemas["DeliveryState"]["enum"])
+    progress = schemas["AlertProgress"]["properties"]
+    assert "Update" in progress["superseded"]["description"]
+    assert "Cancel" in progress["cancelled"]["description"]
