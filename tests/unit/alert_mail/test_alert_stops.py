@@ -239,3 +239,27 @@ async def test_the_openapi_documents_both_stops(db_url: str, tokens: TokenFactor
     progress = schemas["AlertProgress"]["properties"]
     assert "Update" in progress["superseded"]["description"]
     assert "Cancel" in progress["cancelled"]["description"]
+
+
+async def test_a_cancel_after_an_update_leaves_the_superseded_mails_and_the_worker_knows_it(
+    db_url: str, tokens: TokenFactory
+) -> None:
+    staff = Staff(tokens)
+    async with holding_sink(RECIPIENTS) as (sink, _), quiet_service(db_url, tokens, sink) as quiet:
+        now = quiet.now()
+        await add_subscribers(quiet.db, [Person("a@example.jp"), Person("b@example.jp")], now)
+        original = await publish(quiet.db, now)
+        update = await send_four_eyes(quiet.client, staff, later(now, "Update", original.id))
+        assert quiet.worker.stops.stop_for(original.id) is DeliveryTransition.SUPERSEDE
+        cancel = await send_four_eyes(quiet.client, staff, later(now, "Cancel", original.id))
+        assert quiet.worker.stops.stop_for(original.id) is DeliveryTransition.CANCEL
+        stored = await deliveries(quiet.db, alert_id=original.id)
+        assert {d.status for d in stored} == {"superseded"}, "stopped once, by the Update"
+
+        assert await quiet.worker.run_once() == 4
+        assert not mails_of(quiet, original.id)
+        for newer in (update, cancel):
+            assert sorted(m.rcpt_tos[0] for m in mails_of(quiet, newer["id"])) == [
+                "a@example.jp",
+                "b@example.jp",
+            ]
