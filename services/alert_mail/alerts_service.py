@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail.alert_reads import SENT_STATUSES, is_admin, may_see
-from services.alert_mail.delivery.cancels import note_cancelled
 from services.alert_mail.delivery.fanout import fan_out
+from services.alert_mail.delivery.stops import note_stopped
 from services.alert_mail.domain.alert_lifecycle import (
     ALERTS,
     AUDIT_ACTIONS,
@@ -35,11 +35,12 @@ from services.alert_mail.domain.alert_rules import (
     may_act_for,
 )
 from services.alert_mail.domain.delivery_status import (
-    CANCELLED_DETAIL,
     DELIVERIES,
     PENDING,
     QUEUED,
     STATUSES,
+    STOP_BY,
+    STOPS,
     DeliveryTransition,
 )
 from services.alert_mail.models import Alert, AlertEvent, Category, Delivery, District
@@ -371,37 +372,38 @@ async def _send(
 
 
 async def _replace_referenced(session: AsyncSession, alert: Alert, now: datetime) -> None:
-    """An Update supersedes the alert it references; a Cancel also cancels it."""
+    """An Update supersedes the alert it references; a Cancel also cancels it. Either stops
+    the mails of the earlier alert not yet sent (`STOP_BY`)."""
     if alert.references_id is None:
         return
     earlier = await session.get(Alert, alert.references_id)
     if earlier is None:
         return
+    stop = STOP_BY[MsgType(alert.msg_type)]
     earlier.superseded_by = alert.id
-    if alert.msg_type == MsgType.CANCEL.value:
+    if stop is DeliveryTransition.CANCEL:
         earlier.cancelled_at = now
     earlier.updated_at = now
     session.add(earlier)
     await session.flush()
-    if earlier.cancelled_at == now:
-        await _stop_deliveries(session, earlier, now)
+    await _stop_deliveries(session, earlier, stop, now)
 
 
-async def _stop_deliveries(session: AsyncSession, alert: Alert, now: datetime) -> None:
-    """A Cancel stops what the cancelled alert has not sent: its deliveries waiting in the
-    queue are cancelled here, the ones a worker holds by that worker, which sends no more of
-    them (delivery.cancels). The alert completes once none is left to attempt."""
-    (cancelled,) = {DELIVERIES.apply(s, DeliveryTransition.CANCEL) for s in QUEUED}
+async def _stop_deliveries(
+    session: AsyncSession, alert: Alert, stop: DeliveryTransition, now: datetime
+) -> None:
+    """A Cancel or an Update stops what the alert it replaces has not sent: its deliveries
+    waiting in the queue are cancelled or superseded here, the ones a worker holds by that
+    worker, which sends no more of them (delivery.stops). Mails already sent, or being sent
+    (`sending`, held by a worker), are not touched here. The alert completes once none is
+    left to attempt."""
+    (stopped,) = {DELIVERIES.apply(s, stop) for s in QUEUED}
     await session.exec(
         update(Delivery)
         .where(col(Delivery.alert_id) == alert.id, col(Delivery.status).in_(QUEUED))
-        .values(
-            status=cancelled.value,
-            updated_at=now,
-            last_detail=CANCELLED_DETAIL,
-        )
+        .values(status=stopped.value, updated_at=now, last_detail=STOPS[stop])
     )
-    note_cancelled(session, alert.id)
+    note_stopped(session, alert.id, stop)
     if alert.status == AlertState.SENDING:
         await complete_finished_alerts(session, now, alert_ids=[alert.id])
 

@@ -48,6 +48,7 @@ async def progress(session: AsyncSession, alert: Alert) -> AlertProgress:
         failed=counts[DeliveryState.PERMANENT_FAILURE] + counts[DeliveryState.TECHNICAL_FAILURE],
         retries_scheduled=counts[DeliveryState.TEMPORARY_FAILURE],
         cancelled=counts[DeliveryState.CANCELLED],
+        superseded=counts[DeliveryState.SUPERSEDED],
         reach_rate=reach_rate(delivered, total),
         first_delivered_at=_aware(first),
         last_delivered_at=_aware(last),

@@ -42,7 +42,10 @@ class Settings(ServiceSettings):
         0.5, gt=0, le=60, description="how often an idle worker looks for due deliveries"
     )
     worker_cancel_poll_seconds: float = Field(
-        0.5, gt=0, le=60, description="how often a sending worker looks for cancelled alerts"
+        0.5,
+        gt=0,
+        le=60,
+        description="how often a sending worker looks for cancelled or superseded alerts",
     )
     mail_titles: dict[str, str] = Field(
         default_factory=dict,

@@ -45,7 +45,7 @@ async def start_workers(app: FastAPI, runtime: ServiceRuntime) -> None:
     runtime.extras[WORKERS] = workers
     for worker in workers:
         runtime.db.on_commit(_waker(worker))
-        runtime.db.on_commit(worker.cancels.heard)
+        runtime.db.on_commit(worker.stops.heard)
     if runtime.background and settings.workers_in_process > 0:
         for worker in workers:
             worker.start()

@@ -58,7 +58,7 @@ def _mine(token: str) -> ColumnElement[bool]:
 # The two statements of every batch go to the driver's executemany as they are: SQLAlchemy's
 # per-row parameter processing cost more than SQLite's own work for these updates.
 # The statuses are bound like every other value: each comes from the delivery lifecycle
-# (`settle`, or the `cancel` the worker applies).
+# (`settle`, or the stop, `cancel` or `supersede`, the worker applies).
 _DELIVERED = (
     "UPDATE deliveries SET status = ?, delivered_at = ?, updated_at = ?,"
     " lease_until = NULL, last_code = ?, last_detail = NULL WHERE id = ? AND worker = ?"

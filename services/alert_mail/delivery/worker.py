@@ -9,8 +9,8 @@ lets the lease run out under a live worker. While a lane holds a batch it renews
 every third of it, so a pass slowed by a busy machine keeps its rows; a renewal that finds
 them taken stops the sends.
 
-A Cancel of the alert stops the rest of a batch: the deliveries not yet sent are recorded
-`cancelled` (delivery.cancels).
+A Cancel or an Update of the alert stops the rest of a batch: the deliveries not yet sent are
+recorded `cancelled` or `superseded` (delivery.stops).
 
 At-least-once: a worker killed mid-batch leaves its rows `sending` until the lease expires,
 then any worker re-claims and sends them again, with the same Message-ID."""
@@ -34,14 +34,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alert_mail import alerts_service
 from services.alert_mail.delivery.batch import BatchContext, load_context
-from services.alert_mail.delivery.cancels import CancelWatch
 from services.alert_mail.delivery.claim import Claimed, anything_due, claim_batch, renew_lease
 from services.alert_mail.delivery.record import Recorded, Result, record_results
 from services.alert_mail.delivery.render import AlertParts, Renderer
 from services.alert_mail.delivery.simulated import simulated_outcome
+from services.alert_mail.delivery.stops import StopWatch, stops_of
 from services.alert_mail.domain.delivery_status import (
-    CANCELLED_DETAIL,
     DELIVERIES,
+    STOPS,
     DeliveryState,
     DeliveryTransition,
     RetryPolicy,
@@ -101,7 +101,7 @@ class DeliveryWorker:
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.lanes = lanes
         self._sending = asyncio.Semaphore(settings.worker_concurrency)
-        self.cancels = CancelWatch(db, settings.worker_cancel_poll_seconds)
+        self.stops = StopWatch(db, settings.worker_cancel_poll_seconds)
         self._claims = itertools.count(1)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -142,7 +142,7 @@ class DeliveryWorker:
             if not claimed:
                 return None
             context = await load_context(session, claimed)
-        self.cancels.note(a.id for a in context.alerts.values() if a.cancelled_at is not None)
+        self.stops.note(stops_of(context.alerts.values()))
         # from the lease's start: committing the claim and loading its context take time too
         deadline = leased_at + self.lease.total_seconds() * LEASE_USE
         return Batch(token, claimed, context, now, deadline)
@@ -155,22 +155,22 @@ class DeliveryWorker:
 
         async def sender() -> None:
             for delivery in pending:
-                if self.cancels.is_cancelled(delivery.alert_id):
-                    results.append(self._cancelled(delivery))
+                if stop := self.stops.stop_for(delivery.alert_id):
+                    results.append(self._stopped(delivery, stop))
                 elif self._stopping or loop.time() > batch.deadline:
                     results.append(Result(delivery, None, self.clock.now()))
                 else:
                     results.append(await self._send_one(delivery, batch, parts))
 
         workers = min(self.settings.worker_concurrency, len(batch.claimed))
-        async with self.cancels.watching(batch.context.alerts.keys()):
+        async with self.stops.watching(batch.context.alerts.keys()):
             await asyncio.gather(*(sender() for _ in range(workers)))
         return results
 
-    def _cancelled(self, delivery: Claimed) -> Result:
-        """Its alert was cancelled before the mail went out: settled without sending."""
-        status = DELIVERIES.apply(DeliveryState.SENDING, DeliveryTransition.CANCEL)
-        return Result(delivery, status, self.clock.now(), detail=CANCELLED_DETAIL)
+    def _stopped(self, delivery: Claimed, stop: DeliveryTransition) -> Result:
+        """Its alert was cancelled or superseded before the mail went out: settled unsent."""
+        status = DELIVERIES.apply(DeliveryState.SENDING, stop)
+        return Result(delivery, status, self.clock.now(), detail=STOPS[stop])
 
     async def _send_one(
         self, delivery: Claimed, batch: Batch, parts: dict[tuple[str, str], AlertParts]
@@ -190,8 +190,8 @@ class DeliveryWorker:
         outcome = simulated_outcome(delivery.email)
         if outcome is None:
             async with self._sending:
-                if self.cancels.is_cancelled(delivery.alert_id):  # while waiting for a slot
-                    return self._cancelled(delivery)
+                if stop := self.stops.stop_for(delivery.alert_id):  # while waiting for a slot
+                    return self._stopped(delivery, stop)
                 outcome = await self.mailer.send_raw(
                     self.renderer.envelope_from,
                     (delivery.email,),

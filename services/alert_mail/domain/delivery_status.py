@@ -5,22 +5,27 @@
                         │  ├──▶ technical-failure   (temporary failures until max_attempts)
                         │  └──▶ permanent-failure   (5xx)
                         └── lease expired (the worker died) ──claim──▶ sending
-    created, temporary-failure, sending ──cancel──▶ cancelled   (a Cancel of its alert)
+    created, temporary-failure, sending ──cancel─────▶ cancelled    (a Cancel of its alert)
+    created, temporary-failure, sending ──supersede──▶ superseded   (an Update of its alert)
 
-A cancel settles the deliveries waiting in the queue at once; one a worker holds (`sending`)
-is settled by that worker, which sends no mail of a cancelled alert (it looks at claim time
-and again before each send). A mail already sent stays `delivered`.
+Both are stops (`STOPS`): the alert's mails not yet sent will never be, because a later CAP
+message replaced the alert (CAP 1.2 §3.2.1: an Update "supersedes the earlier message(s)"). A
+stop settles the deliveries waiting in the queue at once; one a worker holds (`sending`) is
+settled by that worker, which sends no mail of a stopped alert (it looks at claim time and
+again before each send). A mail already sent stays `delivered`.
 
 A temporary failure only reschedules its own row: it never waits in line, so failing
 recipients cannot slow the healthy ones (Okayama, July 2018)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Literal
 
+from services.alert_mail.domain.alert_rules import MsgType
 from services.kit.state_machine import StateMachine
 
 
@@ -32,6 +37,7 @@ class DeliveryState(StrEnum):
     PERMANENT_FAILURE = "permanent-failure"
     TECHNICAL_FAILURE = "technical-failure"
     CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
 
 
 class DeliveryTransition(StrEnum):
@@ -41,6 +47,7 @@ class DeliveryTransition(StrEnum):
     BOUNCE = "bounce"
     GIVE_UP = "give_up"
     CANCEL = "cancel"
+    SUPERSEDE = "supersede"
 
 
 _S, _T = DeliveryState, DeliveryTransition
@@ -56,14 +63,35 @@ DELIVERIES: Final = StateMachine(
         (_S.CREATED, _T.CANCEL): _S.CANCELLED,
         (_S.TEMPORARY_FAILURE, _T.CANCEL): _S.CANCELLED,
         (_S.SENDING, _T.CANCEL): _S.CANCELLED,
+        (_S.CREATED, _T.SUPERSEDE): _S.SUPERSEDED,
+        (_S.TEMPORARY_FAILURE, _T.SUPERSEDE): _S.SUPERSEDED,
+        (_S.SENDING, _T.SUPERSEDE): _S.SUPERSEDED,
     }
 )
 
 SendOutcome = Literal["delivered", "temporary-failure", "permanent-failure"]
 """What one attempt at the SMTP server gave (the sender's vocabulary, not a state)."""
 
-CANCELLED_DETAIL: Final = "the alert was cancelled"
-"""A cancelled delivery's `last_detail`, whoever settled it (the Cancel or a worker)."""
+STOPS: Final[Mapping[DeliveryTransition, str]] = {
+    _T.CANCEL: "the alert was cancelled",
+    _T.SUPERSEDE: "a later update superseded the alert",
+}
+"""The transitions that stop an alert's unsent mails, each with the `last_detail` of the
+deliveries it settles, whoever settles them (the Cancel or Update itself, or a worker)."""
+
+STOP_BY: Final[Mapping[MsgType, DeliveryTransition]] = {
+    MsgType.CANCEL: _T.CANCEL,
+    MsgType.UPDATE: _T.SUPERSEDE,
+}
+"""How a later message that references an alert stops that alert's unsent mails."""
+
+
+def stop_of(*, cancelled: bool, superseded: bool) -> DeliveryTransition | None:
+    """The stop an alert's row records: a Cancel (which may follow an Update) or an Update."""
+    if cancelled:
+        return _T.CANCEL
+    return _T.SUPERSEDE if superseded else None
+
 
 STATUSES: Final[tuple[DeliveryState, ...]] = tuple(DeliveryState)
 PENDING: Final[frozenset[DeliveryState]] = DELIVERIES.states_allowing(_T.CLAIM)

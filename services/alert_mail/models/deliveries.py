@@ -71,7 +71,7 @@ class Delivery(SQLModel, table=True):
     email: str = Field(max_length=254)
     language: str = Field(default="ja", max_length=8)
     priority: int = 0  # lower is sooner: 0 emergency, 1 alert, 2 notice
-    # a DeliveryState: created | sending | delivered | ...-failure | cancelled
+    # a DeliveryState: created | sending | delivered | ...-failure | cancelled | superseded
     status: str = Field(max_length=24)
     attempts: int = 0
     next_attempt_at: datetime = timestamp()

@@ -23,8 +23,9 @@ router = APIRouter(prefix="/v1", tags=["deliveries"])
 async def alert_progress(
     alert_id: AlertIdPath, principal: Staff, session: SessionDep
 ) -> AlertProgress:
-    """Deliveries per status, pending and failed counts, retries waiting and the reach rate
-    (到達率 = delivered / recipients), with the first and last delivery times."""
+    """Deliveries per status, pending and failed counts, retries waiting, the mails a Cancel
+    (`cancelled`) or an Update (`superseded`) of the alert stopped before they were sent, and
+    the reach rate (到達率 = delivered / recipients), with the first and last delivery times."""
     alert = await alert_reads.get_visible(session, alert_id, principal)
     return await deliveries_service.progress(session, alert)
 

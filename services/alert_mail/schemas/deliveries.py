@@ -26,7 +26,10 @@ class AlertProgress(BaseModel):
     pending: int = Field(description="created, sending or waiting for a retry")
     failed: int = Field(description="permanent-failure and technical-failure")
     retries_scheduled: int = Field(description="temporary failures waiting for their retry")
-    cancelled: int = Field(description="never sent: the alert was cancelled first")
+    cancelled: int = Field(description="never sent: a Cancel of the alert came first")
+    superseded: int = Field(
+        description="never sent: an Update of the alert came first (it was mailed instead)"
+    )
     reach_rate: float = Field(description="到達率: delivered / total (0 to 1)")
     first_delivered_at: datetime | None
     last_delivered_at: datetime | None

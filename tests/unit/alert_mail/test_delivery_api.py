@@ -61,9 +61,10 @@ async def test_progress_counts_statuses_and_the_reach_rate(sent: tuple[Quiet, Al
         "permanent-failure": 1,
         "technical-failure": 0,
         "cancelled": 0,
+        "superseded": 0,
     }
     assert (body["total"], body["delivered"], body["pending"], body["failed"]) == (4, 2, 1, 1)
-    assert (body["retries_scheduled"], body["cancelled"]) == (1, 0)
+    assert (body["retries_scheduled"], body["cancelled"], body["superseded"]) == (1, 0, 0)
     assert body["reach_rate"] == 0.5
     assert body["alert_status"] == "sending"
     assert body["first_delivered_at"] is not None
