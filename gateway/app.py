@@ -62,6 +62,7 @@ from services.kit.migrate import upgrade
 from services.kit.openapi import PROBLEM_RESPONSES, install_security_openapi
 from services.kit.problems import install_problem_handlers
 from services.kit.security_headers import SecurityHeadersMiddleware
+from services.kit.shared_clock import ClockFollower
 
 log = logging.getLogger("cityhall.gateway")
 
@@ -151,6 +152,11 @@ def _lifespan(
             app.state.db = db
             app.state.clock = runtime.clock
             app.state.verifier = runtime.verifier
+            if settings.simulation:  # every replica keeps the one simulated time
+                follower = ClockFollower(db, runtime.clock, settings.clock_poll_seconds)
+                await follower.refresh()
+                follower.start()
+                resources.push_async_callback(follower.stop)
             log.info("gateway ready; routes to %s", ", ".join(sorted(upstreams)))
             yield
         finally:

@@ -121,6 +121,13 @@ class GatewaySettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     simulation: bool = Field(True, description="enables /sim/* and the gateway's test clock")
+    clock_poll_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="simulation mode: how often every gateway replica re-reads the simulated"
+        " time another replica's /sim/clock moved (kept in the gateway's database)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     var_dir: Path = Path("./var")

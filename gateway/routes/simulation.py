@@ -21,6 +21,7 @@ from gateway.runtime import GatewayRuntime
 from services.kit.auth import Admin, AnyPrincipal, Principal, mark_auth
 from services.kit.errors import BadGateway, NotFound, UnprocessableContent
 from services.kit.ops import ClockMove
+from services.kit.shared_clock import store_offset
 
 router = APIRouter(prefix="/sim", tags=["simulation"])
 
@@ -93,6 +94,8 @@ async def read_clocks(runtime: RuntimeDep, _: SimulationAdmin) -> ClockReport:
 @router.post("/clock", response_model=ClockReport, summary="Move every service's clock")
 async def move_clocks(move: ClockMove, runtime: RuntimeDep, _: SimulationAdmin) -> ClockReport:
     _move_own_clock(runtime, move)
+    if runtime.db is not None:  # the other gateway replicas follow it (kit.shared_clock)
+        await store_offset(runtime.db, runtime.clock.offset, runtime.clock.now())
     outcomes = await call_every_service(
         runtime,
         "POST",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import jwt
+
+from tests.support.progress import until_done
 
 from .support import GatewayFactory, Upstream, json_app
 
@@ -141,3 +144,26 @@ async def test_a_failing_service_makes_sim_a_502_naming_every_answer(
     assert body["services"]["one"]["status"] == "ok"
     assert body["services"]["down"]["status"] == "unreachable"
     assert "down" in body["detail"]
+
+
+async def test_every_gateway_replica_keeps_the_simulated_time_one_of_them_moved(
+    make_gateway: GatewayFactory,
+) -> None:
+    """Two gateways on one database, as two replicas: a move on one reaches the other."""
+    calls: list[dict[str, Any]] = []
+    async with (
+        make_gateway(**sim_gateway(calls)) as first,
+        make_gateway(**sim_gateway(calls), clock_poll_seconds=0.05) as second,
+    ):
+        admin = {"Authorization": f"Bearer {first.token(sub='staff-1', roles=('admin',))}"}
+        moved = await first.client.post("/sim/clock", json={"advance_seconds": 7200}, headers=admin)
+        assert moved.status_code == 200, moved.text
+        assert first.runtime.clock.offset == timedelta(hours=2)
+        await until_done(
+            lambda: second.runtime.clock.offset == timedelta(hours=2),
+            lambda: 0,  # one primary-key read per poll; nothing to count
+            what="the second replica following the moved clock",
+            stall=60,
+        )
+        read = await second.client.get("/sim/clock", headers=admin)
+    assert read.json()["gateway"]["offset_seconds"] == 7200
