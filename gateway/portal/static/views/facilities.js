@@ -66,7 +66,7 @@ export function availabilityGrid(availability, slots, onPick) {
           day.cells.map((cell) =>
             h(
               "td",
-              { "data-state": cell.state },
+              { "data-state": cell.state, "data-day": day.day, "data-slot": cell.slot_code },
               cell.state === "free" && onPick
                 ? h(
                     "button",
