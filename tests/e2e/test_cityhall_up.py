@@ -53,6 +53,10 @@ async def _check_each_service_through_the_gateway(stack: RunningStack) -> None:
 
         facilities = (await client.get("/v1/facilities")).json()["items"]
         assert {"中央公民館", "総合体育館"} <= {f["name_ja"] for f in facilities}
+        rounds = (await client.get("/v1/lotteries")).json()["items"]  # the seed opened one
+        assert [(r["facility_code"], r["accepting_entries"]) for r in rounds] == [
+            ("hokubu-kominkan", True)
+        ]
 
         categories = (await client.get("/v1/categories")).json()["items"]
         assert "災害情報" in {c["name_ja"] for c in categories}

@@ -174,5 +174,9 @@ async def test_citizen_enters_a_lottery_wins_confirms_and_pays(
             phone_page = await phone.new_page()
             await portal.open(phone_page, "/#/lotteries")
             await expect(phone_page.get_by_role("link", name=round_["title_ja"])).to_be_visible()
+            # A newcomer also finds the round the demo seed opened, taking entries.
+            seeded = phone_page.locator("#rounds-title + ul > li", has_text="北部公民館")
+            await expect(seeded.get_by_role("link")).to_have_text(re.compile(r"月分の抽選$"))
+            await expect(seeded.locator(".meta")).to_have_text("受付中")
             await portal.check(phone_page, "lotteries-phone")
             await phone.close()

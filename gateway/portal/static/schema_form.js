@@ -2,8 +2,21 @@
 // strings (date, email, long text), enums with `x-labels-ja`, booleans, integers, arrays of
 // objects, and `allOf: [{if: {properties: {X: {const: V}}}, then: {required: [Y]}}]` as
 // fields Y shown only while X is V. Field errors go next to their control by JSON pointer.
+// Titles and enum labels are Japanese (`title`, `x-labels-ja`); the catalogue carries English
+// ones beside them (`x-title-en`, `x-labels-en`) for the English switch. Only the text
+// changes with the language: names and pointers stay the schema's.
 import { h, uid } from "./dom.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
+
+function titleOf(name, property) {
+  return (lang() === "en" && property["x-title-en"]) || property.title || name;
+}
+
+function enumLabels(property) {
+  const en = property["x-labels-en"];
+  if (lang() === "en" && en?.length === property.enum.length) return en;
+  return property["x-labels-ja"] || property.enum;
+}
 
 function conditions(schema) {
   const shownWhen = {};
@@ -21,7 +34,7 @@ function conditions(schema) {
 }
 
 function labelText(name, property, required) {
-  return [property.title || name, required ? h("span", { class: "req" }, t("required_mark")) : null];
+  return [titleOf(name, property), required ? h("span", { class: "req" }, t("required_mark")) : null];
 }
 
 function control(pointer, property, required) {
@@ -30,7 +43,7 @@ function control(pointer, property, required) {
   const common = { id, name: pointer, "aria-describedby": errorId, "data-pointer": pointer };
   let input;
   if (property.enum) {
-    const labels = property["x-labels-ja"] || property.enum;
+    const labels = enumLabels(property);
     input = h(
       "select",
       { ...common, required },
@@ -79,7 +92,7 @@ function arrayField(name, property, required) {
     const row = h(
       "fieldset",
       { class: "row", "data-row": index },
-      h("legend", {}, `${property.title || name} ${index + 1}`),
+      h("legend", {}, `${titleOf(name, property)} ${index + 1}`),
       Object.entries(itemSchema.properties || {}).map(([key, sub]) =>
         control(`${name}/${index}/${key}`, sub, (itemSchema.required || []).includes(key)),
       ),

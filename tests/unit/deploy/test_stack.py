@@ -89,6 +89,7 @@ def test_migrate_and_seed_are_idempotent(tmp_path: Path) -> None:
     # categories, districts, notification templates (with the services' notices), staff groups
     # and their members
     assert "alert_mail        48 rows" in first.output
+    assert "facility_booking  7 rows" in first.output  # six facilities and the open lottery
     again = runner.invoke(app, ["seed", "--var-dir", str(tmp_path)])
     assert again.output == first.output
     migrated = runner.invoke(app, ["migrate", "--var-dir", str(tmp_path)])

@@ -174,3 +174,37 @@ async def _definition(api: Api, code: str) -> dict[str, Any]:
         "issued_document",
     )
     return {k: body[k] for k in keep}
+
+
+def _titled(node: Any, pointer: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema object under `node` that has a title (the form's fields), by pointer."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("title"), str):
+            found.append((pointer, node))
+        for key, value in node.items():
+            found += _titled(value, f"{pointer}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _titled(value, f"{pointer}/{i}")
+    return found
+
+
+async def test_every_form_field_has_an_english_title_and_english_choices(api: Api) -> None:
+    """The portal's English switch shows `x-title-en` and `x-labels-en`; the API serves them
+    with the schema as seeded, beside the Japanese ones."""
+    missing = []
+    for summary in await _all(api):
+        code = summary["code"]
+        schema = (await api.client.get(f"/v1/procedures/{code}")).json()["form_schema"]
+        fields = _titled(schema)
+        assert fields, code
+        for pointer, field in fields:
+            english = field.get("x-title-en")
+            if not english or not english.isascii() or english == field["title"]:
+                missing.append(f"{code}{pointer}: {field['title']!r} -> {english!r}")
+            if "x-labels-ja" in field:
+                labels = field.get("x-labels-en") or []
+                if len(labels) != len(field["enum"]) or not all(x.isascii() for x in labels):
+                    missing.append(f"{code}{pointer}: labels {field['x-labels-ja']} -> {labels}")
+    assert missing == []

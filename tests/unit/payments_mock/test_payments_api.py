@@ -89,6 +89,23 @@ async def test_voucher_page_prints_a_barcode_a_decoder_reads_back(payments: Paym
     assert bad.headers["content-type"] == "application/problem+json"
 
 
+async def test_the_vouchers_barcode_is_an_svg_image_with_the_pages_token(
+    payments: Payments,
+) -> None:
+    created = await payments.create(amount=4_500)
+    url = created["konbini"]["voucher_url"]
+    path, query = url.split("://", 1)[1].split("/", 1)[1].split("?", 1)
+    response = await payments.client.get(f"/{path}/barcode.svg?{query}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    [result] = zxingcpp.read_barcodes(_rasterize(response.text))
+    assert result.symbology_identifier == "]C1"  # GS1-128
+    assert result.bytes == created["konbini"]["barcode"].encode()
+    bad = await payments.client.get(f"/{path}/barcode.svg", params={"token": "00"})
+    assert bad.status_code == 404
+
+
 async def test_payeasy_payment_shows_the_three_numbers_and_pays_by_them(payments: Payments) -> None:
     created = await payments.create(method="payeasy", amount=30_000)
     numbers = created["payeasy"]

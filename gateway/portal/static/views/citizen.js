@@ -248,14 +248,22 @@ function correctionForm(application, procedureInfo, reload) {
   return form;
 }
 
+// An issued document (交付): the rendered certificate comes as HTML and as PDF, so the
+// button names the format and the saved file gets its extension.
+const DOCUMENT_FORMATS = { "application/pdf": ["PDF", ".pdf"], "text/html": ["HTML", ".html"] };
+
 function documentButton(application, document_) {
+  const [format, extension] = DOCUMENT_FORMATS[document_.media_type.split(";")[0].trim()] || [null, ""];
+  const title = document_.title || document_.filename || document_.id;
+  const filename = document_.filename || document_.id;
   const open = async () => {
     const blob = await apiBlob(`/v1/applications/${application.id}/attachments/${document_.id}`);
-    const link = h("a", { href: URL.createObjectURL(blob), download: document_.filename || document_.id });
+    const link = h("a", { href: URL.createObjectURL(blob), download: filename.endsWith(extension) ? filename : `${filename}${extension}` });
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   };
-  return h("button", { type: "button", class: "secondary", onclick: open }, t("download", { name: document_.title || document_.filename || document_.id }));
+  const name = format ? t("document_format", { title, format }) : title;
+  return h("button", { type: "button", class: "secondary", "data-media-type": document_.media_type, onclick: open }, t("download", { name }));
 }
 
 async function myApplications(main) {

@@ -48,7 +48,10 @@ function dayLabel(day) {
   });
 }
 
-export function availabilityGrid(availability, slots, onPick) {
+const TAKEN = ["booked", "held"];
+
+// The month grid: free cells book (`onPick`), taken ones join the waitlist (`onWait`).
+export function availabilityGrid(availability, slots, onPick, onWait = null) {
   const labels = Object.fromEntries(slots.map((s) => [s.code, s.label_ja]));
   return h(
     "table",
@@ -66,7 +69,7 @@ export function availabilityGrid(availability, slots, onPick) {
           day.cells.map((cell) =>
             h(
               "td",
-              { "data-state": cell.state },
+              { "data-state": cell.state, "data-day": day.day, "data-slot": cell.slot_code },
               cell.state === "free" && onPick
                 ? h(
                     "button",
@@ -80,7 +83,23 @@ export function availabilityGrid(availability, slots, onPick) {
                     },
                     `○ ${yen(cell.price)}`,
                   )
-                : t(`state_${cell.state}`),
+                : TAKEN.includes(cell.state) && onWait
+                  ? [
+                      h("span", {}, t(`state_${cell.state}`)),
+                      h(
+                        "button",
+                        {
+                          type: "button",
+                          class: "wait secondary",
+                          "data-day": day.day,
+                          "data-slot": cell.slot_code,
+                          "aria-label": `${dayLabel(day.day)} ${labels[cell.slot_code]} ${t("waitlist_join")}`,
+                          onclick: () => onWait(day.day, cell),
+                        },
+                        t("waitlist_join_short"),
+                      ),
+                    ]
+                  : t(`state_${cell.state}`),
             ),
           ),
         ),
@@ -171,6 +190,30 @@ async function facility(main, code, params) {
     );
     booking.querySelector("input, select")?.focus();
   };
+  const wait = (day, cell) => {
+    const slot = f.slots.find((s) => s.code === cell.slot_code);
+    mount(
+      booking,
+      apiForm(
+        { "aria-labelledby": "wait-title", class: "panel" },
+        [
+          h("h2", { id: "wait-title" }, t("waitlist_title")),
+          h("p", {}, `${day} ${slot.label_ja}（${slot.start.slice(0, 5)}〜${slot.end.slice(0, 5)}）`),
+          h("p", { class: "hint" }, t("waitlist_intro")),
+          submit("waitlist_submit"),
+        ],
+        async () => {
+          await api("/v1/reservations/waitlist", {
+            method: "POST",
+            idempotent: true,
+            body: { facility_code: code, unit_code: unitCode, day, slot_code: cell.slot_code },
+          });
+          location.hash = "#/reservations";
+        },
+      ),
+    );
+    booking.querySelector("button")?.focus();
+  };
   const unitForm = h(
     "form",
     { class: "inline", action: "", "aria-label": t("choose_unit") },
@@ -199,27 +242,94 @@ async function facility(main, code, params) {
           ? notice(t("facility_user_pending", { number: reg.user_number }))
           : null,
     roundLinks(rounds.items),
-    availabilityGrid(availability, f.slots, canBook ? pick : null),
+    availabilityGrid(availability, f.slots, canBook ? pick : null, canBook ? wait : null),
     booking,
+  );
+}
+
+// キャンセル待ち: waiting (with the place in the queue), or offered: the slot is held for the
+// user until the offer expires, to take as a booking or to let go to the next in line.
+function waitlistEntry(entry, names, reload) {
+  const site = names[entry.facility_code];
+  const unit = site?.units.find((u) => u.code === entry.unit_code);
+  const slot = site?.slots.find((s) => s.code === entry.slot_code);
+  const what = `${entry.day} ${site ? localized(site, "name") : entry.facility_code} ${unit ? localized(unit, "name") : entry.unit_code} ${slot?.label_ja || entry.slot_code}`;
+  const status =
+    entry.status === "waiting"
+      ? t("waitlist_waiting", { position: entry.position })
+      : entry.status === "offered"
+        ? t("waitlist_offered", { until: when(entry.offer_expires_at) })
+        : t(`waitlist_${entry.status}`);
+  const titleId = `wait-${entry.id}`;
+  const accept =
+    entry.status === "offered"
+      ? apiForm(
+          { class: "inline", "aria-labelledby": titleId },
+          [
+            field("payment_method", "payment_method", {
+              tag: "select",
+              options: ["konbini", "payeasy", "counter"].map((m) => h("option", { value: m }, t(`method_${m}`))),
+            }),
+            submit("waitlist_accept"),
+          ],
+          async (values) => {
+            const r = await api(`/v1/reservations/waitlist/${entry.id}/accept`, { method: "POST", body: { payment_method: values.payment_method } });
+            location.hash = `#/reservations/${r.id}`;
+          },
+        )
+      : null;
+  const leave = ["waiting", "offered"].includes(entry.status)
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: async () => {
+            await api(`/v1/reservations/waitlist/${entry.id}/leave`, { method: "POST" });
+            await reload();
+          },
+        },
+        t("waitlist_leave"),
+      )
+    : null;
+  return h(
+    "li",
+    { class: "waitlist-entry", "data-status": entry.status },
+    h("p", { id: titleId }, h("strong", {}, what), " ", h("span", { class: "wait-status" }, status)),
+    accept,
+    entry.reservation_id ? h("p", {}, h("a", { href: `#/reservations/${entry.reservation_id}` }, t("see_reservation"))) : null,
+    leave,
   );
 }
 
 async function reservations(main) {
   if (!session()) return requireLogin(main);
-  const page = await api("/v1/reservations", { query: { limit: 50 } });
-  mount(
-    main,
-    h("h1", {}, t("nav_my_reservations")),
-    page.items.length
-      ? h(
-          "ul",
-          { class: "cards" },
-          page.items.map((r) =>
-            h("li", {}, h("a", { href: `#/reservations/${r.id}` }, `${r.day} ${r.facility_code} ${r.unit_code} ${r.slot_code}`), " ", t(`reservation_${r.status}`)),
-          ),
-        )
-      : h("p", {}, t("none_yet")),
-  );
+  const load = async () => {
+    const [page, waiting] = await Promise.all([api("/v1/reservations", { query: { limit: 50 } }), api("/v1/reservations/waitlist", { query: { limit: 50 } })]);
+    const codes = [...new Set(waiting.items.map((w) => w.facility_code))];
+    const found = await Promise.all(codes.map((c) => api(`/v1/facilities/${encodeURIComponent(c)}`)));
+    const names = Object.fromEntries(found.map((f) => [f.code, f]));
+    mount(
+      main,
+      h("h1", {}, t("nav_my_reservations")),
+      page.items.length
+        ? h(
+            "ul",
+            { class: "cards" },
+            page.items.map((r) =>
+              h("li", {}, h("a", { href: `#/reservations/${r.id}` }, `${r.day} ${r.facility_code} ${r.unit_code} ${r.slot_code}`), " ", t(`reservation_${r.status}`)),
+            ),
+          )
+        : h("p", {}, t("none_yet")),
+      h(
+        "section",
+        { "aria-labelledby": "waitlist-title" },
+        h("h2", { id: "waitlist-title" }, t("waitlist_mine")),
+        waiting.items.length ? h("ul", { class: "cards waitlist" }, waiting.items.map((w) => waitlistEntry(w, names, load))) : h("p", {}, t("none_yet")),
+      ),
+    );
+  };
+  await load();
 }
 
 async function reservation(main, id) {

@@ -12,6 +12,14 @@ async function payAtRegister(register, slip, form, onPaid) {
   onPaid(receipt);
 }
 
+// The voucher's drawn GS1-128 barcode: payments_mock serves it beside the voucher page, with
+// the same token (the path of `voucher_url` plus `/barcode.svg`).
+function barcodeImage(konbini) {
+  const url = new URL(konbini.voucher_url, location.href);
+  url.pathname += "/barcode.svg";
+  return h("img", { class: "barcode-image", src: url.href, alt: t("barcode_image_alt"), width: 308, height: 50 });
+}
+
 const CHAINS = ["seven_eleven", "lawson", "familymart", "ministop", "dailyyamazaki", "seicomart"];
 
 function konbiniVoucher(konbini, onPaid) {
@@ -34,6 +42,7 @@ function konbiniVoucher(konbini, onPaid) {
     { class: "voucher", "aria-labelledby": "voucher-konbini" },
     h("h3", { id: "voucher-konbini" }, t("voucher_konbini")),
     h("p", {}, t("pay_by", { deadline: konbini.deadline_ja })),
+    h("p", { class: "barcode-figure" }, barcodeImage(konbini)),
     h("p", { class: "barcode", "aria-label": t("barcode") }, konbini.barcode_human_readable),
     h("p", {}, h("a", { href: konbini.voucher_url, target: "_blank", rel: "noopener" }, t("voucher_print"))),
     h(
