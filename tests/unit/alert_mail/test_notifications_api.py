@@ -69,9 +69,15 @@ async def _send(
 
 
 async def _audit_actions(alert_mail: AlertMail, target: str) -> list[str]:
+    """In the order they happened. A query without ORDER BY has none: on PostgreSQL the relay's
+    UPDATE of a shipped row moves it in the heap (seen failing under load)."""
     async with alert_mail.runtime.db.session(write=False) as session:
         rows = (
-            await session.exec(select(OutboxMessage).where(col(OutboxMessage.topic) == "audit"))
+            await session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.topic) == "audit")
+                .order_by(col(OutboxMessage.created_at))
+            )
         ).all()
     return [r.payload["action"] for r in rows if r.payload["target"] == target]
 
