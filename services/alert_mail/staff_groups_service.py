@@ -191,6 +191,24 @@ async def add_member(
     return member
 
 
+async def get_member(session: AsyncSession, group: StaffGroup, member_id: str) -> StaffGroupMember:
+    """A member of `group`; a member of another group is a 404, like a missing one."""
+    member = await session.get(StaffGroupMember, member_id)
+    if member is None or member.group_id != group.id:
+        raise NotFound(f"no member {member_id} in this group")
+    return member
+
+
+async def read_member(
+    session: AsyncSession, group: StaffGroup, member_id: str, *, actor: Principal, now: datetime
+) -> MemberRead:
+    """One member as the list shows it; a name and an address, so the read is audited
+    (`staff_group.viewed`, naming the member)."""
+    member = await get_member(session, group, member_id)
+    await audit_event(session, actor, "staff_group.viewed", group.id, now, {"member_id": member.id})
+    return member_read(member)
+
+
 async def remove_member(
     session: AsyncSession,
     group: StaffGroup,
@@ -199,9 +217,7 @@ async def remove_member(
     actor: Principal,
     now: datetime,
 ) -> None:
-    member = await session.get(StaffGroupMember, member_id)
-    if member is None or member.group_id != group.id:
-        raise NotFound(f"no member {member_id} in this group")
+    member = await get_member(session, group, member_id)
     await session.delete(member)
     await session.flush()
     await audit_event(

@@ -17,22 +17,20 @@ from services.facility_booking.reservations_service import cancel_by_facility
 from services.facility_booking.schemas.facilities import BlockCreate, BlockRead
 from services.kit import audit
 from services.kit.auth import Principal
-from services.kit.errors import Conflict, NotFound, UnprocessableContent
+from services.kit.errors import Conflict, Forbidden, NotFound, UnprocessableContent
 from services.kit.ids import new_id
 from services.kit.pagination import keyset_page
 
 MAX_BLOCK_DAYS = 366
 
 
-def to_read(block: Block, cancelled: list[str] | None = None) -> BlockRead:
-    return BlockRead.model_validate(
-        {**block.model_dump(), "cancelled_reservations": cancelled or []}
-    )
+def to_read(block: Block) -> BlockRead:
+    return BlockRead.model_validate(block, from_attributes=True)
 
 
 async def create(
     session: AsyncSession, site: Site, body: BlockCreate, *, actor: Principal, now: datetime
-) -> tuple[Block, list[str]]:
+) -> Block:
     require_manager(site.facility, actor)
     unit = site.unit(body.unit_code)
     if body.day_to < body.day_from:
@@ -70,6 +68,7 @@ async def create(
         reason_ja=body.reason_ja,
         created_by=actor.sub,
         created_at=now,
+        cancelled_reservations=reservation_ids,
     )
     for reservation_id in reservation_ids:
         reservation = await session.get(Reservation, reservation_id)
@@ -113,16 +112,29 @@ async def create(
             "cancelled": reservation_ids,
         },
     )
-    return block, reservation_ids
+    return block
+
+
+async def get_managed(
+    session: AsyncSession, site: Site, block_id: str, *, actor: Principal
+) -> Block:
+    """A block of `site` for the staff of the facility's department; for anyone else, and for
+    a block of another facility, a 404 like a missing one (as `reservation_reads.get_managed`)."""
+    block = await session.get(Block, block_id)
+    if block is None or block.facility_code != site.code:
+        raise NotFound(f"no block {block_id} at {site.code}")
+    try:
+        require_manager(site.facility, actor)
+    except Forbidden:  # another department's block does not exist for this caller
+        raise NotFound(f"no block {block_id} at {site.code}") from None
+    return block
 
 
 async def lift(
     session: AsyncSession, site: Site, block_id: str, *, actor: Principal, now: datetime
 ) -> Block:
     require_manager(site.facility, actor)
-    block = await session.get(Block, block_id)
-    if block is None or block.facility_code != site.code:
-        raise NotFound(f"no block {block_id} at {site.code}")
+    block = await get_managed(session, site, block_id, actor=actor)
     if block.released_at is not None:
         raise Conflict("this block was already lifted")
     await release(session, block.id)

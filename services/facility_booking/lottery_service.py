@@ -260,10 +260,14 @@ async def _move_entry(
     )
 
 
-async def own_entry(session: AsyncSession, entry_id: str, subject: str) -> LotteryEntry:
-    found = await session.get(LotteryEntry, entry_id, with_for_update=True)
-    if found is None or found.subject != subject:
-        raise NotFound(f"no lottery entry {entry_id}")
+async def own_entry(
+    session: AsyncSession, round_id: str, entry_id: str, subject: str, *, for_update: bool = True
+) -> LotteryEntry:
+    """The caller's entry in the round; 404 for another user's entry or another round's, as
+    for a missing one."""
+    found = await session.get(LotteryEntry, entry_id, with_for_update=for_update)
+    if found is None or found.subject != subject or found.round_id != round_id:
+        raise NotFound(f"no lottery entry {entry_id} in round {round_id}")
     return found
 
 

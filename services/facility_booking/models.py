@@ -121,6 +121,7 @@ class Block(SQLModel, table=True):
     created_by: str = Field(max_length=128)
     created_at: datetime = _when()
     released_at: datetime | None = _when(nullable=True)
+    cancelled_reservations: list[str] = _json()  # the reservations its creation cancelled
 
 
 class Registration(SQLModel, table=True):

@@ -73,5 +73,6 @@ def id_path(prefix: str) -> Any:
 
 
 PaymentId = Annotated[str, id_path("pay")]
+RefundId = Annotated[str, id_path("re")]
 EndpointId = Annotated[str, id_path("we")]
 DeliveryId = Annotated[str, id_path("whd")]

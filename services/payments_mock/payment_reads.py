@@ -34,6 +34,8 @@ from services.payments_mock.domain.lifecycle import (
     REFUNDABLE_STATES,
     Channel,
     PaymentState,
+    RefundMethod,
+    RefundStatus,
 )
 from services.payments_mock.models import Payment, PaymentEvent, Refund
 from services.payments_mock.schemas import (
@@ -145,6 +147,21 @@ async def refunds_of(session: AsyncSession, payment: Payment) -> list[Refund]:
     return list((await session.exec(query)).all())
 
 
+def refund_read(refund: Refund) -> RefundRead:
+    """A refund as every read shows it: `completes_at` (the business day the bank transfer
+    lands) in JST, like `settles_at`, whether the row is fresh or read back."""
+    return RefundRead(
+        id=refund.id,
+        amount=refund.amount,
+        method=RefundMethod(refund.method),
+        status=RefundStatus(refund.status),
+        reason=refund.reason,
+        created_at=refund.created_at,
+        completes_at=refund.completes_at.astimezone(JST),
+        completed_at=refund.completed_at,
+    )
+
+
 def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()) -> PaymentRead:
     state = PaymentState(payment.status)
     card = None
@@ -182,7 +199,7 @@ def to_read(settings: Settings, payment: Payment, refunds: Sequence[Refund] = ()
         konbini=konbini_details(settings, payment) if payment.method == Channel.KONBINI else None,
         payeasy=payeasy_details(settings, payment) if payment.method == Channel.PAYEASY else None,
         card=card,
-        refunds=[RefundRead.model_validate(r, from_attributes=True) for r in refunds],
+        refunds=[refund_read(r) for r in refunds],
     )
 
 
@@ -245,6 +262,29 @@ async def read_owned(
     if not found or found[0].payment.owner != owner:
         raise NotFound(f"no payment {payment_id}")
     return to_read(settings, found[0].payment, found[0].refunds)
+
+
+_OWNED_REFUND = (
+    select(Refund)
+    .join(Payment, col(Payment.id) == col(Refund.payment_id))
+    .where(
+        col(Refund.id) == bindparam("refund_id"),
+        col(Refund.payment_id) == bindparam("payment_id"),
+        col(Payment.owner) == bindparam("owner"),
+    )
+)
+
+
+async def read_refund(
+    session: AsyncSession, payment_id: str, refund_id: str, owner: str
+) -> RefundRead:
+    """One refund of the caller's payment, as the payment's `refunds` show it; 404 when the
+    refund, its payment or the caller's ownership is missing, alike."""
+    params = {"refund_id": refund_id, "payment_id": payment_id, "owner": owner}
+    refund = (await session.exec(_OWNED_REFUND, params=params)).one_or_none()
+    if refund is None:
+        raise NotFound(f"no refund {refund_id} of payment {payment_id}")
+    return refund_read(refund)
 
 
 async def load(session: AsyncSession, payment_id: str, *, for_update: bool) -> Payment:

@@ -463,7 +463,8 @@ async def refund(
     *,
     actor: Principal,
     now: datetime,
-) -> Payment:
+) -> Refund:
+    """Refunds part or all of `payment` (changed in place) and returns the new refund."""
     PAYMENTS.require(payment.status, Transition.PARTIAL_REFUND)  # refunds start once settled
     plan = check_refund(
         payment.amount,
@@ -502,4 +503,4 @@ async def refund(
             "refundable_after": plan.refundable_after,
         },
     )
-    return payment
+    return refund_row

@@ -103,7 +103,11 @@ async def add_member(
         return replay
     group = await service.get_group(session, group_id)
     member = await service.add_member(session, group, body, actor=principal, now=clock.now())
-    return await idem.complete(201, service.member_read(member))
+    return await idem.complete(
+        201,
+        service.member_read(member),
+        location=f"/v1/callups/groups/{group.id}/members/{member.id}",
+    )
 
 
 @router.get("/{group_id}/members", response_model=MemberList)
@@ -121,6 +125,20 @@ async def list_members(
         session, group, limit=limit, cursor=cursor, actor=principal, now=clock.now()
     )
     return MemberList(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{group_id}/members/{member_id}", response_model=MemberRead)
+async def get_member(
+    group_id: GroupId,
+    member_id: MemberId,
+    principal: GroupAdmin,
+    session: AuditedReadSession,
+    clock: ClockDep,
+) -> MemberRead:
+    """One member, as the list shows it (a member of another group is a 404); audited
+    (`staff_group.viewed`)."""
+    group = await service.get_group(session, group_id)
+    return await service.read_member(session, group, member_id, actor=principal, now=clock.now())
 
 
 @router.delete("/{group_id}/members/{member_id}", status_code=204)

@@ -131,10 +131,10 @@ async def create_block(
     if (replay := await idem.begin(body)) is not None:
         return replay
     site = await service.load_site(session, code)
-    block, cancelled = await blocks_service.create(
-        session, site, body, actor=principal, now=clock.now()
+    block = await blocks_service.create(session, site, body, actor=principal, now=clock.now())
+    return await idem.complete(
+        201, blocks_service.to_read(block), location=f"/v1/facilities/{site.code}/blocks/{block.id}"
     )
-    return await idem.complete(201, blocks_service.to_read(block, cancelled))
 
 
 @router.get("/{code}/blocks", response_model=BlockList)
@@ -150,6 +150,18 @@ async def list_blocks(
         session, site, actor=principal, limit=limit, cursor=cursor
     )
     return BlockList(items=[blocks_service.to_read(b) for b in rows], next_cursor=next_cursor)
+
+
+@router.get("/{code}/blocks/{block_id}", response_model=BlockRead)
+async def read_block(
+    code: FacilityCode, block_id: BlockId, principal: Staff, session: SessionDep
+) -> BlockRead:
+    """One block, as its create answered (with the reservations it cancelled); the staff of
+    the facility's department only (404 for anyone else, as for an unknown block)."""
+    site = await service.load_site(session, code)
+    return blocks_service.to_read(
+        await blocks_service.get_managed(session, site, block_id, actor=principal)
+    )
 
 
 @router.delete("/{code}/blocks/{block_id}", response_model=BlockRead)

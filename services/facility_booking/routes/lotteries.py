@@ -114,7 +114,21 @@ async def enter(
     registration = await registrations.approved(session, principal.sub, now)
     round_ = await service.get(session, round_id)
     entry = await service.enter(session, round_, registration, body, actor=principal, now=now)
-    return await idem.complete(201, service.entry_read(round_, entry))
+    return await idem.complete(
+        201,
+        service.entry_read(round_, entry),
+        location=f"/v1/lotteries/{round_.id}/entries/{entry.id}",
+    )
+
+
+@router.get("/{round_id}/entries/{entry_id}", response_model=EntryRead)
+async def read_entry(
+    round_id: RoundId, entry_id: EntryId, principal: Citizen, session: SessionDep
+) -> EntryRead:
+    """The caller's own entry, as `my-entries` lists it (404 for anyone else's)."""
+    round_ = await service.get(session, round_id)
+    entry = await service.own_entry(session, round_id, entry_id, principal.sub, for_update=False)
+    return service.entry_read(round_, entry)
 
 
 @router.get("/{round_id}/my-entries", response_model=EntryList)
@@ -137,7 +151,7 @@ async def withdraw(
     round_id: RoundId, entry_id: EntryId, principal: Citizen, session: SessionDep, clock: ClockDep
 ) -> EntryRead:
     round_ = await service.get(session, round_id)
-    entry = await service.own_entry(session, entry_id, principal.sub)
+    entry = await service.own_entry(session, round_id, entry_id, principal.sub)
     await service.withdraw(session, entry, actor=principal, now=clock.now())
     return service.entry_read(round_, entry)
 
@@ -156,7 +170,7 @@ async def confirm(
     """A winner confirms before `confirm_by`: the win becomes a reservation (held until paid
     when a fee is due). Unconfirmed wins are released when the round finishes."""
     now = clock.now()
-    entry = await service.own_entry(session, entry_id, principal.sub)
+    entry = await service.own_entry(session, round_id, entry_id, principal.sub)
     registration = await registrations.approved(session, principal.sub, now)
     reservation = await service.confirm(
         session,

@@ -144,7 +144,8 @@ async def join_waitlist(
     now = clock.now()
     registration = await registrations.approved(session, principal.sub, now)
     entry = await waitlist_service.join(session, registration, body, actor=principal, now=now)
-    return await idem.complete(201, await waitlist_service.to_read(session, entry))
+    view = await waitlist_service.to_read(session, entry)
+    return await idem.complete(201, view, location=f"/v1/reservations/waitlist/{entry.id}")
 
 
 @router.get("/waitlist", response_model=WaitList)
@@ -156,6 +157,13 @@ async def list_waitlist(
     )
     items = [await waitlist_service.to_read(session, e) for e in rows]
     return WaitList(items=items, next_cursor=next_cursor)
+
+
+@router.get("/waitlist/{wait_id}", response_model=WaitRead)
+async def read_wait(wait_id: WaitId, principal: Citizen, session: SessionDep) -> WaitRead:
+    """The caller's own waitlist entry, with its place in the queue (404 for anyone else's)."""
+    entry = await waitlist_service.get_owned(session, wait_id, principal.sub)
+    return await waitlist_service.to_read(session, entry)
 
 
 @router.post("/waitlist/{wait_id}/accept", response_model=ReservationRead, status_code=201)

@@ -179,7 +179,9 @@ class BlockRead(BaseModel):
     reason_ja: str
     created_at: datetime
     released_at: datetime | None
-    cancelled_reservations: list[str] = Field(default_factory=list)
+    cancelled_reservations: list[str] = Field(
+        default_factory=list, description="the reservations cancelled when the block was made"
+    )
 
 
 class BlockList(Page[BlockRead]):

@@ -14,7 +14,7 @@ from services.kit.idempotency import Idempotency
 from services.kit.pagination import Cursor, Limit
 from services.payments_mock import payment_reads as reads
 from services.payments_mock import payments_service as service
-from services.payments_mock.deps import PaymentId, Reader, SettingsDep, Writer
+from services.payments_mock.deps import PaymentId, Reader, RefundId, SettingsDep, Writer
 from services.payments_mock.domain import calendar
 from services.payments_mock.domain.lifecycle import Channel, PaymentState
 from services.payments_mock.schemas import (
@@ -25,6 +25,7 @@ from services.payments_mock.schemas import (
     PaymentList,
     PaymentRead,
     RefundCreate,
+    RefundRead,
 )
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -154,12 +155,28 @@ async def refund_payment(
 ) -> Response:
     """Refunds a settled payment. `expected_refundable` must equal what is still refundable
     (`amount_refundable`), so a stale view cannot refund twice. Konbini and Pay-easy money goes
-    back by bank transfer (pending for some business days); card refunds complete at once."""
+    back by bank transfer (pending for some business days); card refunds complete at once.
+    Answers with the payment (its `refunds` include the new one); `Location` names the new
+    refund."""
     if (replay := await idem.begin(body)) is not None:
         return replay
     payment = await reads.get_owned(session, payment_id, principal.sub, for_update=True)
-    await service.refund(session, settings, payment, body, actor=principal, now=clock.now())
-    return await idem.complete(201, await reads.read(session, settings, payment))
+    refund = await service.refund(
+        session, settings, payment, body, actor=principal, now=clock.now()
+    )
+    return await idem.complete(
+        201,
+        await reads.read(session, settings, payment),
+        location=f"/v1/payments/{payment.id}/refunds/{refund.id}",
+    )
+
+
+@router.get("/{payment_id}/refunds/{refund_id}", response_model=RefundRead)
+async def get_refund(
+    payment_id: PaymentId, refund_id: RefundId, principal: Reader, session: SessionDep
+) -> RefundRead:
+    """One refund of the payment, as its `refunds` list shows it (the create's `Location`)."""
+    return await reads.read_refund(session, payment_id, refund_id, principal.sub)
 
 
 @router.post("/{payment_id}/card-attempts", response_model=PaymentRead)

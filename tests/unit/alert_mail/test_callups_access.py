@@ -88,6 +88,47 @@ async def test_group_crud_with_member_add_remove_and_its_audit(alert_mail: Alert
     ]
 
 
+async def test_a_member_is_read_at_its_location_within_its_group(alert_mail: AlertMail) -> None:
+    admin = alert_mail.tokens.admin()
+    group_id = await make_group(alert_mail, code="kyusui", department="suido", members=())
+    other_group = await make_group(alert_mail, code="doboku", department="doboku", members=())
+    url = f"/v1/callups/groups/{group_id}/members"
+    body = {"name": "水道 次郎", "email": "jiro@city.test.example.jp", "phone": "0312345678"}
+    headers = {**admin, "Idempotency-Key": "member-jiro"}
+    added = await alert_mail.client.post(url, json=body, headers=headers)
+    assert added.status_code == 201, added.text
+    member_id = added.json()["id"]
+    assert added.headers["location"] == f"{url}/{member_id}"
+
+    located = await alert_mail.client.get(added.headers["location"], headers=admin)
+    assert located.status_code == 200, located.text
+    assert located.json() == added.json()
+    listed = await alert_mail.client.get(url, headers=admin)
+    assert listed.json()["items"] == [located.json()]
+    replay = await alert_mail.client.post(url, json=body, headers=headers)
+    assert replay.status_code == 200
+    assert replay.headers["location"] == added.headers["location"]
+
+    unknown = await alert_mail.client.get(f"{url}/mem_01JD0000000000000000000000", headers=admin)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    elsewhere = await alert_mail.client.get(
+        f"/v1/callups/groups/{other_group}/members/{member_id}", headers=admin
+    )
+    assert elsewhere.status_code == 404  # the member under another group's id
+    assert elsewhere.json()["title"] == unknown.json()["title"]
+    as_publisher = await alert_mail.client.get(
+        added.headers["location"], headers=publisher(alert_mail, department="suido")
+    )
+    assert as_publisher.status_code == 403  # like the list: group admins only
+    viewed = [
+        e["changes"]
+        for e in await audit_events(alert_mail, "staff_group.viewed")
+        if e["target"] == group_id
+    ]
+    assert {"member_id": member_id} in viewed
+
+
 async def test_a_group_that_was_called_up_cannot_be_deleted(alert_mail: AlertMail) -> None:
     admin = alert_mail.tokens.admin()
     used = await make_group(alert_mail, code="used")

@@ -90,10 +90,14 @@ async def test_creates_document_their_location_and_the_idempotent_replay(
         "/v1/lotteries",
         "/v1/alerts",
         "/v1/notifications/templates",
+        "/v1/payments/{payment_id}/refunds",
+        "/v1/reservations/waitlist",
+        "/v1/lotteries/{round_id}/entries",
+        "/v1/facilities/{code}/blocks",
+        "/v1/callups/groups/{group_id}/members",
     } <= located
-    # A refund or a lottery entry has no GET of its own, so no Location is promised.
-    assert "/v1/payments/{payment_id}/refunds" not in located
-    assert "/v1/lotteries/{round_id}/entries" not in located
+    # An application's fee payment has no GET of its own, so no Location is promised.
+    assert "/v1/applications/{application_id}/payments" not in located
     create = paths["/v1/payments"]["post"]
     replay = create["responses"]["200"]
     assert "Idempotent-Replayed" in replay["headers"]

@@ -158,6 +158,12 @@ async def test_authorization_matrix(fb: Suite) -> None:
             {"other": 404, "sports": 403},
         ),
         ("GET", f"/v1/lotteries/{round_['id']}/my-entries", None, {"anonymous": 401}),
+        (
+            "GET",
+            f"/v1/lotteries/{round_['id']}/entries/{entry['id']}",
+            None,
+            {"anonymous": 401, "owner": 200, "other": 404, "sports": 403},
+        ),
     ]
     seen: list[tuple[str, str, str, int, int]] = []
     for method, path, body, expected in matrix:

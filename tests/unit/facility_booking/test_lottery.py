@@ -250,6 +250,48 @@ async def test_round_rules(fb: Suite) -> None:
     assert late.status_code == 409
 
 
+async def test_an_entry_is_read_at_its_location_by_its_owner_only(fb: Suite) -> None:
+    round_, day = await _open_round(fb)
+    for sub in ("cit_reader", "cit_nosy"):
+        await fb.register(sub)
+    url = f"/v1/lotteries/{round_['id']}/entries"
+    body = {"unit_code": "arena-full", "day": day.isoformat(), "slot_code": "pm"}
+    headers = {**fb.citizen("cit_reader"), "Idempotency-Key": "enter-1"}
+    entered = await fb.client.post(url, json=body, headers=headers)
+    assert entered.status_code == 201, entered.text
+    assert entered.headers["location"] == f"{url}/{entered.json()['id']}"
+    located = await fb.client.get(entered.headers["location"], headers=fb.citizen("cit_reader"))
+    assert located.status_code == 200, located.text
+    assert located.json() == entered.json()
+    mine = await fb.client.get(
+        f"/v1/lotteries/{round_['id']}/my-entries", headers=fb.citizen("cit_reader")
+    )
+    assert mine.json()["items"] == [located.json()]
+    replay = await fb.client.post(url, json=body, headers=headers)
+    assert replay.status_code == 200
+    assert replay.headers["location"] == entered.headers["location"]
+
+    unknown = await fb.client.get(
+        f"{url}/ent_01JD0000000000000000000000", headers=fb.citizen("cit_reader")
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    nosy = await fb.client.get(entered.headers["location"], headers=fb.citizen("cit_nosy"))
+    assert nosy.status_code == 404
+    assert nosy.json()["title"] == unknown.json()["title"]
+    # The entry under another round's id is not found either (nor withdrawn through it).
+    month = date.fromisoformat(f"{round_['target_month']}-01")
+    following = (month + timedelta(days=32)).replace(day=1).isoformat()[:7]
+    other, _ = await _open_round(fb, target_month=following)
+    elsewhere = f"/v1/lotteries/{other['id']}/entries/{entered.json()['id']}"
+    assert (await fb.client.get(elsewhere, headers=fb.citizen("cit_reader"))).status_code == 404
+    withdraw = await fb.client.post(f"{elsewhere}/withdraw", headers=fb.citizen("cit_reader"))
+    assert withdraw.status_code == 404
+    assert (
+        await fb.client.get(entered.headers["location"], headers=fb.citizen("cit_reader"))
+    ).json()["status"] == "entered"
+
+
 async def test_two_draws_at_once_draw_once(fb: Suite) -> None:
     round_, day = await _open_round(fb)
     await fb.register("cit_d")

@@ -317,13 +317,34 @@ async def test_staff_cancel_and_block(fb: Suite) -> None:
         headers=fb.citizen("cit_waiting"),
     )
     assert waiting.status_code == 201, waiting.text  # the block must not offer this slot
-    blocked = await fb.client.post(
-        f"/v1/facilities/{GYM}/blocks",
-        json={**block, "cancel_reservations": True},
-        headers=fb.staff(),
-    )
+    blocks = f"/v1/facilities/{GYM}/blocks"
+    staff_key = {**fb.staff(), "Idempotency-Key": "block-1"}
+    blocking = {**block, "cancel_reservations": True}
+    blocked = await fb.client.post(blocks, json=blocking, headers=staff_key)
     assert blocked.status_code == 201, blocked.text
     assert blocked.json()["cancelled_reservations"] == [made["id"]]
+    # Its own read at the Location: the create's body, with what it cancelled, as listed.
+    assert blocked.headers["location"] == f"{blocks}/{blocked.json()['id']}"
+    located = await fb.client.get(blocked.headers["location"], headers=fb.staff())
+    assert located.status_code == 200, located.text
+    assert located.json() == blocked.json()
+    listed = await fb.client.get(blocks, headers=fb.staff())
+    assert listed.json()["items"] == [located.json()]
+    replay = await fb.client.post(blocks, json=blocking, headers=staff_key)
+    assert replay.status_code == 200
+    assert replay.headers["location"] == blocked.headers["location"]
+    unknown = await fb.client.get(f"{blocks}/blk_01JD0000000000000000000000", headers=fb.staff())
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    other_department = await fb.client.get(
+        blocked.headers["location"], headers=fb.staff(department=HALLS)
+    )
+    assert other_department.status_code == 404
+    assert other_department.json()["title"] == unknown.json()["title"]
+    hall = f"/v1/facilities/chuo-kominkan/blocks/{blocked.json()['id']}"  # another facility's id
+    assert (await fb.client.get(hall, headers=fb.staff(department=HALLS))).status_code == 404
+    citizen = await fb.client.get(blocked.headers["location"], headers=fb.citizen("cit_a"))
+    assert citizen.status_code == 403  # staff only, by kind
     gone = await fb.client.get(f"/v1/reservations/{made['id']}", headers=fb.citizen("cit_a"))
     assert gone.json()["status"] == "cancelled_by_facility"
     assert gone.json()["refund_percent"] == 100
@@ -339,5 +360,8 @@ async def test_staff_cancel_and_block(fb: Suite) -> None:
         f"/v1/facilities/{GYM}/blocks/{blocked.json()['id']}", headers=fb.staff()
     )
     assert lifted.status_code == 200
+    after_lift = await fb.client.get(blocked.headers["location"], headers=fb.staff())
+    assert after_lift.json() == lifted.json()
+    assert after_lift.json()["released_at"] is not None
     after = await fb.book("cit_a", **_arena(day, unit="arena-half-b", payment_method="card"))
     assert after.status_code == 201

@@ -188,6 +188,38 @@ async def test_waitlist_offer_accept_and_lapse(fb: Suite) -> None:
     assert accepted.json()["status"] == "held"
 
 
+async def test_a_waitlist_entry_is_read_at_its_location_by_its_owner_only(fb: Suite) -> None:
+    for sub in ("cit_first", "cit_w1", "cit_w2"):
+        await fb.register(sub)
+    day = open_weekday(today() + timedelta(days=10)).isoformat()
+    cell = {"facility_code": GYM, "unit_code": "budojo", "day": day, "slot_code": "am"}
+    await fb.book("cit_first", **cell, payment_method="counter")
+    headers = {**fb.citizen("cit_w1"), "Idempotency-Key": "wait-1"}
+    joined = await fb.client.post("/v1/reservations/waitlist", json=cell, headers=headers)
+    assert joined.status_code == 201, joined.text
+    assert joined.headers["location"] == f"/v1/reservations/waitlist/{joined.json()['id']}"
+    located = await fb.client.get(joined.headers["location"], headers=fb.citizen("cit_w1"))
+    assert located.status_code == 200, located.text
+    assert located.json() == joined.json()
+    assert located.json()["position"] == 1
+    listed = await fb.client.get("/v1/reservations/waitlist", headers=fb.citizen("cit_w1"))
+    assert listed.json()["items"] == [located.json()]
+    replay = await fb.client.post("/v1/reservations/waitlist", json=cell, headers=headers)
+    assert replay.status_code == 200
+    assert replay.headers["location"] == joined.headers["location"]
+
+    unknown = await fb.client.get(
+        "/v1/reservations/waitlist/wl_01JD0000000000000000000000", headers=fb.citizen("cit_w1")
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    other = await fb.client.get(joined.headers["location"], headers=fb.citizen("cit_w2"))
+    assert other.status_code == 404
+    assert other.json()["title"] == unknown.json()["title"]
+    staff = await fb.client.get(joined.headers["location"], headers=fb.staff())
+    assert staff.status_code == 403  # a citizen's resource: staff tokens are refused by kind
+
+
 async def test_calendar_feed_at_a_revocable_personal_url(fb: Suite) -> None:
     await fb.register("cit_cal")
     day = open_weekday(today() + timedelta(days=10)).isoformat()

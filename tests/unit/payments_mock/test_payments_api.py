@@ -306,6 +306,50 @@ async def test_list_items_carry_their_refunds_like_a_single_read(payments: Payme
         assert item == await payments.get(item["id"])
 
 
+async def test_a_refund_is_read_at_its_location_by_its_client_only(payments: Payments) -> None:
+    payment = await payments.create(amount=3_000)
+    await payments.pay_konbini(payment)
+    await payments.advance(timedelta(days=10))
+    await payments.tick()  # settled: refunds are allowed
+    url = f"/v1/payments/{payment['id']}/refunds"
+    body = {"amount": 1_000, "expected_refundable": 3_000, "reason": "一部取消"}
+    headers = {**payments.auth(), "Idempotency-Key": "refund-part-1"}
+    created = await payments.client.post(url, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    (refund,) = created.json()["refunds"]
+    assert created.headers["location"] == f"{url}/{refund['id']}"
+
+    located = await payments.client.get(created.headers["location"], headers=payments.auth())
+    assert located.status_code == 200, located.text
+    assert located.json() == refund  # the refund as the create's payment lists it
+    assert located.json()["amount"] == 1_000
+    read_only = payments.auth(CLIENT, ("payments:read",))
+    assert (await payments.client.get(created.headers["location"], headers=read_only)).json() == (
+        refund
+    )
+
+    replay = await payments.client.post(url, json=body, headers=headers)
+    assert replay.status_code == 200
+    assert replay.headers["location"] == created.headers["location"]
+    assert replay.content == created.content
+
+    other = await payments.client.get(created.headers["location"], headers=payments.auth(OTHER))
+    assert other.status_code == 404
+    assert other.headers["content-type"] == "application/problem+json"
+    another = await payments.create(amount=3_000)  # the refund under another payment's id
+    moved = await payments.client.get(
+        f"/v1/payments/{another['id']}/refunds/{refund['id']}", headers=payments.auth()
+    )
+    assert moved.status_code == 404
+    unknown = await payments.client.get(
+        f"{url}/re_01JD0000000000000000000000", headers=payments.auth()
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json()["status"] == 404
+    assert other.json()["title"] == unknown.json()["title"]
+
+
 async def test_fifty_concurrent_identical_creates_make_one_payment(payments: Payments) -> None:
     body = {"amount": 4500, "method": "konbini", "description": "施設使用料", "reference": "rsv-1"}
     headers = {**payments.auth(), "Idempotency-Key": "rsv-1-fee"}
