@@ -29,6 +29,7 @@ from services.facility_booking.schemas.reservations import ReservationRead
 from services.kit.auth import Citizen, Public, Staff
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
+from services.kit.openapi import LOCATION_HEADER
 from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/lotteries", tags=["lotteries"])
@@ -157,7 +158,10 @@ async def withdraw(
 
 
 @router.post(
-    "/{round_id}/entries/{entry_id}/confirm", response_model=ReservationRead, status_code=201
+    "/{round_id}/entries/{entry_id}/confirm",
+    response_model=ReservationRead,
+    status_code=201,
+    responses={201: {"headers": {"Location": LOCATION_HEADER}}},
 )
 async def confirm(
     round_id: RoundId,
@@ -165,6 +169,7 @@ async def confirm(
     principal: Citizen,
     session: SessionDep,
     clock: ClockDep,
+    response: Response,
     body: EntryConfirm | None = None,
 ) -> ReservationRead:
     """A winner confirms before `confirm_by`: the win becomes a reservation (held until paid
@@ -180,6 +185,7 @@ async def confirm(
         actor=principal,
         now=now,
     )
+    response.headers["Location"] = f"/v1/reservations/{reservation.id}"
     return reservation_reads.to_read(reservation)
 
 

@@ -35,6 +35,7 @@ from services.facility_booking.schemas.reservations import (
 from services.kit.auth import Citizen, Staff
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
+from services.kit.openapi import LOCATION_HEADER
 from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
@@ -166,12 +167,18 @@ async def read_wait(wait_id: WaitId, principal: Citizen, session: SessionDep) ->
     return await waitlist_service.to_read(session, entry)
 
 
-@router.post("/waitlist/{wait_id}/accept", response_model=ReservationRead, status_code=201)
+@router.post(
+    "/waitlist/{wait_id}/accept",
+    response_model=ReservationRead,
+    status_code=201,
+    responses={201: {"headers": {"Location": LOCATION_HEADER}}},
+)
 async def accept_offer(
     wait_id: WaitId,
     principal: Citizen,
     session: SessionDep,
     clock: ClockDep,
+    response: Response,
     body: WaitAccept | None = None,
 ) -> ReservationRead:
     """Takes the offered slot: it becomes a reservation (held or confirmed, as a booking)."""
@@ -181,6 +188,7 @@ async def accept_offer(
     reservation = await waitlist_service.accept(
         session, entry, registration, body or WaitAccept(), actor=principal, now=now
     )
+    response.headers["Location"] = f"/v1/reservations/{reservation.id}"
     return reads.to_read(reservation)
 
 

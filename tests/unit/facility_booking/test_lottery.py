@@ -123,6 +123,7 @@ async def test_a_round_is_drawn_verifiably_then_opens_first_come(fb: Suite) -> N
     assert confirm.status_code == 201, confirm.text
     assert confirm.json()["status"] == "held"
     assert confirm.json()["lottery_entry_id"] == first["id"]
+    assert confirm.headers["location"] == f"/v1/reservations/{confirm.json()['id']}"
     loser = next(e for e in night if e["status"] == "lost")
     refused = await fb.client.post(
         f"/v1/lotteries/{round_['id']}/entries/{loser['id']}/confirm",

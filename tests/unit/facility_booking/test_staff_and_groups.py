@@ -186,6 +186,7 @@ async def test_waitlist_offer_accept_and_lapse(fb: Suite) -> None:
     )
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["status"] == "held"
+    assert accepted.headers["location"] == f"/v1/reservations/{accepted.json()['id']}"
 
 
 async def test_a_waitlist_entry_is_read_at_its_location_by_its_owner_only(fb: Suite) -> None:
