@@ -345,7 +345,10 @@ async def launch_up(
     var_dir: Path, env: Mapping[str, str], log: Path, extra: Sequence[str] = ()
 ) -> asyncio.subprocess.Process:
     """`python -m deploy.cli up --var-dir VAR_DIR` in a process group of its own (so killpg
-    reaches every child), its output in `log`."""
+    reaches every child), its output in `log`. It watches this process (`CITYHALL_PARENT_PID`)
+    and stops the suite when this one is gone, even when killed with SIGKILL."""
+    from deploy.serve import PARENT_ENV
+
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -355,7 +358,7 @@ async def launch_up(
             "--var-dir",
             str(var_dir),
             *extra,
-            env=dict(env),
+            env={**env, PARENT_ENV: str(os.getpid())},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
