@@ -17,9 +17,8 @@ STOP_WITHIN_SECONDS = 60.0
 
 
 class SuiteSession:
-    def __init__(self, var_dir: Path, options: SuiteOptions, *, began: float | None = None) -> None:
-        """`began`: when the first fixture asked for the suite (`time.monotonic()`)."""
-        began = time.monotonic() if began is None else began
+    def __init__(self, var_dir: Path, options: SuiteOptions) -> None:
+        began = time.monotonic()
         self.thread = LoopThread()
         self._running = start(var_dir, options)
         try:
