@@ -15,7 +15,6 @@ the gateway calls the services in-process.
 from __future__ import annotations
 
 import asyncio
-import compileall
 import contextlib
 import errno
 import json
@@ -23,7 +22,6 @@ import os
 import signal
 import socket
 import sys
-import sysconfig
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +31,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from deploy.bytecode import byte_compile
 from deploy.mailsink import MailSink, create_mailbox_app
 from deploy.provision import SeedOutcome, migrate_all, seed_all
 from deploy.serve import (
@@ -41,6 +40,7 @@ from deploy.serve import (
     StartupFailed,
     serve_until_stopped,
     server_config,
+    watch_parent,
 )
 from deploy.stack import GATEWAY, MAILSINK, PID_FILE, SERVICES, AppProcess, Stack, build_service_app
 
@@ -241,23 +241,36 @@ async def provision(stack: Stack, *, seed: bool, out: TextIO) -> None:
 
 @dataclass(slots=True)
 class StopSignal:
-    """Set by SIGINT/SIGTERM; another signal a second later asks for a forced stop."""
+    """Set by SIGINT/SIGTERM, or by the death of the process that started this launcher when
+    it said so (`CITYHALL_PARENT_PID`: the pytest plugin, the e2e tests), so a test run
+    killed with SIGKILL leaves no suite behind. Another signal a second later asks for a
+    forced stop."""
 
     event: asyncio.Event = field(default_factory=asyncio.Event)
     first_at: float | None = None
     forced: bool = False
     received: str | None = None
     on_force: list[Any] = field(default_factory=list)
+    parent_watch: asyncio.Task[None] | None = None
 
     def install(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._handle, sig)
+        self.parent_watch = asyncio.create_task(
+            watch_parent(self._parent_gone, parent="the process that started cityhall up")
+        )
 
     def uninstall(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if self.parent_watch is not None:
+            self.parent_watch.cancel()
+
+    def _parent_gone(self) -> None:
+        self.received = self.received or "the parent's exit"
+        self.event.set()
 
     def _handle(self, sig: signal.Signals) -> None:
         now = time.monotonic()
@@ -274,28 +287,6 @@ class StopSignal:
 
 
 # --- separate processes --------------------------------------------------------------------
-
-PROJECT_PACKAGES = ("services", "gateway", "deploy")
-
-
-def byte_compile() -> None:
-    """Writes the bytecode of the project and of its virtual environment once, for the six
-    processes about to import them.
-
-    With PYTHONDONTWRITEBYTECODE (common in containers) each process would otherwise compile
-    every module it imports from source, at every start; an up-to-date tree costs a stat per
-    file. (uv's own `compile-bytecode` setting recompiles the whole environment at every
-    `uv run`, astral-sh/uv#12202, so it is not set in pyproject.toml.)"""
-    if not sys.flags.dont_write_bytecode:
-        return
-    root = Path(__file__).resolve().parent.parent
-    trees = [root / package for package in PROJECT_PACKAGES]
-    if sys.prefix != sys.base_prefix:  # a virtual environment: ours to write into
-        trees.append(Path(sysconfig.get_paths()["purelib"]))
-    for tree in trees:
-        if tree.is_dir() and os.access(tree, os.W_OK):
-            compileall.compile_dir(tree, quiet=2, workers=0)
-
 
 STOP_ORDER = ("gateway", "service", "mailsink")
 

@@ -117,17 +117,22 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _watch_parent(stop: asyncio.Event) -> None:
-    """Stop when the launcher that started this process is gone (we were re-parented)."""
+PARENT_POLL_SECONDS = 0.5
+
+
+async def watch_parent(on_gone: Callable[[], None], *, parent: str = "the launcher") -> None:
+    """Calls `on_gone` once the process named by `CITYHALL_PARENT_PID` (the one that started
+    this one) is gone, even by SIGKILL: this process was re-parented. Without the variable,
+    nothing to watch. (A poll: a parent's death sends its children nothing by itself.)"""
     expected = os.environ.get(PARENT_ENV)
     if not expected:
         return
-    while not stop.is_set():
+    while True:
         if os.getppid() != int(expected):
-            log.warning("the launcher (pid %s) is gone; stopping", expected)
-            stop.set()
+            log.warning("%s (pid %s) is gone; stopping", parent, expected)
+            on_gone()
             return
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(PARENT_POLL_SECONDS)
 
 
 class StartupFailed(RuntimeError):
@@ -148,7 +153,7 @@ async def serve_until_stopped(
 async def _serve_app(name: str) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    watcher = asyncio.create_task(_watch_parent(stop))
+    watcher = asyncio.create_task(watch_parent(stop.set))
     servers: list[tuple[str, Server]] = []
     sink: MailSink | None = None
     if name == GATEWAY:

@@ -35,6 +35,8 @@ SERVICE_NAMES = ("e_application", "facility_booking", "alert_mail", "payments_mo
 FEE_SERVICES = ("e_application", "facility_booking")
 READY_WITHIN_SECONDS = 300.0  # six processes starting on a small, busy CI machine
 STOP_WITHIN_SECONDS = 30.0
+PG_TEMPLATE_PREFIX = "cityhall_tpl_"
+PG_TEMPLATE_LOCK = 0x63697479  # pg_advisory_lock key of the plugin's template databases
 # Tests log in often: hashing at the OWASP cost would dominate their run time.
 TEST_PASSWORD_HASHING = {"password_hash_memory_kib": 64, "password_hash_time_cost": 1}
 
@@ -137,8 +139,7 @@ async def _provision_template(var_dir: Path, cache_dir: Path) -> None:
     from deploy.stack import LauncherSettings, resolve_stack
     from deploy.testing import template
 
-    seed_file = LauncherSettings().seed_file
-    key = template.template_key(seed_file, _gateway_defaults())
+    key = _template_key(LauncherSettings().seed_file)
     target = cache_dir / f"template-{key}"
     if not target.is_dir():
         built = await asyncio.to_thread(template.build_dir, cache_dir)
@@ -148,6 +149,83 @@ async def _provision_template(var_dir: Path, cache_dir: Path) -> None:
         await seed_all(stack)
         await asyncio.to_thread(template.publish, built, target)
     await asyncio.to_thread(template.copy_template, target, var_dir)
+
+
+def _template_key(seed_file: Path, *, server: str | None = None) -> str:
+    from deploy.testing import template
+
+    shaping: dict[str, Any] = dict(_gateway_defaults())
+    if server is not None:
+        shaping["database_server"] = server
+    return template.template_key(seed_file, shaping)
+
+
+async def _clone(server: str, template: str, prefix: str) -> str:
+    from deploy.testing.databases import admin_connection, clone_database
+
+    async with admin_connection(server) as admin:
+        return await clone_database(admin, template, prefix=prefix)
+
+
+async def _drop(server: str, database: str) -> None:
+    from deploy.testing.databases import admin_connection, drop_database
+
+    async with admin_connection(server) as admin:
+        await drop_database(admin, database)
+
+
+@asynccontextmanager
+async def _postgres_from_template(
+    server: str, var_dir: Path, cache_dir: Path
+) -> AsyncIterator[dict[str, str]]:
+    """Fresh databases cloned (`CREATE DATABASE ... TEMPLATE`) from template databases on the
+    server, migrated and seeded once per code version, and the var dir's seeded files (the
+    JPKI CA, the card file) copied from the template built with them. Building, cloning and
+    removing the templates of other code versions take one advisory lock on the server, so
+    nobody is connected to a template being cloned."""
+    from deploy.provision import migrate_all, seed_all
+    from deploy.stack import LauncherSettings, resolve_stack
+    from deploy.testing import template
+    from deploy.testing.databases import admin_connection, database_url, drop_database
+
+    key = _template_key(LauncherSettings().seed_file, server=server)
+    names = ("gateway", *SERVICE_NAMES)
+    templates = {name: f"{PG_TEMPLATE_PREFIX}{key}_{name}" for name in names}
+    files = cache_dir / f"pg-template-{key}"
+    async with admin_connection(server) as admin:
+        await admin.execute("SELECT pg_advisory_lock($1)", PG_TEMPLATE_LOCK)
+        try:
+            rows = await admin.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", f"{PG_TEMPLATE_PREFIX}%"
+            )
+            present = {row["datname"] for row in rows}
+            if not files.is_dir() or not set(templates.values()) <= present:
+                for stale in present:  # other code versions', and a partial build of this one
+                    await drop_database(admin, stale)
+                built = await asyncio.to_thread(template.build_dir, cache_dir)
+                for database in templates.values():
+                    await admin.execute(f'CREATE DATABASE "{database}"')
+                urls = {name: database_url(server, db) for name, db in templates.items()}
+                stack = resolve_stack(var_dir=built, overrides=_overrides(built, _ports(), urls))
+                await migrate_all(stack)
+                await seed_all(stack)
+                await asyncio.to_thread(template.publish, built, files)
+            clones = dict(
+                zip(
+                    templates,
+                    await asyncio.gather(  # each on its own connection: they overlap
+                        *(_clone(server, db, f"cityhall_{n}") for n, db in templates.items())
+                    ),
+                    strict=True,
+                )
+            )
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock($1)", PG_TEMPLATE_LOCK)
+    try:
+        await asyncio.to_thread(template.copy_template, files, var_dir)
+        yield {name: database_url(server, database) for name, database in clones.items()}
+    finally:
+        await asyncio.gather(*(_drop(server, database) for database in clones.values()))
 
 
 @asynccontextmanager
@@ -166,9 +244,14 @@ async def _postgres_databases(server: str) -> AsyncIterator[dict[str, str]]:
 
 async def _databases(exits: AsyncExitStack, var_dir: Path, options: SuiteOptions) -> dict[str, str]:
     """Each app's database URL: SQLite files in the var dir, or throw-away PostgreSQL
-    databases dropped when `exits` closes."""
+    databases dropped when `exits` closes (cloned from migrated and seeded templates in
+    process; empty for `cityhall up`, which migrates and seeds them itself)."""
     if options.database_server is None:
         return _sqlite_urls(var_dir)
+    if options.mode == "in-process" and options.cache_dir is not None:
+        return await exits.enter_async_context(
+            _postgres_from_template(options.database_server, var_dir, options.cache_dir)
+        )
     return await exits.enter_async_context(_postgres_databases(options.database_server))
 
 
@@ -222,8 +305,10 @@ async def in_process(var_dir: Path, options: SuiteOptions) -> AsyncIterator[Suit
             exits.callback(sock.close)
         ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
         stack = resolve_stack(var_dir=var_dir, overrides=_overrides(var_dir, ports, databases))
-        if options.database_server is None and options.cache_dir is not None:
-            await _provision_template(var_dir, options.cache_dir)
+        if options.cache_dir is not None:
+            if options.database_server is None:
+                await _provision_template(var_dir, options.cache_dir)
+            # else: the databases and the var dir's files came from their templates
         else:
             await migrate_all(stack)
             await seed_all(stack)
@@ -345,7 +430,10 @@ async def launch_up(
     var_dir: Path, env: Mapping[str, str], log: Path, extra: Sequence[str] = ()
 ) -> asyncio.subprocess.Process:
     """`python -m deploy.cli up --var-dir VAR_DIR` in a process group of its own (so killpg
-    reaches every child), its output in `log`."""
+    reaches every child), its output in `log`. It watches this process (`CITYHALL_PARENT_PID`)
+    and stops the suite when this one is gone, even when killed with SIGKILL."""
+    from deploy.serve import PARENT_ENV
+
     with log.open("wb") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -355,7 +443,7 @@ async def launch_up(
             "--var-dir",
             str(var_dir),
             *extra,
-            env=dict(env),
+            env={**env, PARENT_ENV: str(os.getpid())},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,

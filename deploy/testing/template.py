@@ -26,6 +26,17 @@ ENV_PREFIXES = (
     "ALERT_MAIL_",
     "PAYMENTS_MOCK_",
 )
+# The test harness's own variables (the plugin's options, the project's test settings) shape
+# no app: a run with CITYHALL_PYTEST_DATABASE_SERVER set uses the same template as one with
+# --cityhall-database-server.
+HARNESS_VARIABLES = frozenset(
+    {
+        "CITYHALL_PYTEST_MODE",
+        "CITYHALL_PYTEST_DATABASE_SERVER",
+        "CITYHALL_TEST_POSTGRES_URL",
+        "CITYHALL_REQUIRE_POSTGRES",
+    }
+)
 SHAPING_SUFFIXES = {".py", ".json", ".mako", ".ini", ".sql"}
 
 
@@ -40,7 +51,7 @@ def template_key(seed_file: Path, settings: Mapping[str, Any]) -> str:
                 digest.update(entry.encode())
     digest.update(seed_file.read_bytes())
     for name, value in sorted(os.environ.items()):
-        if name.startswith(ENV_PREFIXES):
+        if name.startswith(ENV_PREFIXES) and name not in HARNESS_VARIABLES:
             digest.update(f"{name}={value}\n".encode())
     digest.update(repr(sorted(settings.items())).encode())
     return digest.hexdigest()[:16]

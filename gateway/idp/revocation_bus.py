@@ -1,18 +1,19 @@
 """Redis pub/sub between gateway replicas (when `GATEWAY_REDIS_URL` is set): the replica that
 committed a revocation publishes on one channel, the others poll their revocation list at
 once instead of at their next interval. The database stays the source of truth; a lost
-message only means the next poll applies the entry."""
+message only means the next poll applies the entry. redis is imported only when a URL is set."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING
 
 from services.kit.tasks import cancel_and_wait
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("cityhall.gateway.idp")
 
@@ -30,6 +31,8 @@ class RevocationBus:
     async def start(self, on_message: Callable[[], None]) -> None:
         if not self.url:
             return
+        from redis.asyncio import Redis
+
         self._client = Redis.from_url(self.url, socket_connect_timeout=2)
         self._task = asyncio.create_task(self._listen(on_message), name="cityhall-revocation-bus")
 
@@ -48,6 +51,8 @@ class RevocationBus:
     async def publish(self) -> None:
         if self._client is None:
             return
+        from redis.exceptions import RedisError
+
         try:
             await self._client.publish(CHANNEL, b"1")
         except (RedisError, OSError) as exc:
@@ -55,6 +60,8 @@ class RevocationBus:
 
     async def _listen(self, on_message: Callable[[], None]) -> None:
         assert self._client is not None
+        from redis.exceptions import RedisError
+
         while True:
             try:
                 async with self._client.pubsub() as pubsub:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyotp
-import segno
 from cryptography.fernet import Fernet, InvalidToken
 
 ISSUER_NAME = "cityhall"
@@ -48,6 +47,8 @@ class Enrolment:
 def new_enrolment(account_label: str) -> Enrolment:
     secret = pyotp.random_base32()
     uri = pyotp.TOTP(secret).provisioning_uri(name=account_label, issuer_name=ISSUER_NAME)
+    import segno  # at the first enrolment, not with the gateway
+
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,6 +50,8 @@ async def render(session: AsyncSession, registration: Registration, now: datetim
         .order_by(col(Reservation.starts_at))
         .limit(1000)
     )
+    from icalendar import Calendar, Event  # only here: the app starts without it
+
     calendar = Calendar()
     calendar.add("prodid", "-//Demo City//facility_booking//JA")
     calendar.add("version", "2.0")

@@ -1,6 +1,8 @@
 """Alembic, driven from code: the kit's history first, then the service's own.
 
 Each history keeps its own version table, so the kit tables evolve once for every service.
+Alembic is imported when a migration runs, not with the apps that may never run one (the
+test plugin starts on migrated copies; production migrates as a job).
 """
 
 from __future__ import annotations
@@ -8,21 +10,23 @@ from __future__ import annotations
 import asyncio
 import weakref
 from pathlib import Path
-from typing import Any
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from services.kit.db import IMMEDIATE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from sqlalchemy import Connection
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 KIT_MIGRATIONS = Path(__file__).parent / "migrations"
 KIT_VERSION_TABLE = "kit_alembic_version"
 
 
 def _config(script_location: Path, version_table: str, connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.attributes["connection"] = connection
@@ -46,6 +50,8 @@ def run_env(context: EnvironmentContext) -> None:
 
 
 def _upgrade_all(connection: Connection, histories: list[tuple[Path, str]]) -> None:
+    from alembic import command
+
     for script_location, version_table in histories:
         command.upgrade(_config(script_location, version_table, connection), "heads")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dkim
-
 SIGNED_HEADERS: tuple[bytes, ...] = (
     b"From",
     b"To",
@@ -44,6 +42,8 @@ class DkimSigner:
         """The message with its DKIM-Signature header prepended."""
         present = {line.split(b":", 1)[0].strip().lower() for line in _header_lines(message)}
         headers = [h for h in SIGNED_HEADERS if h.lower() in present]
+        import dkim  # with dnspython and PyNaCl behind it: only where a key is configured
+
         signature: bytes = dkim.sign(
             message,
             self.selector.encode("ascii"),

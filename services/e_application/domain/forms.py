@@ -1,16 +1,25 @@
 """Application forms are JSON Schema (2020-12) documents; answers are validated with the
-maintained `jsonschema` validator and every error names the JSON pointer of its field."""
+maintained `jsonschema` validator and every error names the JSON pointer of its field.
+jsonschema is imported at the first form checked, not with the app."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError, ValidationError
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 MAX_ERRORS = 50
-_FORMATS = FormatChecker(formats=("email", "date"))
+
+
+@functools.cache
+def _formats() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    return FormatChecker(formats=("email", "date"))
 
 
 class InvalidFormSchema(ValueError):
@@ -18,6 +27,9 @@ class InvalidFormSchema(ValueError):
 
 
 def check_schema(schema: Mapping[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -44,7 +56,9 @@ def validator(schema: Mapping[str, Any]) -> Draft202012Validator:
         return entry[1]
     if len(_VALIDATORS) >= MAX_VALIDATORS:
         _VALIDATORS.clear()
-    compiled = Draft202012Validator(schema, format_checker=_FORMATS)
+    from jsonschema import Draft202012Validator
+
+    compiled = Draft202012Validator(schema, format_checker=_formats())
     _VALIDATORS[id(schema)] = (schema, compiled)
     return compiled
 

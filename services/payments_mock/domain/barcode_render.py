@@ -9,8 +9,7 @@ added on each side as GS1-128 requires.
 
 from __future__ import annotations
 
-from barcode import Gs1_128
-from barcode.writer import SVGWriter
+from typing import TYPE_CHECKING
 
 from services.payments_mock.domain.gs1_barcode import KonbiniBarcode, parse
 
@@ -18,8 +17,14 @@ DEFAULT_MODULE_MM = 0.2
 DEFAULT_HEIGHT_MM = 10.0
 QUIET_ZONE_MODULES = 10
 
+if TYPE_CHECKING:
+    from barcode import Gs1_128
+
 
 def _symbol(barcode: KonbiniBarcode | str) -> tuple[KonbiniBarcode, Gs1_128]:
+    from barcode import Gs1_128  # with PIL behind it: imported at the first drawing
+    from barcode.writer import SVGWriter
+
     slip = barcode if isinstance(barcode, KonbiniBarcode) else parse(barcode)
     return slip, Gs1_128(slip.digits, writer=SVGWriter())
 

@@ -5,9 +5,15 @@ the real suite started for that run."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -173,6 +179,86 @@ def test_every_fixture_works_against_separate_processes(pytester: pytest.Pyteste
     result = _run(pytester, "--cityhall-processes")
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["cityhall: suite ready in * s (processes, *"])
+
+
+HOLDING_TEST = """
+import sys
+
+def test_holds_the_suite_until_killed(cityhall_suite):
+    print("cityhall var dir:", cityhall_suite.var_dir, flush=True)
+    sys.stdin.readline()  # until the run is killed: stdin stays open and silent
+"""
+GONE_WITHIN_SECONDS = 60.0  # the launcher notices in 0.5 s, then stops six processes
+
+
+def _wait_gone(pids: list[int], within: float) -> list[int]:
+    """The pids still running after `within` seconds; each exit is waited for on a pidfd
+    (readable when that process ends, child of ours or not)."""
+    deadline = time.monotonic() + within
+    left: list[int] = []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # already gone
+        try:
+            remaining = max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
+                left.append(pid)
+        finally:
+            os.close(fd)
+    return left
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on pidfds (Linux)")
+def test_a_test_run_killed_with_sigkill_leaves_no_suite_behind(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_hold=HOLDING_TEST)
+    cache = Path(__file__).resolve().parents[3] / ".pytest_cache"
+    run = pytester.popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-s",
+            "-p",
+            "no:randomly",
+            "-o",
+            f"cache_dir={cache}",
+            "--cityhall-processes",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    pids: list[int] = []
+    try:
+        assert run.stdout is not None
+        seen: list[str] = []
+        for line in run.stdout:  # the suite is up once the test prints its var dir
+            seen.append(line)
+            if "cityhall var dir:" in line:  # after pytest's "test_hold.py "
+                break
+        else:
+            raise AssertionError("the test run ended before the suite was up:\n" + "".join(seen))
+        var_dir = Path(line.split("cityhall var dir:", 1)[1].strip())
+        up = json.loads((var_dir / "cityhall-up.json").read_text())
+        pids = [up["launcher"], *up["children"].values()]
+
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+
+        assert _wait_gone(pids, GONE_WITHIN_SECONDS) == [], up
+        assert not (var_dir / "cityhall-up.json").exists()  # the launcher stopped in order
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for pid in _wait_gone(pids, 0):  # only if the test failed: leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_the_suite_starts_only_when_a_fixture_asks(pytester: pytest.Pytester) -> None:
