@@ -430,6 +430,19 @@ async def complete_finished_alerts(
     workers at once: an alert is completed by whoever moves its row first."""
     if alert_ids is not None and not alert_ids:
         return []
+    if alert_ids is not None:
+        # Two workers recording the last batches of one alert at once would each see the
+        # other's deliveries still `sending` (not yet committed) and neither complete it.
+        # Locking the alert rows first orders them: the second checks once the first has
+        # committed, and sees every delivery final (PostgreSQL; SQLite has one writer).
+        await session.exec(
+            select(Alert.id)
+            .where(
+                col(Alert.id).in_(sorted(alert_ids)), col(Alert.status) == AlertState.SENDING.value
+            )
+            .order_by(col(Alert.id))
+            .with_for_update()
+        )
     pending = exists().where(
         col(Delivery.alert_id) == col(Alert.id),
         col(Delivery.status).in_(UNFINISHED_DELIVERIES),

@@ -5,25 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlmodel import select
+from sqlalchemy import text, update
+from sqlmodel import col, select
 
 from deploy.mailsink import MailSink, StoredMessage
+from services.alert_mail import alerts_service
 from services.alert_mail.delivery.claim import claim_batch, renew_lease
 from services.alert_mail.delivery.enqueue import enqueue_message
 from services.alert_mail.delivery.simulated import SIMULATOR_DOMAIN
 from services.alert_mail.domain.links import read_personal_token
-from services.alert_mail.models import Alert, Subscription, SubscriptionEvent
+from services.alert_mail.models import Alert, Delivery, Subscription, SubscriptionEvent
 from tests.support.holding_sink import holding_sink
+from tests.support.progress import until_done
 from tests.support.tokens import TokenFactory
 from tests.unit.alert_mail.callups_support import audit_events
 from tests.unit.alert_mail.conftest import PUBLIC_URL, AlertMail
@@ -450,3 +454,59 @@ async def test_dkim_signatures_verify_and_cover_the_one_click_headers(
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: nothing"
     )
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+async def test_two_workers_recording_an_alerts_last_mails_at_once_complete_it(
+    quiet: Quiet,
+) -> None:
+    """Each worker's completion check ran before the other had committed, so each saw the
+    other's last deliveries still `sending` and the alert stayed `sending` for good (seen on
+    PostgreSQL in the crash test). The second check now waits for the first to commit."""
+    if quiet.db.is_sqlite:
+        pytest.skip("SQLite has one writer: two recordings cannot overlap")
+    now = quiet.now()
+    await add_subscribers(quiet.db, [Person("a@example.jp"), Person("b@example.jp")], now)
+    alert = await publish(quiet.db, now)
+    ids = [d.id for d in await deliveries(quiet.db) if d.id is not None]
+    assert len(ids) == 2
+    async with quiet.db.session() as session:
+        await session.exec(update(Delivery).values(status="sending"))
+
+    async def record(delivery_id: int, session: Any) -> list[str]:
+        await session.exec(
+            update(Delivery).where(col(Delivery.id) == delivery_id).values(status="delivered")
+        )
+        return await alerts_service.complete_finished_alerts(session, now, alert_ids=[alert.id])
+
+    async def waiting_on_a_lock() -> bool:
+        async with quiet.db.session(write=False) as session:
+            connection = await session.connection()
+            found = await connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+            return bool(found.scalar_one())
+
+    async with quiet.db.session() as first:
+        assert await record(ids[0], first) == []  # the other delivery is still sending
+        second = asyncio.create_task(_record_in_own_session(quiet, record, ids[1]))
+        await until_done(
+            lambda: second.done() or waiting_on_a_lock(),
+            lambda: 0,
+            what="the second recording reaching its completion check",
+            stall=60,
+        )
+    assert await second == [alert.id]
+    async with quiet.db.session(write=False) as session:
+        stored = await session.get(Alert, alert.id)
+    assert stored is not None
+    assert stored.status == "completed"
+
+
+async def _record_in_own_session(
+    quiet: Quiet, record: Callable[[int, Any], Awaitable[list[str]]], delivery_id: int
+) -> list[str]:
+    async with quiet.db.session() as session:
+        return await record(delivery_id, session)
