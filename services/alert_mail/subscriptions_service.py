@@ -290,15 +290,8 @@ async def confirm(
     subscription.suspended_at = None
     subscription.unsubscribed_at = None
     await _replace_choices(session, subscription.id, categories, districts)
-    session.add(
-        SubscriptionEvent(
-            subscription_id=subscription.id,
-            at=now,
-            transition=Transition.CONFIRM.value,
-            from_state=previous,
-            to_state=subscription.status,
-            actor=principal.sub if principal is not None else None,
-        )
+    _add_history(
+        session, subscription.id, Transition.CONFIRM, previous, subscription.status, principal, now
     )
     await audit.record(
         session,
@@ -380,6 +373,29 @@ async def _move(
     )
 
 
+def _add_history(
+    session: sqlalchemy.ext.asyncio.AsyncSession,
+    subscription_id: str,
+    transition: Transition,
+    before: str | None,
+    after: str,
+    principal: Principal | None,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    session.add(
+        SubscriptionEvent(
+            subscription_id=subscription_id,
+            at=now,
+            transition=transition.value,
+            from_state=before,
+            to_state=after,
+            actor=principal.sub if principal is not None else None,
+            note=note,
+        )
+    )
+
+
 async def record_transition(
     session: sqlalchemy.ext.asyncio.AsyncSession,
     subscription_id: str,
@@ -395,17 +411,7 @@ async def record_transition(
     """A subscription's history: one history row and one audit event per status change,
     whoever made it (a resident's link, the owner's account, the delivery worker suspending a
     bouncing address)."""
-    session.add(
-        SubscriptionEvent(
-            subscription_id=subscription_id,
-            at=now,
-            transition=transition.value,
-            from_state=before,
-            to_state=after,
-            actor=principal.sub if principal is not None else None,
-            note=note,
-        )
-    )
+    _add_history(session, subscription_id, transition, before, after, principal, now, note)
     await audit.record(
         session,
         principal,

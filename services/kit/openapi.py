@@ -120,9 +120,13 @@ def _uses_idempotency(dependant: Dependant) -> bool:
     )
 
 
-LOCATION_HEADER = {
+LOCATION_HEADER: dict[str, Any] = {
     "description": "The created resource's path (answered again by a replay)",
     "schema": {"type": "string", "examples": ["/v1/payments/pay_01JD5Z..."]},
+}
+# For a create whose resource is read elsewhere than `{path}/{id}` (document_create's rule).
+CREATED_ELSEWHERE: dict[int | str, dict[str, Any]] = {
+    201: {"headers": {"Location": LOCATION_HEADER}}
 }
 _REPLAYED = {
     "description": "`true` on a replay of an earlier answer to the same Idempotency-Key",

@@ -40,7 +40,7 @@ from services.kit.auth import Principal, Staff, StaffMfa
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.errors import Conflict, NotFound
 from services.kit.idempotency import Idempotency
-from services.kit.openapi import LOCATION_HEADER
+from services.kit.openapi import CREATED_ELSEWHERE
 from services.kit.pagination import Cursor, Limit, Page
 
 queue_router = APIRouter(prefix="/v1/applications", tags=["casework"])
@@ -85,9 +85,9 @@ async def department_queue(
     "/counter",
     response_model=ApplicationRead,
     status_code=201,
-    responses={
+    responses={  # its GET is /v1/applications/{id}
         200: {"model": ApplicationRead, "description": "an Idempotency-Key replay"},
-        201: {"headers": {"Location": LOCATION_HEADER}},  # its GET is /v1/applications/{id}
+        **CREATED_ELSEWHERE,
     },
 )
 async def file_at_counter(

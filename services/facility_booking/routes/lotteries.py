@@ -29,7 +29,7 @@ from services.facility_booking.schemas.reservations import ReservationRead
 from services.kit.auth import Citizen, Public, Staff
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
-from services.kit.openapi import LOCATION_HEADER
+from services.kit.openapi import CREATED_ELSEWHERE
 from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/lotteries", tags=["lotteries"])
@@ -161,7 +161,7 @@ async def withdraw(
     "/{round_id}/entries/{entry_id}/confirm",
     response_model=ReservationRead,
     status_code=201,
-    responses={201: {"headers": {"Location": LOCATION_HEADER}}},
+    responses=CREATED_ELSEWHERE,
 )
 async def confirm(
     round_id: RoundId,

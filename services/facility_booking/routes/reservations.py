@@ -35,7 +35,7 @@ from services.facility_booking.schemas.reservations import (
 from services.kit.auth import Citizen, Staff
 from services.kit.deps import ClockDep, SessionDep
 from services.kit.idempotency import Idempotency
-from services.kit.openapi import LOCATION_HEADER
+from services.kit.openapi import CREATED_ELSEWHERE
 from services.kit.pagination import Cursor, Limit
 
 router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
@@ -171,7 +171,7 @@ async def read_wait(wait_id: WaitId, principal: Citizen, session: SessionDep) ->
     "/waitlist/{wait_id}/accept",
     response_model=ReservationRead,
     status_code=201,
-    responses={201: {"headers": {"Location": LOCATION_HEADER}}},
+    responses=CREATED_ELSEWHERE,
 )
 async def accept_offer(
     wait_id: WaitId,

@@ -68,27 +68,28 @@ async def test_progress_tells_a_working_process_from_an_idle_one() -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-async def test_a_working_app_gets_more_time_up_to_the_bound() -> None:
-    async with child(SPIN) as pid:
+async def never_healthy(code: str, name: str, within: float) -> NotHealthy:
+    """How the wait for an app run by `code` (which never answers /healthz) gave up."""
+    async with child(code) as pid:
         never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         with pytest.raises(NotHealthy) as raised:
             await wait_until_healthy(
-                [silent_app("busy")], within=0.3, failed=never, pids={"busy": pid}
+                [silent_app(name)], within=within, failed=never, pids={name: pid}
             )
-    assert raised.value.pending == ["busy"]
+    return raised.value
+
+
+async def test_a_working_app_gets_more_time_up_to_the_bound() -> None:
+    gave_up = await never_healthy(SPIN, "busy", within=0.3)
+    assert gave_up.pending == ["busy"]
     # It was still working at the timeout, so it was given the whole bound.
-    assert raised.value.after >= 0.3 * launcher.BUSY_EXTENSION_FACTOR
+    assert gave_up.after >= 0.3 * launcher.BUSY_EXTENSION_FACTOR
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 async def test_an_idle_app_fails_at_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     # Were the idle app taken for a working one, this wait would last 500 s.
     monkeypatch.setattr(launcher, "BUSY_EXTENSION_FACTOR", 1000)
-    async with child(IDLE) as pid:
-        never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        with pytest.raises(NotHealthy) as raised:
-            await wait_until_healthy(
-                [silent_app("stuck")], within=0.5, failed=never, pids={"stuck": pid}
-            )
-    assert raised.value.pending == ["stuck"]
-    assert raised.value.after < 0.5 * 1000 / 2
+    gave_up = await never_healthy(IDLE, "stuck", within=0.5)
+    assert gave_up.pending == ["stuck"]
+    assert gave_up.after < 0.5 * 1000 / 2
